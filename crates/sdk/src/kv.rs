@@ -1,0 +1,89 @@
+//! Typed helpers over the host's `kv` capability: bytes, JSON values and paged key listing.
+//!
+//! The store is private to this module and the calling tenant; the host picks
+//! the scope, so keys are plain names (`items/TS-01`), never paths to escape.
+//! Errors convert to [`Error`]: an invalid key is a `bad-request` (keys are
+//! usually built from request input), an oversized value `unprocessable`, a
+//! storage failure `unavailable`.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::bindings::modhost::module::kv as wit;
+use crate::{Error, Result};
+
+/// The largest value the host stores, in bytes.
+pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
+/// The longest key the host accepts, in bytes.
+pub const MAX_KEY_BYTES: usize = 512;
+
+pub use wit::KeyPage;
+
+impl From<wit::KvError> for Error {
+    fn from(error: wit::KvError) -> Self {
+        match error {
+            wit::KvError::InvalidKey(reason) => Error::bad_request(format!("invalid storage key: {reason}")),
+            wit::KvError::ValueTooLarge(limit) => {
+                Error::unprocessable(format!("the value is larger than the storage limit of {limit} bytes"))
+            }
+            wit::KvError::Unavailable(reason) => Error::unavailable(format!("storage is unavailable: {reason}")),
+        }
+    }
+}
+
+/// The bytes stored under `key`, if any.
+pub fn get(key: &str) -> Result<Option<Vec<u8>>> {
+    Ok(wit::get(key)?)
+}
+
+/// Stores `value` under `key`.
+pub fn set(key: &str, value: &[u8]) -> Result<()> {
+    Ok(wit::set(key, value)?)
+}
+
+/// Removes `key`; returns whether it existed.
+pub fn delete(key: &str) -> Result<bool> {
+    Ok(wit::delete(key)?)
+}
+
+/// The JSON value stored under `key`, if any. A stored value that does not
+/// parse as `T` is an `internal` error naming the key.
+pub fn get_json<T: DeserializeOwned>(key: &str) -> Result<Option<T>> {
+    get(key)?
+        .map(|bytes| {
+            serde_json::from_slice(&bytes)
+                .map_err(|error| Error::internal(format!("stored value `{key}` is not in the expected shape: {error}")))
+        })
+        .transpose()
+}
+
+/// Stores `value` as JSON under `key`.
+pub fn set_json<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<()> {
+    let bytes = serde_json::to_vec(value)
+        .map_err(|error| Error::internal(format!("could not serialise value `{key}`: {error}")))?;
+    set(key, &bytes)
+}
+
+/// One page of keys starting with `prefix`, after `after`, at most `limit` (0 = the host's cap).
+pub fn list(prefix: &str, after: Option<&str>, limit: u32) -> Result<KeyPage> {
+    Ok(wit::list(prefix, after, limit)?)
+}
+
+/// Every key starting with `prefix`, following pages. Stops with an
+/// `unprocessable` error past `max_keys` so a module cannot accidentally read
+/// an unbounded scope into memory.
+pub fn list_all(prefix: &str, max_keys: usize) -> Result<Vec<String>> {
+    let mut keys = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = list(prefix, after.as_deref(), 0)?;
+        keys.extend(page.keys);
+        if keys.len() > max_keys {
+            return Err(Error::unprocessable(format!("more than {max_keys} keys start with `{prefix}`")));
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(keys),
+        }
+    }
+}
