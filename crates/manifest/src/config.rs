@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::Problem;
-use crate::text::{quoted, quoted_list};
+use crate::text::{field_key, quoted, quoted_list};
 
 /// `[config]`: the fields a tenant may set for this module.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -100,7 +100,7 @@ impl ConfigSchema {
         let mut problems: Vec<Problem> = values
             .keys()
             .filter(|key| !self.fields.contains_key(key.as_str()))
-            .map(|key| Problem::new(format!("config.{key}"), self.unknown_key_message()))
+            .map(|key| Problem::new(field_key("config", key), self.unknown_key_message()))
             .collect();
         let mut resolved = ResolvedConfig::new();
         for (name, field) in &self.fields {
@@ -109,17 +109,24 @@ impl ConfigSchema {
                     resolved.insert(name.clone(), value);
                 }
                 Ok(None) => {}
-                Err(message) => problems.push(Problem::new(format!("config.{name}"), message)),
+                Err(message) => problems.push(Problem::new(field_key("config", name), message)),
             }
         }
-        if problems.is_empty() { Ok(resolved) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(resolved)
+        } else {
+            Err(problems)
+        }
     }
 
     fn unknown_key_message(&self) -> String {
         if self.fields.is_empty() {
             "unknown field; this module declares no config fields".to_owned()
         } else {
-            format!("unknown field; declared fields are {}", quoted_list(self.fields.keys().map(String::as_str)))
+            format!(
+                "unknown field; declared fields are {}",
+                quoted_list(self.fields.keys().map(String::as_str))
+            )
         }
     }
 }
@@ -150,10 +157,19 @@ impl ConfigType {
     /// Checks one JSON value against this type and its constraints.
     pub fn check(&self, value: &Value) -> Result<ConfigValue, String> {
         match self {
-            Self::String { min_length, max_length } => {
+            Self::String {
+                min_length,
+                max_length,
+            } => {
                 let text = value.as_str().ok_or_else(|| expected("a string", value))?;
                 let length = text.chars().count() as u64;
-                within_bounds(length, *min_length, *max_length, &format!("length {length}"), " length")?;
+                within_bounds(
+                    length,
+                    *min_length,
+                    *max_length,
+                    &format!("length {length}"),
+                    " length",
+                )?;
                 Ok(ConfigValue::Text(text.to_owned()))
             }
             Self::Int { min, max } => {
@@ -166,13 +182,20 @@ impl ConfigType {
                 within_bounds(number, *min, *max, &number.to_string(), "")?;
                 Ok(ConfigValue::Float(number))
             }
-            Self::Bool => value.as_bool().map(ConfigValue::Boolean).ok_or_else(|| expected("true or false", value)),
+            Self::Bool => value
+                .as_bool()
+                .map(ConfigValue::Boolean)
+                .ok_or_else(|| expected("true or false", value)),
             Self::Enum { values } => {
                 let text = value.as_str().ok_or_else(|| expected("a string", value))?;
                 if values.iter().any(|allowed| allowed == text) {
                     Ok(ConfigValue::Text(text.to_owned()))
                 } else {
-                    Err(format!("{} is not one of {}", quoted(text), quoted_list(values.iter().map(String::as_str))))
+                    Err(format!(
+                        "{} is not one of {}",
+                        quoted(text),
+                        quoted_list(values.iter().map(String::as_str))
+                    ))
                 }
             }
         }
@@ -221,7 +244,12 @@ mod tests {
     use super::*;
 
     fn field(kind: ConfigType) -> ConfigField {
-        ConfigField { kind, default: None, required: false, description: None }
+        ConfigField {
+            kind,
+            default: None,
+            required: false,
+            description: None,
+        }
     }
 
     fn schema() -> ConfigSchema {
@@ -230,17 +258,34 @@ mod tests {
                 "threshold".to_owned(),
                 ConfigField {
                     default: Some(ConfigValue::Integer(5)),
-                    ..field(ConfigType::Int { min: Some(0), max: Some(100) })
+                    ..field(ConfigType::Int {
+                        min: Some(0),
+                        max: Some(100),
+                    })
                 },
             ),
-            ("ratio".to_owned(), field(ConfigType::Float { min: Some(0.0), max: Some(1.0) })),
-            ("label".to_owned(), field(ConfigType::String { min_length: Some(2), max_length: Some(4) })),
+            (
+                "ratio".to_owned(),
+                field(ConfigType::Float {
+                    min: Some(0.0),
+                    max: Some(1.0),
+                }),
+            ),
+            (
+                "label".to_owned(),
+                field(ConfigType::String {
+                    min_length: Some(2),
+                    max_length: Some(4),
+                }),
+            ),
             ("enabled".to_owned(), field(ConfigType::Bool)),
             (
                 "mode".to_owned(),
                 ConfigField {
                     required: true,
-                    ..field(ConfigType::Enum { values: vec!["fast".to_owned(), "safe".to_owned()] })
+                    ..field(ConfigType::Enum {
+                        values: vec!["fast".to_owned(), "safe".to_owned()],
+                    })
                 },
             ),
         ]);
@@ -255,7 +300,12 @@ mod tests {
     }
 
     fn problems(value: Value) -> Vec<String> {
-        schema().validate(&values(value)).unwrap_err().iter().map(Problem::to_string).collect()
+        schema()
+            .validate(&values(value))
+            .unwrap_err()
+            .iter()
+            .map(Problem::to_string)
+            .collect()
     }
 
     #[test]
@@ -268,7 +318,10 @@ mod tests {
                 ("threshold".to_owned(), ConfigValue::Integer(5)),
             ])
         );
-        assert_eq!(serde_json::to_value(&resolved).unwrap(), json!({ "mode": "fast", "threshold": 5 }));
+        assert_eq!(
+            serde_json::to_value(&resolved).unwrap(),
+            json!({ "mode": "fast", "threshold": 5 })
+        );
     }
 
     #[test]
@@ -276,20 +329,28 @@ mod tests {
         let given = json!({ "mode": "safe", "threshold": 7, "ratio": 1, "label": "abc", "enabled": true });
         let resolved = schema().validate(&values(given.clone())).unwrap();
         assert_eq!(resolved.get("ratio"), Some(&ConfigValue::Float(1.0)));
-        assert_eq!(serde_json::to_value(&resolved).unwrap(), json!({
-            "enabled": true, "label": "abc", "mode": "safe", "ratio": 1.0, "threshold": 7
-        }));
+        assert_eq!(
+            serde_json::to_value(&resolved).unwrap(),
+            json!({
+                "enabled": true, "label": "abc", "mode": "safe", "ratio": 1.0, "threshold": 7
+            })
+        );
     }
 
     #[test]
     fn unknown_keys_are_refused() {
         assert_eq!(
             problems(json!({ "mode": "fast", "colour": "red" })),
-            ["config.colour: unknown field; declared fields are `enabled`, `label`, `mode`, `ratio`, `threshold`"]
+            [
+                "config.colour: unknown field; declared fields are `enabled`, `label`, `mode`, `ratio`, `threshold`"
+            ]
         );
         let empty = ConfigSchema::default();
         let refused = empty.validate(&values(json!({ "x": 1 }))).unwrap_err();
-        assert_eq!(refused[0].to_string(), "config.x: unknown field; this module declares no config fields");
+        assert_eq!(
+            refused[0].to_string(),
+            "config.x: unknown field; this module declares no config fields"
+        );
     }
 
     #[test]
@@ -304,39 +365,61 @@ mod tests {
                 "config.threshold: expected an integer, found the number 2.5",
             ]
         );
-        assert_eq!(problems(json!({ "mode": null })), ["config.mode: expected a string, found null"]);
+        assert_eq!(
+            problems(json!({ "mode": null })),
+            ["config.mode: expected a string, found null"]
+        );
     }
 
     #[test]
     fn bounds_are_enforced() {
         assert_eq!(
             problems(json!({ "mode": "fast", "threshold": -1, "ratio": 1.5 })),
-            ["config.ratio: 1.5 is above the maximum 1", "config.threshold: -1 is below the minimum 0"]
+            [
+                "config.ratio: 1.5 is above the maximum 1",
+                "config.threshold: -1 is below the minimum 0"
+            ]
         );
-        assert_eq!(problems(json!({ "mode": "fast", "threshold": 101 })), [
-            "config.threshold: 101 is above the maximum 100"
-        ]);
-        assert_eq!(problems(json!({ "mode": "fast", "ratio": -0.5 })), ["config.ratio: -0.5 is below the minimum 0"]);
+        assert_eq!(
+            problems(json!({ "mode": "fast", "threshold": 101 })),
+            ["config.threshold: 101 is above the maximum 100"]
+        );
+        assert_eq!(
+            problems(json!({ "mode": "fast", "ratio": -0.5 })),
+            ["config.ratio: -0.5 is below the minimum 0"]
+        );
     }
 
     #[test]
     fn lengths_count_characters() {
-        assert_eq!(problems(json!({ "mode": "fast", "label": "a" })), [
-            "config.label: length 1 is below the minimum length 2"
-        ]);
-        assert_eq!(problems(json!({ "mode": "fast", "label": "abcde" })), [
-            "config.label: length 5 is above the maximum length 4"
-        ]);
-        assert!(schema().validate(&values(json!({ "mode": "fast", "label": "ééé" }))).is_ok());
+        assert_eq!(
+            problems(json!({ "mode": "fast", "label": "a" })),
+            ["config.label: length 1 is below the minimum length 2"]
+        );
+        assert_eq!(
+            problems(json!({ "mode": "fast", "label": "abcde" })),
+            ["config.label: length 5 is above the maximum length 4"]
+        );
+        assert!(
+            schema()
+                .validate(&values(json!({ "mode": "fast", "label": "ééé" })))
+                .is_ok()
+        );
     }
 
     #[test]
     fn enum_values_must_be_listed() {
-        assert_eq!(problems(json!({ "mode": "slow" })), ["config.mode: `slow` is not one of `fast`, `safe`"]);
+        assert_eq!(
+            problems(json!({ "mode": "slow" })),
+            ["config.mode: `slow` is not one of `fast`, `safe`"]
+        );
     }
 
     #[test]
     fn required_fields_must_be_present() {
-        assert_eq!(problems(json!({})), ["config.mode: missing; this field is required"]);
+        assert_eq!(
+            problems(json!({})),
+            ["config.mode: missing; this field is required"]
+        );
     }
 }

@@ -39,7 +39,10 @@ pub enum ManifestError {
 }
 
 fn field_prefix(field: &Option<String>) -> String {
-    field.as_ref().map(|field| format!("{field}: ")).unwrap_or_default()
+    field
+        .as_ref()
+        .map(|field| format!("{field}: "))
+        .unwrap_or_default()
 }
 
 /// One broken rule, named by the dotted path of the field concerned.
@@ -55,7 +58,10 @@ pub struct Problem {
 impl Problem {
     /// A problem with `field`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 

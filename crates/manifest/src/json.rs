@@ -12,7 +12,9 @@ pub(crate) fn toml_to_json(value: &toml::Value) -> Result<Value, String> {
             .ok_or_else(|| format!("`{number}` has no JSON form; use a finite number"))?,
         toml::Value::Boolean(flag) => Value::Bool(*flag),
         toml::Value::Datetime(datetime) => {
-            return Err(format!("the datetime `{datetime}` has no JSON form; write it as a string"));
+            return Err(format!(
+                "the datetime `{datetime}` has no JSON form; write it as a string"
+            ));
         }
         toml::Value::Array(items) => Value::Array(items.iter().map(toml_to_json).collect::<Result<_, _>>()?),
         toml::Value::Table(table) => Value::Object(
@@ -43,7 +45,13 @@ mod tests {
     fn refuses_what_json_cannot_hold() {
         let value: toml::Table = toml::from_str("a = 1979-05-27\nb = nan").unwrap();
         let date = value.get("a").unwrap();
-        assert_eq!(toml_to_json(date), Err("the datetime `1979-05-27` has no JSON form; write it as a string".into()));
-        assert_eq!(toml_to_json(value.get("b").unwrap()), Err("`NaN` has no JSON form; use a finite number".into()));
+        assert_eq!(
+            toml_to_json(date),
+            Err("the datetime `1979-05-27` has no JSON form; write it as a string".into())
+        );
+        assert_eq!(
+            toml_to_json(value.get("b").unwrap()),
+            Err("`NaN` has no JSON form; use a finite number".into())
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! The closed sets of keywords a manifest uses: module kinds, capabilities and HTTP methods.
 
-use std::fmt;
+use crate::text::{alternatives, quoted};
 
 /// Declares a fieldless enum whose values are written as fixed keywords in
 /// `module.toml`, with `ALL`, `name`, `from_name`, `Display` and `Serialize`.
@@ -29,8 +29,19 @@ macro_rules! keyword_enum {
             }
 
             /// The value written as `keyword` (case-sensitive), if there is one.
+            #[allow(dead_code, reason = "a crate-private keyword enum is read with `parse_keyword` instead")]
             pub fn from_name(keyword: &str) -> Option<Self> {
                 Self::ALL.iter().copied().find(|value| value.name() == keyword)
+            }
+        }
+
+        impl $crate::keywords::Keyword for $name {
+            fn all() -> &'static [Self] {
+                Self::ALL
+            }
+
+            fn keyword(self) -> &'static str {
+                self.name()
             }
         }
 
@@ -43,6 +54,25 @@ macro_rules! keyword_enum {
 }
 
 pub(crate) use keyword_enum;
+
+/// What [`parse_keyword`] needs of a keyword enum; implemented by `keyword_enum!`.
+pub(crate) trait Keyword: Copy + 'static {
+    /// Every value.
+    fn all() -> &'static [Self];
+    /// The keyword as written.
+    fn keyword(self) -> &'static str;
+}
+
+/// Reads a keyword of type `K`; when `text` is none, the error calls what was
+/// expected `what` (like "a module kind") and lists the keywords.
+pub(crate) fn parse_keyword<K: Keyword>(text: &str, what: &str) -> Result<K, String> {
+    let keywords = || K::all().iter().map(|value| value.keyword());
+    K::all()
+        .iter()
+        .copied()
+        .find(|value| value.keyword() == text)
+        .ok_or_else(|| format!("{} is not {what}; use {}", quoted(text), alternatives(keywords())))
+}
 
 keyword_enum! {
     /// Who publishes a module and who may use it.
@@ -124,6 +154,9 @@ mod tests {
     fn capabilities_sort_by_name() {
         let mut names: Vec<&str> = Capability::ALL.iter().map(|c| c.name()).collect();
         names.sort_unstable();
-        assert_eq!(names, Capability::ALL.iter().map(|c| c.name()).collect::<Vec<_>>());
+        assert_eq!(
+            names,
+            Capability::ALL.iter().map(|c| c.name()).collect::<Vec<_>>()
+        );
     }
 }

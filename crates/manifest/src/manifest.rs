@@ -126,7 +126,11 @@ impl Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { memory_mb: Self::DEFAULT_MEMORY_MB, timeout_ms: Self::DEFAULT_TIMEOUT_MS, fuel: None }
+        Self {
+            memory_mb: Self::DEFAULT_MEMORY_MB,
+            timeout_ms: Self::DEFAULT_TIMEOUT_MS,
+            fuel: None,
+        }
     }
 }
 
@@ -160,5 +164,126 @@ impl Manifest {
     pub fn to_json_pretty(&self) -> String {
         // Serialising plain data to a string cannot fail: every map key is a string.
         serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROUTES: &str = r#"
+        manifest_version = 1
+
+        [module]
+        id = "inventory"
+        version = "1.0.0"
+        kind = "standard"
+        api = "^1.0"
+        title = "Inventory"
+        capabilities = ["kv"]
+
+        [component]
+        path = "inventory.wasm"
+
+        [[endpoints]]
+        method = "GET"
+        path = "/items/special"
+        permission = "inventory.special"
+
+        [[endpoints]]
+        method = "GET"
+        path = "/items/{sku}"
+        permission = "inventory.read"
+
+        [[endpoints]]
+        method = "PUT"
+        path = "/items/{sku}"
+        permission = "inventory.write"
+
+        [[endpoints]]
+        method = "GET"
+        path = "/files/{*rest}"
+        permission = "inventory.files"
+    "#;
+
+    fn routes() -> Manifest {
+        crate::parse(ROUTES).unwrap()
+    }
+
+    fn permission_for(method: Method, path: &str) -> Option<String> {
+        routes()
+            .find_endpoint(method, path)
+            .map(|(endpoint, _)| endpoint.permission.clone())
+    }
+
+    #[test]
+    fn find_endpoint_takes_the_first_match_in_declaration_order() {
+        assert_eq!(
+            permission_for(Method::Get, "/items/special").as_deref(),
+            Some("inventory.special")
+        );
+        assert_eq!(
+            permission_for(Method::Get, "/items/TS-01").as_deref(),
+            Some("inventory.read")
+        );
+    }
+
+    #[test]
+    fn find_endpoint_matches_the_method() {
+        assert_eq!(
+            permission_for(Method::Put, "/items/TS-01").as_deref(),
+            Some("inventory.write")
+        );
+        assert_eq!(permission_for(Method::Delete, "/items/TS-01"), None);
+        assert_eq!(
+            permission_for(Method::Put, "/items/special").as_deref(),
+            Some("inventory.write")
+        );
+    }
+
+    #[test]
+    fn find_endpoint_returns_params_and_ignores_the_query() {
+        let manifest = routes();
+        let (endpoint, params) = manifest
+            .find_endpoint(Method::Get, "/items/TS%2D01?full=1")
+            .unwrap();
+        assert_eq!(endpoint.path.as_str(), "/items/{sku}");
+        assert_eq!(params.get("sku"), Some("TS-01"));
+        let (_, params) = manifest.find_endpoint(Method::Get, "/files/a/b.txt").unwrap();
+        assert_eq!(params.get("rest"), Some("a/b.txt"));
+    }
+
+    #[test]
+    fn find_endpoint_refuses_unknown_paths() {
+        assert_eq!(permission_for(Method::Get, "/items"), None);
+        assert_eq!(permission_for(Method::Get, "/items/a/b"), None);
+        assert_eq!(permission_for(Method::Get, "items/a"), None);
+        assert_eq!(permission_for(Method::Get, ""), None);
+    }
+
+    #[test]
+    fn require_sha256_explains_what_to_do() {
+        let manifest = routes();
+        assert_eq!(
+            manifest.require_sha256().unwrap_err().to_string(),
+            "component.sha256: missing; run `cargo xtask build-plugins` or fill in the sha256 of the component"
+        );
+        let hex = "0".repeat(64);
+        let with_hash = crate::parse(&ROUTES.replace(
+            r#"path = "inventory.wasm""#,
+            &format!("path = \"inventory.wasm\"\nsha256 = \"{hex}\""),
+        ))
+        .unwrap();
+        assert_eq!(with_hash.require_sha256().unwrap(), hex);
+    }
+
+    #[test]
+    fn capabilities_and_limits_have_helpers() {
+        let manifest = routes();
+        assert!(manifest.grants(Capability::Kv));
+        assert!(!manifest.grants(Capability::Modules));
+        assert_eq!(manifest.limits, Limits::default());
+        assert_eq!(manifest.limits.memory_bytes(), 32 * 1024 * 1024);
+        assert_eq!(manifest.limits.timeout(), Duration::from_secs(1));
     }
 }

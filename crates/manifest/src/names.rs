@@ -32,7 +32,9 @@ impl ModuleId {
     /// Checks that `id` is a valid module id.
     pub fn parse(id: &str) -> Result<Self, ModuleIdError> {
         if id.is_empty() {
-            return Err(ModuleIdError("is empty; give the module a kebab-case id like `inventory`".into()));
+            return Err(ModuleIdError(
+                "is empty; give the module a kebab-case id like `inventory`".into(),
+            ));
         }
         if id.len() > MAX_MODULE_ID_BYTES {
             return Err(ModuleIdError(format!(
@@ -56,10 +58,10 @@ impl ModuleId {
 }
 
 fn is_kebab_case(id: &str) -> bool {
-    id.starts_with(|c: char| c.is_ascii_lowercase())
-        && id
-            .split('-')
-            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+    starts_lower(id)
+        && id.split('-').all(|part| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
 }
 
 impl fmt::Display for ModuleId {
@@ -104,52 +106,60 @@ impl Borrow<str> for ModuleId {
 }
 
 /// Checks an icon name: `^[a-z0-9-]{1,32}$`.
-pub(crate) fn check_icon(icon: &str) -> Result<(), String> {
-    let valid = (1..=MAX_ICON_BYTES).contains(&icon.len())
-        && icon.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if valid {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} is not an icon name; use 1 to {MAX_ICON_BYTES} lower-case letters, digits or dashes, like `boxes`",
-            quoted(icon)
-        ))
-    }
+pub(crate) fn check_icon(icon: &str) -> Result<String, String> {
+    let valid = (1..=MAX_ICON_BYTES).contains(&icon.len()) && lower_digits_or(icon, '-');
+    require(
+        valid,
+        icon,
+        "an icon name",
+        &format!("1 to {MAX_ICON_BYTES} lower-case letters, digits or dashes, like `boxes`"),
+    )
 }
 
 /// Checks a permission: dotted lower-case words, at least two, like `inventory.read`.
-pub(crate) fn check_permission(permission: &str) -> Result<(), String> {
+pub(crate) fn check_permission(permission: &str) -> Result<String, String> {
     let mut parts = permission.split('.');
-    let valid = parts.clone().count() >= 2 && parts.all(is_permission_part);
-    if valid {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} is not a permission; use two or more dotted lower-case words, like `inventory.read`",
-            quoted(permission)
-        ))
-    }
-}
-
-fn is_permission_part(part: &str) -> bool {
-    part.starts_with(|c: char| c.is_ascii_lowercase())
-        && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    let valid =
+        parts.clone().count() >= 2 && parts.all(|part| starts_lower(part) && lower_digits_or(part, '-'));
+    require(
+        valid,
+        permission,
+        "a permission",
+        "two or more dotted lower-case words, like `inventory.read`",
+    )
 }
 
 /// Checks a config field name: `^[a-z][a-z0-9_]*$`, 1 to 64 bytes.
-pub(crate) fn check_config_field_name(name: &str) -> Result<(), String> {
-    let valid = name.len() <= MAX_CONFIG_FIELD_BYTES
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+pub(crate) fn check_config_field_name(name: &str) -> Result<String, String> {
+    let valid = name.len() <= MAX_CONFIG_FIELD_BYTES && starts_lower(name) && lower_digits_or(name, '_');
+    require(
+        valid,
+        name,
+        "a config field name",
+        &format!(
+            "1 to {MAX_CONFIG_FIELD_BYTES} lower-case letters, digits and underscores, starting with a letter"
+        ),
+    )
+}
+
+/// `value` when `valid`; otherwise says that `value` is not `what`, and to use `how` instead.
+fn require(valid: bool, value: &str, what: &str, how: &str) -> Result<String, String> {
     if valid {
-        Ok(())
+        Ok(value.to_owned())
     } else {
-        Err(format!(
-            "{} is not a config field name; use 1 to {MAX_CONFIG_FIELD_BYTES} lower-case letters, digits and \
-             underscores, starting with a letter",
-            quoted(name)
-        ))
+        Err(format!("{} is not {what}; use {how}", quoted(value)))
     }
+}
+
+/// Whether `text` starts with an ASCII lower-case letter.
+fn starts_lower(text: &str) -> bool {
+    text.starts_with(|c: char| c.is_ascii_lowercase())
+}
+
+/// Whether `text` holds only ASCII lower-case letters, digits and `extra`.
+fn lower_digits_or(text: &str, extra: char) -> bool {
+    text.chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == extra)
 }
 
 #[cfg(test)]
@@ -158,10 +168,31 @@ mod tests {
 
     #[test]
     fn module_ids_are_kebab_case() {
-        for id in ["inventory", "a", "banban-inventory", "v2", "a1-b2-c3", &"a".repeat(64)] {
-            assert_eq!(ModuleId::parse(id).map(|id| id.as_str().to_owned()), Ok(id.to_owned()));
+        for id in [
+            "inventory",
+            "a",
+            "banban-inventory",
+            "v2",
+            "a1-b2-c3",
+            &"a".repeat(64),
+        ] {
+            assert_eq!(
+                ModuleId::parse(id).map(|id| id.as_str().to_owned()),
+                Ok(id.to_owned())
+            );
         }
-        for id in ["", "Inventory", "1inventory", "-a", "a-", "a--b", "a_b", "a.b", "é", &"a".repeat(65)] {
+        for id in [
+            "",
+            "Inventory",
+            "1inventory",
+            "-a",
+            "a-",
+            "a--b",
+            "a_b",
+            "a.b",
+            "é",
+            &"a".repeat(65),
+        ] {
             assert!(ModuleId::parse(id).is_err(), "`{id}` should be refused");
         }
     }
@@ -173,8 +204,18 @@ mod tests {
             error.to_string(),
             "`Inventory` is not kebab-case; use lower-case letters, digits and single dashes, starting with a letter"
         );
-        assert!(ModuleId::parse("").unwrap_err().to_string().starts_with("is empty"));
-        assert!(ModuleId::parse(&"a".repeat(65)).unwrap_err().to_string().contains("longer than 64 bytes"));
+        assert!(
+            ModuleId::parse("")
+                .unwrap_err()
+                .to_string()
+                .starts_with("is empty")
+        );
+        assert!(
+            ModuleId::parse(&"a".repeat(65))
+                .unwrap_err()
+                .to_string()
+                .contains("longer than 64 bytes")
+        );
     }
 
     #[test]
@@ -192,7 +233,14 @@ mod tests {
     fn permissions_icons_and_field_names() {
         assert!(check_permission("inventory.read").is_ok());
         assert!(check_permission("a.b-c.d9").is_ok());
-        for bad in ["inventory", "inventory.", ".read", "Inventory.read", "inventory..read", "inventory.9"] {
+        for bad in [
+            "inventory",
+            "inventory.",
+            ".read",
+            "Inventory.read",
+            "inventory..read",
+            "inventory.9",
+        ] {
             assert!(check_permission(bad).is_err(), "`{bad}` should be refused");
         }
         assert!(check_icon("boxes").is_ok());

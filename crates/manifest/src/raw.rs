@@ -18,7 +18,10 @@ pub(crate) struct VersionProbe {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawManifest {
-    #[allow(dead_code, reason = "checked by the version probe; listed so serde knows the field")]
+    #[allow(
+        dead_code,
+        reason = "checked by the version probe; listed so serde knows the field"
+    )]
     pub manifest_version: i64,
     pub module: RawModule,
     pub component: RawComponent,

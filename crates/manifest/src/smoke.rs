@@ -91,8 +91,8 @@ impl SmokeExpect {
             return Err(format!("the response body does not contain {}", quoted(needle)));
         }
         if let Some(expected) = &self.json {
-            let actual: Value =
-                serde_json::from_slice(body).map_err(|error| format!("the response body is not JSON: {error}"))?;
+            let actual: Value = serde_json::from_slice(body)
+                .map_err(|error| format!("the response body is not JSON: {error}"))?;
             if let Some(mismatch) = first_mismatch(expected, &actual, "$") {
                 return Err(format!("the response JSON differs at {mismatch}"));
             }
@@ -129,14 +129,24 @@ mod tests {
     use super::*;
 
     fn expect(json: Option<Value>) -> SmokeExpect {
-        SmokeExpect { status: 200, body_contains: Some("ok".to_owned()), json }
+        SmokeExpect {
+            status: 200,
+            body_contains: Some("ok".to_owned()),
+            json,
+        }
     }
 
     #[test]
     fn status_and_text_are_checked() {
         assert_eq!(expect(None).check(200, b"it is ok"), Ok(()));
-        assert_eq!(expect(None).check(500, b"ok"), Err("expected status 200, got 500".to_owned()));
-        assert_eq!(expect(None).check(200, b"fine"), Err("the response body does not contain `ok`".to_owned()));
+        assert_eq!(
+            expect(None).check(500, b"ok"),
+            Err("expected status 200, got 500".to_owned())
+        );
+        assert_eq!(
+            expect(None).check(200, b"fine"),
+            Err("the response body does not contain `ok`".to_owned())
+        );
     }
 
     #[test]
@@ -150,13 +160,23 @@ mod tests {
             Err("the response JSON differs at `$.items[0].n`: the key is missing".to_owned())
         );
         let longer = json!({ "ok": true, "items": [{ "n": 1 }, { "n": 2 }] }).to_string();
-        assert!(wanted.check(200, longer.as_bytes()).unwrap_err().contains("`$.items`: expected"));
+        assert!(
+            wanted
+                .check(200, longer.as_bytes())
+                .unwrap_err()
+                .contains("`$.items`: expected")
+        );
         let wrong = json!({ "ok": "ok", "items": [{ "n": 1 }] }).to_string();
         assert_eq!(
             wanted.check(200, wrong.as_bytes()),
             Err("the response JSON differs at `$.ok`: expected true, found a string".to_owned())
         );
-        assert!(wanted.check(200, b"ok, not json").unwrap_err().starts_with("the response body is not JSON"));
+        assert!(
+            wanted
+                .check(200, b"ok, not json")
+                .unwrap_err()
+                .starts_with("the response body is not JSON")
+        );
     }
 
     #[test]

@@ -11,9 +11,16 @@ use crate::text::{field_index, field_key};
 /// Converts `error`, raised while reading `text`, into a positioned error.
 pub(crate) fn syntax_error(text: &str, error: &toml::de::Error) -> ManifestError {
     let span = error.span();
-    let (line, column) = span.as_ref().map_or((1, 1), |span| line_and_column(text, span.start));
+    let (line, column) = span
+        .as_ref()
+        .map_or((1, 1), |span| line_and_column(text, span.start));
     let field = span.and_then(|span| field_at(text, &span));
-    ManifestError::Syntax { line, column, field, message: tidy_message(error.message()) }
+    ManifestError::Syntax {
+        line,
+        column,
+        field,
+        message: tidy_message(error.message()),
+    }
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
@@ -55,13 +62,22 @@ fn consider(candidate: &Range<usize>, path: &str, target: &Range<usize>, best: &
 
 fn visit_table(table: &DeTable<'_>, prefix: &str, target: &Range<usize>, best: &mut Option<(usize, String)>) {
     for (key, value) in table {
-        let path = if prefix.is_empty() { key.get_ref().to_string() } else { field_key(prefix, key.get_ref()) };
+        let path = if prefix.is_empty() {
+            key.get_ref().to_string()
+        } else {
+            field_key(prefix, key.get_ref())
+        };
         consider(&key.span(), &path, target, best);
         visit_value(value, &path, target, best);
     }
 }
 
-fn visit_value(value: &Spanned<DeValue<'_>>, path: &str, target: &Range<usize>, best: &mut Option<(usize, String)>) {
+fn visit_value(
+    value: &Spanned<DeValue<'_>>,
+    path: &str,
+    target: &Range<usize>,
+    best: &mut Option<(usize, String)>,
+) {
     consider(&value.span(), path, target, best);
     match value.get_ref() {
         DeValue::Table(table) => visit_table(table, path, target, best),

@@ -24,8 +24,15 @@ pub(crate) fn quoted(value: &str) -> String {
 
 /// Names the entry `key` of the table at `prefix`, quoting keys that are not bare TOML keys.
 pub(crate) fn field_key(prefix: &str, key: &str) -> String {
-    let bare = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if bare { format!("{prefix}.{key}") } else { format!("{prefix}.\"{}\"", key.escape_debug()) }
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if bare {
+        format!("{prefix}.{key}")
+    } else {
+        format!("{prefix}.\"{}\"", key.escape_debug())
+    }
 }
 
 /// Names the element `index` (0-based) of the array at `prefix`.
@@ -40,7 +47,20 @@ pub(crate) fn has_control(value: &str) -> bool {
 
 /// Joins `items` as a list of back-quoted words: `` `a`, `b`, `c` ``.
 pub(crate) fn quoted_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
-    items.into_iter().map(|item| format!("`{item}`")).collect::<Vec<_>>().join(", ")
+    items
+        .into_iter()
+        .map(|item| format!("`{item}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Joins `items` as alternatives: `` `a`, `b` or `c` ``.
+pub(crate) fn alternatives<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let quoted: Vec<String> = items.into_iter().map(|item| format!("`{item}`")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => quoted.concat(),
+    }
 }
 
 #[cfg(test)]
@@ -51,6 +71,13 @@ mod tests {
     fn quoted_escapes_and_shortens() {
         assert_eq!(quoted("a\nb"), "`a\\nb`");
         assert_eq!(quoted(&"x".repeat(60)), format!("`{}…`", "x".repeat(48)));
+    }
+
+    #[test]
+    fn alternatives_end_with_or() {
+        assert_eq!(alternatives(["a"]), "`a`");
+        assert_eq!(alternatives(["a", "b", "c"]), "`a`, `b` or `c`");
+        assert_eq!(alternatives([]), "");
     }
 
     #[test]

@@ -2,15 +2,14 @@
 
 use std::fmt::Display;
 
-use super::module::MAX_DESCRIPTION_CHARS;
-use super::{FirstSeen, all, in_range, listed_twice, optional, text};
+use super::{FirstSeen, all, description, in_range, listed_twice, optional};
 use crate::config::expected;
 use crate::error::Problems;
 use crate::json::toml_to_json;
-use crate::keywords::keyword_enum;
+use crate::keywords::{keyword_enum, parse_keyword};
 use crate::names::check_config_field_name;
 use crate::raw::{RawConfig, RawConfigField};
-use crate::text::{field_index, field_key, quoted, quoted_list};
+use crate::text::{alternatives, field_index, field_key};
 use crate::{ConfigField, ConfigSchema, ConfigType, ConfigValue};
 
 keyword_enum! {
@@ -35,7 +34,9 @@ pub(super) fn schema(raw: &RawConfig, problems: &mut Problems) -> Option<ConfigS
         .iter()
         .map(|(name, raw_field)| Some((name.clone(), field(name, raw_field, problems)?)))
         .collect();
-    all(checked).map(|fields| ConfigSchema { fields: fields.into_iter().collect() })
+    all(checked).map(|fields| ConfigSchema {
+        fields: fields.into_iter().collect(),
+    })
 }
 
 fn field(name: &str, raw: &RawConfigField, problems: &mut Problems) -> Option<ConfigField> {
@@ -43,14 +44,26 @@ fn field(name: &str, raw: &RawConfigField, problems: &mut Problems) -> Option<Co
     let named = problems.check(&prefix, check_config_field_name(name));
     let kind = config_type(&prefix, raw, problems);
     let default = kind.as_ref().and_then(|kind| {
-        optional(problems, &format!("{prefix}.default"), raw.default.as_ref(), |value| default_value(kind, value))
+        optional(
+            problems,
+            &format!("{prefix}.default"),
+            raw.default.as_ref(),
+            |value| default_value(kind, value),
+        )
     });
     let required = problems.check(&format!("{prefix}.required"), required(raw));
-    let description = optional(problems, &format!("{prefix}.description"), raw.description.as_deref(), |text| {
-        self::text(text, MAX_DESCRIPTION_CHARS, true)
-    });
+    let description = description(
+        problems,
+        &format!("{prefix}.description"),
+        raw.description.as_deref(),
+    );
     named?;
-    Some(ConfigField { kind: kind?, default: default?, required: required?, description: description? })
+    Some(ConfigField {
+        kind: kind?,
+        default: default?,
+        required: required?,
+        description: description?,
+    })
 }
 
 fn default_value(kind: &ConfigType, value: &toml::Value) -> Result<ConfigValue, String> {
@@ -66,20 +79,29 @@ fn required(raw: &RawConfigField) -> Result<bool, String> {
 }
 
 fn config_type(prefix: &str, raw: &RawConfigField, problems: &mut Problems) -> Option<ConfigType> {
-    let Some(type_name) = TypeName::from_name(&raw.kind) else {
-        let names = quoted_list(TypeName::ALL.iter().map(|name| name.name()));
-        problems.add(format!("{prefix}.type"), format!("{} is not a config type; use one of {names}", quoted(&raw.kind)));
-        return None;
-    };
+    let type_name = problems.check(
+        &format!("{prefix}.type"),
+        parse_keyword(&raw.kind, "a config type"),
+    )?;
     let fits = refuse_foreign_constraints(prefix, raw, type_name, problems);
+    let (min, max) = (("min", raw.min.as_ref()), ("max", raw.max.as_ref()));
+    let lengths = (("min_length", raw.min_length), ("max_length", raw.max_length));
     let kind = match type_name {
-        TypeName::String => bounds(prefix, ("min_length", raw.min_length), ("max_length", raw.max_length), length, problems)
-            .map(|(min_length, max_length)| ConfigType::String { min_length, max_length }),
-        TypeName::Int => bounds(prefix, ("min", raw.min.as_ref()), ("max", raw.max.as_ref()), int_bound, problems)
-            .map(|(min, max)| ConfigType::Int { min, max }),
-        TypeName::Float => bounds(prefix, ("min", raw.min.as_ref()), ("max", raw.max.as_ref()), float_bound, problems)
-            .map(|(min, max)| ConfigType::Float { min, max }),
-        TypeName::Enum => enum_values(prefix, raw.values.as_deref(), problems).map(|values| ConfigType::Enum { values }),
+        TypeName::String => {
+            bounds(prefix, lengths, length, problems).map(|(min_length, max_length)| ConfigType::String {
+                min_length,
+                max_length,
+            })
+        }
+        TypeName::Int => {
+            bounds(prefix, (min, max), int_bound, problems).map(|(min, max)| ConfigType::Int { min, max })
+        }
+        TypeName::Float => {
+            bounds(prefix, (min, max), float_bound, problems).map(|(min, max)| ConfigType::Float { min, max })
+        }
+        TypeName::Enum => {
+            enum_values(prefix, raw.values.as_deref(), problems).map(|values| ConfigType::Enum { values })
+        }
         TypeName::Bool => Some(ConfigType::Bool),
     };
     kind.filter(|_| fits)
@@ -102,12 +124,17 @@ fn refuse_foreign_constraints(
     let mut fits = true;
     for (name, given, applies_to) in constraints {
         if given && !applies_to.contains(&type_name) {
-            let hint = if type_name == TypeName::String { format!("; for a length use `{name}_length`") } else { String::new() };
+            let hint = match name {
+                "min" | "max" if type_name == TypeName::String => {
+                    format!("; for a length use `{name}_length`")
+                }
+                _ => String::new(),
+            };
             problems.add(
                 format!("{prefix}.{name}"),
                 format!(
-                    "`{name}` does not apply to a `{type_name}` field, only to {} fields{hint}",
-                    quoted_list(applies_to.iter().map(|name| name.name()))
+                    "`{name}` applies only to fields of type {}, not `{type_name}`{hint}",
+                    alternatives(applies_to.iter().map(|name| name.name()))
                 ),
             );
             fits = false;
@@ -116,11 +143,13 @@ fn refuse_foreign_constraints(
     fits
 }
 
+/// A bound's field name and its value as written, if it was.
+type NamedBound<'a, R> = (&'a str, Option<R>);
+
 /// Reads a pair of inclusive bounds with `read`, and checks that the lower is not above the upper.
 fn bounds<R, T: PartialOrd + Display>(
     prefix: &str,
-    (min_name, min): (&str, Option<R>),
-    (max_name, max): (&str, Option<R>),
+    ((min_name, min), (max_name, max)): (NamedBound<'_, R>, NamedBound<'_, R>),
     read: impl Fn(R) -> Result<T, String>,
     problems: &mut Problems,
 ) -> Option<(Option<T>, Option<T>)> {
@@ -131,7 +160,10 @@ fn bounds<R, T: PartialOrd + Display>(
     if let (Some(low), Some(high)) = (&min, &max)
         && low > high
     {
-        problems.add(min_field, format!("{min_name} {low} is greater than {max_name} {high}; swap them or fix one"));
+        problems.add(
+            min_field,
+            format!("{min_name} {low} is greater than {max_name} {high}; swap them or fix one"),
+        );
         return None;
     }
     Some((min, max))
@@ -154,7 +186,10 @@ fn float_bound(value: &toml::Value) -> Result<f64, String> {
 fn enum_values(prefix: &str, values: Option<&[String]>, problems: &mut Problems) -> Option<Vec<String>> {
     let field = format!("{prefix}.values");
     let Some(values) = values else {
-        problems.add(field, "missing; an `enum` field lists its allowed values, like `values = [\"fast\", \"safe\"]`");
+        problems.add(
+            field,
+            "missing; an `enum` field lists its allowed values, like `values = [\"fast\", \"safe\"]`",
+        );
         return None;
     };
     if values.is_empty() {

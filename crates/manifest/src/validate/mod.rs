@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 
 use crate::error::Problems;
+use crate::keywords::parse_keyword;
 use crate::raw::RawManifest;
+use crate::text::quoted;
 use crate::{MANIFEST_VERSION, Manifest, ManifestError, Method};
-use crate::text::{quoted, quoted_list};
 
 /// Validates `raw`, returning the normalised manifest or every problem found.
 pub(crate) fn validate(raw: &RawManifest) -> Result<Manifest, ManifestError> {
@@ -24,20 +25,24 @@ pub(crate) fn validate(raw: &RawManifest) -> Result<Manifest, ManifestError> {
     let config = config::schema(&raw.config, &mut problems);
     let tests = smoke::tests(&raw.tests, &mut problems);
     match (module, component, dependencies, endpoints, limits, config, tests) {
-        (Some(module), Some(component), Some(dependencies), Some(endpoints), Some(limits), Some(config), Some(tests))
-            if problems.is_empty() =>
-        {
-            Ok(Manifest {
-                manifest_version: MANIFEST_VERSION,
-                module,
-                component,
-                dependencies,
-                endpoints,
-                limits,
-                config,
-                tests,
-            })
-        }
+        (
+            Some(module),
+            Some(component),
+            Some(dependencies),
+            Some(endpoints),
+            Some(limits),
+            Some(config),
+            Some(tests),
+        ) if problems.is_empty() => Ok(Manifest {
+            manifest_version: MANIFEST_VERSION,
+            module,
+            component,
+            dependencies,
+            endpoints,
+            limits,
+            config,
+            tests,
+        }),
         _ => Err(ManifestError::Invalid(problems.into_vec())),
     }
 }
@@ -56,7 +61,9 @@ struct FirstSeen<K> {
 
 impl<K: Ord> FirstSeen<K> {
     fn new() -> Self {
-        Self { seen: BTreeMap::new() }
+        Self {
+            seen: BTreeMap::new(),
+        }
     }
 
     fn earlier(&mut self, key: K, index: usize) -> Option<usize> {
@@ -90,17 +97,24 @@ fn listed_twice(value: &str, noun: &str) -> String {
 
 /// Converts an integer read as `i64` to `T` if it lies in `range`; `hint` says what to do otherwise.
 fn in_range<T: TryFrom<i64>>(value: i64, range: RangeInclusive<i64>, hint: &str) -> Result<T, String> {
-    T::try_from(value).ok().filter(|_| range.contains(&value)).ok_or_else(|| format!("{value} is out of range; {hint}"))
+    T::try_from(value)
+        .ok()
+        .filter(|_| range.contains(&value))
+        .ok_or_else(|| format!("{value} is out of range; {hint}"))
 }
 
 /// Reads an HTTP method, which must be upper case.
 fn method(name: &str) -> Result<Method, String> {
-    Method::from_name(name).ok_or_else(|| {
-        format!(
-            "{} is not an HTTP method; use one of {} (upper case)",
-            quoted(name),
-            quoted_list(Method::ALL.iter().map(|method| method.name()))
-        )
+    parse_keyword(name, "an HTTP method")
+}
+
+/// The longest description, in characters.
+const MAX_DESCRIPTION_CHARS: usize = 1024;
+
+/// Checks an optional `description`: at most 1024 characters, several lines allowed.
+fn description(problems: &mut Problems, field: &str, value: Option<&str>) -> Option<Option<String>> {
+    optional(problems, field, value, |description| {
+        text(description, MAX_DESCRIPTION_CHARS, true)
     })
 }
 
@@ -112,7 +126,12 @@ fn text(value: &str, max_chars: usize, multi_line: bool) -> Result<String, Strin
     }
     let is_forbidden = |c: char| c.is_control() && !(multi_line && matches!(c, '\n' | '\r' | '\t'));
     if value.chars().any(is_forbidden) {
-        return Err("holds a control character; use plain text".to_owned());
+        let hint = if multi_line {
+            "use plain text"
+        } else {
+            "use plain text on one line"
+        };
+        return Err(format!("holds a control character; {hint}"));
     }
     Ok(value.to_owned())
 }

@@ -2,8 +2,7 @@
 
 use modhost_path::PathPattern;
 
-use super::module::MAX_DESCRIPTION_CHARS;
-use super::{FirstSeen, in_range, method, optional, text};
+use super::{FirstSeen, description, in_range, method, optional};
 use crate::error::Problems;
 use crate::names::check_permission;
 use crate::raw::{RawEndpoint, RawLimits};
@@ -11,7 +10,11 @@ use crate::text::field_index;
 use crate::{Endpoint, Limits};
 
 pub(super) fn endpoints(raw: &[RawEndpoint], problems: &mut Problems) -> Option<Vec<Endpoint>> {
-    let checked = raw.iter().enumerate().map(|(index, endpoint)| self::endpoint(index, endpoint, problems)).collect();
+    let checked = raw
+        .iter()
+        .enumerate()
+        .map(|(index, endpoint)| self::endpoint(index, endpoint, problems))
+        .collect();
     report_duplicates(raw, problems);
     super::all(checked)
 }
@@ -21,11 +24,17 @@ fn endpoint(index: usize, raw: &RawEndpoint, problems: &mut Problems) -> Option<
     let method = problems.check(&format!("{prefix}.method"), method(&raw.method));
     let path = problems.check(&format!("{prefix}.path"), PathPattern::parse(&raw.path));
     let permission = problems.check(&format!("{prefix}.permission"), check_permission(&raw.permission));
-    let description = optional(problems, &format!("{prefix}.description"), raw.description.as_deref(), |text| {
-        self::text(text, MAX_DESCRIPTION_CHARS, true)
-    });
-    permission?;
-    Some(Endpoint { method: method?, path: path?, permission: raw.permission.clone(), description: description? })
+    let description = description(
+        problems,
+        &format!("{prefix}.description"),
+        raw.description.as_deref(),
+    );
+    Some(Endpoint {
+        method: method?,
+        path: path?,
+        permission: permission?,
+        description: description?,
+    })
 }
 
 /// Refuses a second endpoint with the same method and path as written.
@@ -49,10 +58,18 @@ pub(super) fn limits(raw: &RawLimits, problems: &mut Problems) -> Option<Limits>
         in_range(value, 1..=i64::from(Limits::MAX_MEMORY_MB), "use 1 to 4096 (MiB)")
     });
     let timeout_ms = optional(problems, "limits.timeout_ms", raw.timeout_ms, |value| {
-        in_range(value, 1..=i64::from(Limits::MAX_TIMEOUT_MS), "use 1 to 60000 (milliseconds)")
+        in_range(
+            value,
+            1..=i64::from(Limits::MAX_TIMEOUT_MS),
+            "use 1 to 60000 (milliseconds)",
+        )
     });
     let fuel = optional(problems, "limits.fuel", raw.fuel, |value| {
-        in_range(value, 1..=i64::MAX, "use 1 or more, or leave `fuel` out to turn metering off")
+        in_range(
+            value,
+            1..=i64::MAX,
+            "use 1 or more, or leave `fuel` out to turn metering off",
+        )
     });
     Some(Limits {
         memory_mb: memory_mb?.unwrap_or(Limits::DEFAULT_MEMORY_MB),

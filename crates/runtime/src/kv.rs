@@ -1,0 +1,142 @@
+//! The key-value capability's storage contract: scopes, key rules and an in-memory store.
+//!
+//! A [`KvScope`] is chosen by the host from the call's tenant and module; a
+//! guest only ever supplies a key inside it. [`validate_key`] enforces the
+//! rules documented in `wit/v1.0.0/kv.wit` before any store sees a key, so
+//! every [`KvStore`] implementation can treat keys as opaque, bounded UTF-8.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// The longest key, in bytes.
+pub const MAX_KEY_BYTES: usize = 512;
+/// The largest value, in bytes.
+pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
+/// The most keys one `list` call returns.
+pub const MAX_LIST_PAGE: usize = 1000;
+
+/// The (tenant, module) pair whose data a call may touch.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KvScope {
+    /// The tenant id, from the host's routing, never from the guest.
+    pub tenant: String,
+    /// The module id.
+    pub module: String,
+}
+
+/// Where kv data lives. Implementations receive only validated keys and values
+/// within the limits above.
+pub trait KvStore: Send + Sync + 'static {
+    /// The value under `key`.
+    fn get(&self, scope: &KvScope, key: &str) -> anyhow::Result<Option<Vec<u8>>>;
+    /// Stores `value` under `key`.
+    fn set(&self, scope: &KvScope, key: &str, value: &[u8]) -> anyhow::Result<()>;
+    /// Removes `key`; whether it existed.
+    fn delete(&self, scope: &KvScope, key: &str) -> anyhow::Result<bool>;
+    /// Up to `limit` keys starting with `prefix`, strictly after `after`, ascending.
+    fn list(&self, scope: &KvScope, prefix: &str, after: Option<&str>, limit: usize)
+    -> anyhow::Result<Vec<String>>;
+}
+
+/// Why a key was refused, in words for the guest.
+pub fn validate_key(key: &str) -> Result<(), String> {
+    if key.is_empty() {
+        return Err("the key is empty".to_owned());
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(format!("the key is {} bytes long; the limit is {MAX_KEY_BYTES}", key.len()));
+    }
+    if let Some(position) = key.chars().position(char::is_control) {
+        return Err(format!("the key has a control character at position {position}"));
+    }
+    Ok(())
+}
+
+/// A [`KvStore`] in memory, for embedding the runtime without persistence and
+/// for tests of the runtime alone. Data is lost when it is dropped.
+#[derive(Debug, Default)]
+pub struct MemoryKvStore {
+    scopes: Mutex<BTreeMap<KvScope, BTreeMap<String, Vec<u8>>>>,
+}
+
+impl MemoryKvStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with_scope<R>(&self, scope: &KvScope, f: impl FnOnce(&mut BTreeMap<String, Vec<u8>>) -> R) -> R {
+        let mut scopes = self.scopes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(scopes.entry(scope.clone()).or_default())
+    }
+}
+
+impl KvStore for MemoryKvStore {
+    fn get(&self, scope: &KvScope, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self.with_scope(scope, |entries| entries.get(key).cloned()))
+    }
+
+    fn set(&self, scope: &KvScope, key: &str, value: &[u8]) -> anyhow::Result<()> {
+        self.with_scope(scope, |entries| entries.insert(key.to_owned(), value.to_vec()));
+        Ok(())
+    }
+
+    fn delete(&self, scope: &KvScope, key: &str) -> anyhow::Result<bool> {
+        Ok(self.with_scope(scope, |entries| entries.remove(key).is_some()))
+    }
+
+    fn list(
+        &self,
+        scope: &KvScope,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<String>> {
+        Ok(self.with_scope(scope, |entries| {
+            entries
+                .range::<str, _>((after_bound(prefix, after), std::ops::Bound::Unbounded))
+                .map(|(key, _)| key)
+                .take_while(|key| key.starts_with(prefix))
+                .take(limit)
+                .cloned()
+                .collect()
+        }))
+    }
+}
+
+/// The lower bound of a listing: after `after` when it sorts at or past the prefix, else the prefix.
+pub fn after_bound<'a>(prefix: &'a str, after: Option<&'a str>) -> std::ops::Bound<&'a str> {
+    match after {
+        Some(after) if after >= prefix => std::ops::Bound::Excluded(after),
+        _ => std::ops::Bound::Included(prefix),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_checked() {
+        assert_eq!(validate_key(""), Err("the key is empty".to_owned()));
+        assert_eq!(validate_key("a\0b"), Err("the key has a control character at position 1".to_owned()));
+        assert_eq!(validate_key(&"k".repeat(513)), Err("the key is 513 bytes long; the limit is 512".to_owned()));
+        assert_eq!(validate_key("../other-tenant/x"), Ok(()), "keys are opaque names, not paths");
+    }
+
+    #[test]
+    fn scopes_are_separate_and_listing_pages() {
+        let store = MemoryKvStore::new();
+        let acme = KvScope { tenant: "acme".into(), module: "inventory".into() };
+        let banban = KvScope { tenant: "banban".into(), module: "inventory".into() };
+        for key in ["items/a", "items/b", "items/c", "other"] {
+            store.set(&acme, key, b"1").expect("set");
+        }
+        assert_eq!(store.get(&banban, "items/a").expect("get"), None);
+        assert_eq!(store.list(&acme, "items/", None, 2).expect("list"), ["items/a", "items/b"]);
+        assert_eq!(store.list(&acme, "items/", Some("items/b"), 10).expect("list"), ["items/c"]);
+        assert_eq!(store.list(&acme, "items/", Some("a"), 10).expect("list").len(), 3);
+        assert!(store.delete(&acme, "other").expect("delete"));
+        assert!(!store.delete(&acme, "other").expect("delete"));
+    }
+}

@@ -1,0 +1,180 @@
+//! Module log records: forwarded to `tracing` and kept in a bounded per-tenant buffer.
+//!
+//! Operators and tenant admins read a tenant's recent records through the
+//! server; the buffer keeps the newest [`LogBuffer::PER_TENANT`] records per
+//! tenant so a chatty module cannot grow the host's memory.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+/// The severity of a record, mirroring the WIT `log.level`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Very detailed.
+    Trace,
+    /// Debugging detail.
+    Debug,
+    /// Normal operation.
+    Info,
+    /// Something unexpected but handled.
+    Warn,
+    /// A failure.
+    Error,
+}
+
+impl LogLevel {
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trace => "trace",
+            Self::Debug => "debug",
+            Self::Info => "info",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// One record written by a module (or captured from its stdout/stderr).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogRecord {
+    /// When the host received it.
+    pub time: SystemTime,
+    /// The tenant the call ran for.
+    pub tenant: String,
+    /// The module that wrote it.
+    pub module: String,
+    /// The module's version.
+    pub version: String,
+    /// The request it belongs to.
+    pub request_id: String,
+    /// Severity.
+    pub level: LogLevel,
+    /// The message, truncated to [`MAX_MESSAGE_BYTES`].
+    pub message: String,
+    /// Extra fields, at most [`MAX_FIELDS`].
+    pub fields: Vec<(String, String)>,
+}
+
+/// The longest message kept, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+/// The most fields kept per record.
+pub const MAX_FIELDS: usize = 16;
+/// The longest field key or value kept, in bytes.
+pub const MAX_FIELD_BYTES: usize = 256;
+/// The most records one call may write; later ones are dropped and counted.
+pub const MAX_RECORDS_PER_CALL: u32 = 100;
+
+/// Cuts `text` to at most `max` bytes on a character boundary, marking the cut.
+pub fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max.saturating_sub(3);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str("...");
+    }
+    text
+}
+
+/// The per-tenant buffers of recent records.
+#[derive(Debug, Default)]
+pub struct LogBuffer {
+    tenants: Mutex<HashMap<String, VecDeque<LogRecord>>>,
+}
+
+impl LogBuffer {
+    /// How many records are kept per tenant.
+    pub const PER_TENANT: usize = 1000;
+
+    /// An empty buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Emits `record` to `tracing` and keeps it in its tenant's buffer.
+    pub fn push(&self, record: LogRecord) {
+        emit_tracing(&record);
+        let mut tenants = self.tenants.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let buffer = tenants.entry(record.tenant.clone()).or_default();
+        if buffer.len() == Self::PER_TENANT {
+            buffer.pop_front();
+        }
+        buffer.push_back(record);
+    }
+
+    /// The newest `limit` records of `tenant`, oldest first.
+    pub fn recent(&self, tenant: &str, limit: usize) -> Vec<LogRecord> {
+        let tenants = self.tenants.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        tenants
+            .get(tenant)
+            .map(|buffer| buffer.iter().skip(buffer.len().saturating_sub(limit)).cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+fn emit_tracing(record: &LogRecord) {
+    macro_rules! emit {
+        ($level:expr) => {
+            tracing::event!(
+                target: "modhost::module",
+                $level,
+                tenant = %record.tenant,
+                module = %record.module,
+                version = %record.version,
+                request_id = %record.request_id,
+                fields = ?record.fields,
+                "{}",
+                record.message
+            )
+        };
+    }
+    match record.level {
+        LogLevel::Trace => emit!(tracing::Level::TRACE),
+        LogLevel::Debug => emit!(tracing::Level::DEBUG),
+        LogLevel::Info => emit!(tracing::Level::INFO),
+        LogLevel::Warn => emit!(tracing::Level::WARN),
+        LogLevel::Error => emit!(tracing::Level::ERROR),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(tenant: &str, message: &str) -> LogRecord {
+        LogRecord {
+            time: SystemTime::now(),
+            tenant: tenant.into(),
+            module: "m".into(),
+            version: "1.0.0".into(),
+            request_id: "r".into(),
+            level: LogLevel::Info,
+            message: message.into(),
+            fields: vec![],
+        }
+    }
+
+    #[test]
+    fn buffer_is_bounded_per_tenant() {
+        let buffer = LogBuffer::new();
+        for index in 0..LogBuffer::PER_TENANT + 5 {
+            buffer.push(record("acme", &index.to_string()));
+        }
+        buffer.push(record("banban", "mine"));
+        let recent = buffer.recent("acme", usize::MAX);
+        assert_eq!(recent.len(), LogBuffer::PER_TENANT);
+        assert_eq!(recent[0].message, "5");
+        assert_eq!(buffer.recent("acme", 2).iter().map(|r| r.message.as_str()).collect::<Vec<_>>(), ["1003", "1004"]);
+        assert_eq!(buffer.recent("banban", 10).len(), 1);
+        assert!(buffer.recent("nobody", 10).is_empty());
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate("short".into(), 10), "short");
+        assert_eq!(truncate("ããããã".into(), 8), "ãã...");
+    }
+}
