@@ -1,1 +1,72 @@
-fn main(){}
+//! `cargo xtask`: builds the guest modules, scaffolds new ones, and runs the test and CI suites.
+//!
+//! The cargo-xtask pattern: project automation is a Rust program in the
+//! workspace, run through the `xtask` alias in `.cargo/config.toml`, so it
+//! needs nothing installed but cargo and works the same on every machine.
+//! It installs what it needs (the `wasm32-wasip2` target) itself.
+
+mod build_plugins;
+mod new_module;
+mod process;
+mod suites;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "modhost's build, scaffolding and test tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Build every module in plugins/ and examples/ to a component, and write each
+    /// with its manifest (sha256 filled in) to target/modules/<id>@<version>/.
+    BuildPlugins,
+    /// Scaffold a new module from plugins/template.
+    NewModule {
+        /// The module id, in kebab-case (e.g. `stock-alerts`).
+        name: String,
+        /// Where to create it (default: plugins/<name>, added to the plugins workspace).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Standard (published by operators) or custom (owned by one tenant).
+        #[arg(long, value_enum, default_value_t = ModuleKindArg::Standard)]
+        kind: ModuleKindArg,
+    },
+    /// Build the plugins, then run every host test and every plugin's unit tests.
+    Test,
+    /// What CI runs: formatting and clippy checks on both workspaces, then `test`.
+    Ci,
+}
+
+/// The `--kind` of a new module.
+#[derive(Clone, Copy, ValueEnum)]
+enum ModuleKindArg {
+    Standard,
+    Custom,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let root = repository_root()?;
+    match cli.task {
+        Task::BuildPlugins => build_plugins::run(&root).map(|_| ()),
+        Task::NewModule { name, dir, kind } => new_module::run(&root, &name, dir.as_deref(), kind),
+        Task::Test => suites::test(&root),
+        Task::Ci => suites::ci(&root),
+    }
+}
+
+/// The repository root: the parent of this crate's folder.
+fn repository_root() -> anyhow::Result<PathBuf> {
+    let xtask_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = xtask_dir
+        .parent()
+        .context("the xtask crate has no parent folder")?;
+    Ok(root.to_path_buf())
+}

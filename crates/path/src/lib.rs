@@ -52,7 +52,9 @@ impl fmt::Display for PatternError {
 impl std::error::Error for PatternError {}
 
 fn pattern_error(message: impl Into<String>) -> PatternError {
-    PatternError { message: message.into() }
+    PatternError {
+        message: message.into(),
+    }
 }
 
 /// Path parameters captured by a match, in pattern order.
@@ -64,12 +66,17 @@ pub struct Params {
 impl Params {
     /// The value captured for `name`, if the pattern has such a parameter.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.pairs
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 
     /// Every `(name, value)` pair in pattern order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.pairs.iter().map(|(key, value)| (key.as_str(), value.as_str()))
+        self.pairs
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str()))
     }
 
     /// Whether nothing was captured.
@@ -101,7 +108,10 @@ impl PathPattern {
         }
         let mut segments = Vec::new();
         if body.is_empty() {
-            return Ok(Self { source: source.to_owned(), segments });
+            return Ok(Self {
+                source: source.to_owned(),
+                segments,
+            });
         }
         let raw_segments: Vec<&str> = body.split('/').collect();
         let last_index = raw_segments.len() - 1;
@@ -122,7 +132,9 @@ impl PathPattern {
                     "segment `{raw}` in `{source}` mixes text and braces; a parameter is a whole segment like `{{name}}`"
                 )));
             } else if raw.is_empty() && index != last_index {
-                return Err(pattern_error(format!("path `{source}` has an empty segment (`//`)")));
+                return Err(pattern_error(format!(
+                    "path `{source}` has an empty segment (`//`)"
+                )));
             } else if !is_valid_literal(raw) {
                 return Err(pattern_error(format!(
                     "segment `{raw}` in `{source}` may only hold letters, digits and `-_.~:@`"
@@ -140,12 +152,17 @@ impl PathPattern {
                     |existing| matches!(existing, Segment::Param(other) | Segment::Rest(other) if other == name),
                 );
                 if duplicate {
-                    return Err(pattern_error(format!("parameter `{name}` appears twice in `{source}`")));
+                    return Err(pattern_error(format!(
+                        "parameter `{name}` appears twice in `{source}`"
+                    )));
                 }
             }
             segments.push(segment);
         }
-        Ok(Self { source: source.to_owned(), segments })
+        Ok(Self {
+            source: source.to_owned(),
+            segments,
+        })
     }
 
     /// The pattern as written.
@@ -165,7 +182,11 @@ impl PathPattern {
     pub fn matches(&self, path: &str) -> Option<Params> {
         let body = path.strip_prefix('/')?;
         let mut pairs = Vec::new();
-        let mut remaining = if body.is_empty() && self.segments.is_empty() { None } else { Some(body) };
+        let mut remaining = if body.is_empty() && self.segments.is_empty() {
+            None
+        } else {
+            Some(body)
+        };
         for segment in &self.segments {
             match segment {
                 Segment::Rest(name) => {
@@ -262,7 +283,10 @@ mod tests {
     #[test]
     fn rest_captures_everything_after() {
         let files = pattern("/files/{*path}");
-        assert_eq!(files.matches("/files/a/b/c").expect("matches").get("path"), Some("a/b/c"));
+        assert_eq!(
+            files.matches("/files/a/b/c").expect("matches").get("path"),
+            Some("a/b/c")
+        );
         assert_eq!(files.matches("/files/").expect("matches").get("path"), Some(""));
         assert_eq!(files.matches("/file/a"), None);
     }
@@ -278,11 +302,23 @@ mod tests {
         let cases = [
             ("items", "path `items` must start with `/`"),
             ("/a//b", "path `/a//b` has an empty segment (`//`)"),
-            ("/{*rest}/x", "rest parameter `{*rest}` in `/{*rest}/x` must be the last segment"),
-            ("/a{b}", "segment `a{b}` in `/a{b}` mixes text and braces; a parameter is a whole segment like `{name}`"),
-            ("/{Sku}", "parameter name `Sku` in `/{Sku}` must match [a-z_][a-z0-9_]*"),
+            (
+                "/{*rest}/x",
+                "rest parameter `{*rest}` in `/{*rest}/x` must be the last segment",
+            ),
+            (
+                "/a{b}",
+                "segment `a{b}` in `/a{b}` mixes text and braces; a parameter is a whole segment like `{name}`",
+            ),
+            (
+                "/{Sku}",
+                "parameter name `Sku` in `/{Sku}` must match [a-z_][a-z0-9_]*",
+            ),
             ("/{id}/{id}", "parameter `id` appears twice in `/{id}/{id}`"),
-            ("/a b", "segment `a b` in `/a b` may only hold letters, digits and `-_.~:@`"),
+            (
+                "/a b",
+                "segment `a b` in `/a b` may only hold letters, digits and `-_.~:@`",
+            ),
         ];
         for (source, expected) in cases {
             match PathPattern::parse(source) {

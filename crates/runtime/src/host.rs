@@ -30,7 +30,12 @@ pub(crate) struct MemoryLimiter {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> WasmtimeResult<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> WasmtimeResult<bool> {
         if desired > self.limit_bytes {
             self.hit = true;
             return Ok(false);
@@ -38,7 +43,12 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> WasmtimeResult<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> WasmtimeResult<bool> {
         Ok(desired <= 100_000)
     }
 }
@@ -58,7 +68,10 @@ pub(crate) struct HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -88,16 +101,30 @@ impl HostState {
 
     /// Turns captured stdout/stderr into log records (stdout at info, stderr at warn).
     pub(crate) fn flush_captured_output(&mut self) {
-        for (pipe, level) in [(self.stdout.clone(), LogLevel::Info), (self.stderr.clone(), LogLevel::Warn)] {
+        for (pipe, level) in [
+            (self.stdout.clone(), LogLevel::Info),
+            (self.stderr.clone(), LogLevel::Warn),
+        ] {
             let contents = pipe.contents();
-            for line in String::from_utf8_lossy(&contents).lines().filter(|line| !line.trim().is_empty()) {
-                self.push_log(level, line.to_owned(), vec![("stream".into(), stream_name(level).into())]);
+            for line in String::from_utf8_lossy(&contents)
+                .lines()
+                .filter(|line| !line.trim().is_empty())
+            {
+                self.push_log(
+                    level,
+                    line.to_owned(),
+                    vec![("stream".into(), stream_name(level).into())],
+                );
             }
         }
         if self.records_dropped > 0 {
             let dropped = std::mem::take(&mut self.records_dropped);
             self.records_written = 0;
-            self.push_log(LogLevel::Warn, format!("{dropped} log records dropped: more than {MAX_RECORDS_PER_CALL} in one call"), vec![]);
+            self.push_log(
+                LogLevel::Warn,
+                format!("{dropped} log records dropped: more than {MAX_RECORDS_PER_CALL} in one call"),
+                vec![],
+            );
         }
     }
 
@@ -108,7 +135,11 @@ impl HostState {
 }
 
 fn stream_name(level: LogLevel) -> &'static str {
-    if level == LogLevel::Info { "stdout" } else { "stderr" }
+    if level == LogLevel::Info {
+        "stdout"
+    } else {
+        "stderr"
+    }
 }
 
 impl types::Host for HostState {}
@@ -117,7 +148,9 @@ impl kv::Host for HostState {
     fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, kv::KvError> {
         validate_key(&key).map_err(kv::KvError::InvalidKey)?;
         let store = self.target.kv.clone();
-        store.get(&self.target.scope, &key).map_err(|error| self.kv_unavailable(error))
+        store
+            .get(&self.target.scope, &key)
+            .map_err(|error| self.kv_unavailable(error))
     }
 
     fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), kv::KvError> {
@@ -126,18 +159,29 @@ impl kv::Host for HostState {
             return Err(kv::KvError::ValueTooLarge(MAX_VALUE_BYTES as u32));
         }
         let store = self.target.kv.clone();
-        store.set(&self.target.scope, &key, &value).map_err(|error| self.kv_unavailable(error))
+        store
+            .set(&self.target.scope, &key, &value)
+            .map_err(|error| self.kv_unavailable(error))
     }
 
     fn delete(&mut self, key: String) -> Result<bool, kv::KvError> {
         validate_key(&key).map_err(kv::KvError::InvalidKey)?;
         let store = self.target.kv.clone();
-        store.delete(&self.target.scope, &key).map_err(|error| self.kv_unavailable(error))
+        store
+            .delete(&self.target.scope, &key)
+            .map_err(|error| self.kv_unavailable(error))
     }
 
-    fn list(&mut self, prefix: String, after: Option<String>, limit: u32) -> Result<kv::KeyPage, kv::KvError> {
+    fn list(
+        &mut self,
+        prefix: String,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<kv::KeyPage, kv::KvError> {
         if prefix.len() > crate::kv::MAX_KEY_BYTES {
-            return Err(kv::KvError::InvalidKey("the prefix is longer than a key may be".to_owned()));
+            return Err(kv::KvError::InvalidKey(
+                "the prefix is longer than a key may be".to_owned(),
+            ));
         }
         let limit = match usize::try_from(limit) {
             Ok(0) | Err(_) => MAX_LIST_PAGE,
@@ -159,7 +203,11 @@ impl kv::Host for HostState {
 
 impl config::Host for HostState {
     fn get(&mut self, key: String) -> Option<config::Value> {
-        self.target.config.iter().find(|(name, _)| *name == key).map(|(_, value)| value.clone())
+        self.target
+            .config
+            .iter()
+            .find(|(name, _)| *name == key)
+            .map(|(_, value)| value.clone())
     }
 
     fn all(&mut self) -> Vec<(String, config::Value)> {
@@ -192,23 +240,49 @@ fn metric_error(refusal: MetricRefusal) -> metrics::MetricError {
 }
 
 impl metrics::Host for HostState {
-    fn counter(&mut self, name: String, value: u64, tags: Vec<(String, String)>) -> Result<(), metrics::MetricError> {
+    fn counter(
+        &mut self,
+        name: String,
+        value: u64,
+        tags: Vec<(String, String)>,
+    ) -> Result<(), metrics::MetricError> {
         self.runtime
             .module_metrics()
-            .counter(&self.target.scope.tenant, &self.target.scope.module, &name, value, tags)
+            .counter(
+                &self.target.scope.tenant,
+                &self.target.scope.module,
+                &name,
+                value,
+                tags,
+            )
             .map_err(metric_error)
     }
 
-    fn gauge(&mut self, name: String, value: f64, tags: Vec<(String, String)>) -> Result<(), metrics::MetricError> {
+    fn gauge(
+        &mut self,
+        name: String,
+        value: f64,
+        tags: Vec<(String, String)>,
+    ) -> Result<(), metrics::MetricError> {
         self.runtime
             .module_metrics()
-            .gauge(&self.target.scope.tenant, &self.target.scope.module, &name, value, tags)
+            .gauge(
+                &self.target.scope.tenant,
+                &self.target.scope.module,
+                &name,
+                value,
+                tags,
+            )
             .map_err(metric_error)
     }
 }
 
 impl modules::Host for HostState {
-    async fn call(&mut self, module: String, request: types::Request) -> Result<types::Response, modules::CallError> {
+    async fn call(
+        &mut self,
+        module: String,
+        request: types::Request,
+    ) -> Result<types::Response, modules::CallError> {
         let Some(requirement) = self.target.module.spec().dependencies.get(&module) else {
             return Err(modules::CallError::NotDeclared(module));
         };
@@ -217,7 +291,9 @@ impl modules::Host for HostState {
         }
         let tenant = &self.target.caller.tenant_id;
         let Some((callee, config)) = self.runtime.resolve(tenant, &module) else {
-            return Err(modules::CallError::NotActive(format!("module `{module}` is not active for tenant `{tenant}`")));
+            return Err(modules::CallError::NotActive(format!(
+                "module `{module}` is not active for tenant `{tenant}`"
+            )));
         };
         if !requirement.matches(&callee.spec().version) {
             return Err(modules::CallError::NotActive(format!(
@@ -226,7 +302,13 @@ impl modules::Host for HostState {
             )));
         }
         let runtime = self.runtime.clone();
-        let target = CallTarget::new(callee, &self.target.caller, config, self.target.depth + 1, self.target.kv.clone());
+        let target = CallTarget::new(
+            callee,
+            &self.target.caller,
+            config,
+            self.target.depth + 1,
+            self.target.kv.clone(),
+        );
         let outcome = Box::pin(runtime.call_target(target, request)).await;
         outcome.map_err(|error| match error {
             CallError::Module(error) => modules::CallError::Module(error),

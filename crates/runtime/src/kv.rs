@@ -34,8 +34,13 @@ pub trait KvStore: Send + Sync + 'static {
     /// Removes `key`; whether it existed.
     fn delete(&self, scope: &KvScope, key: &str) -> anyhow::Result<bool>;
     /// Up to `limit` keys starting with `prefix`, strictly after `after`, ascending.
-    fn list(&self, scope: &KvScope, prefix: &str, after: Option<&str>, limit: usize)
-    -> anyhow::Result<Vec<String>>;
+    fn list(
+        &self,
+        scope: &KvScope,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<String>>;
 }
 
 /// Why a key was refused, in words for the guest.
@@ -44,7 +49,10 @@ pub fn validate_key(key: &str) -> Result<(), String> {
         return Err("the key is empty".to_owned());
     }
     if key.len() > MAX_KEY_BYTES {
-        return Err(format!("the key is {} bytes long; the limit is {MAX_KEY_BYTES}", key.len()));
+        return Err(format!(
+            "the key is {} bytes long; the limit is {MAX_KEY_BYTES}",
+            key.len()
+        ));
     }
     if let Some(position) = key.chars().position(char::is_control) {
         return Err(format!("the key has a control character at position {position}"));
@@ -66,7 +74,10 @@ impl MemoryKvStore {
     }
 
     fn with_scope<R>(&self, scope: &KvScope, f: impl FnOnce(&mut BTreeMap<String, Vec<u8>>) -> R) -> R {
-        let mut scopes = self.scopes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut scopes = self
+            .scopes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         f(scopes.entry(scope.clone()).or_default())
     }
 }
@@ -119,22 +130,44 @@ mod tests {
     #[test]
     fn keys_are_checked() {
         assert_eq!(validate_key(""), Err("the key is empty".to_owned()));
-        assert_eq!(validate_key("a\0b"), Err("the key has a control character at position 1".to_owned()));
-        assert_eq!(validate_key(&"k".repeat(513)), Err("the key is 513 bytes long; the limit is 512".to_owned()));
-        assert_eq!(validate_key("../other-tenant/x"), Ok(()), "keys are opaque names, not paths");
+        assert_eq!(
+            validate_key("a\0b"),
+            Err("the key has a control character at position 1".to_owned())
+        );
+        assert_eq!(
+            validate_key(&"k".repeat(513)),
+            Err("the key is 513 bytes long; the limit is 512".to_owned())
+        );
+        assert_eq!(
+            validate_key("../other-tenant/x"),
+            Ok(()),
+            "keys are opaque names, not paths"
+        );
     }
 
     #[test]
     fn scopes_are_separate_and_listing_pages() {
         let store = MemoryKvStore::new();
-        let acme = KvScope { tenant: "acme".into(), module: "inventory".into() };
-        let banban = KvScope { tenant: "banban".into(), module: "inventory".into() };
+        let acme = KvScope {
+            tenant: "acme".into(),
+            module: "inventory".into(),
+        };
+        let banban = KvScope {
+            tenant: "banban".into(),
+            module: "inventory".into(),
+        };
         for key in ["items/a", "items/b", "items/c", "other"] {
             store.set(&acme, key, b"1").expect("set");
         }
         assert_eq!(store.get(&banban, "items/a").expect("get"), None);
-        assert_eq!(store.list(&acme, "items/", None, 2).expect("list"), ["items/a", "items/b"]);
-        assert_eq!(store.list(&acme, "items/", Some("items/b"), 10).expect("list"), ["items/c"]);
+        assert_eq!(
+            store.list(&acme, "items/", None, 2).expect("list"),
+            ["items/a", "items/b"]
+        );
+        assert_eq!(
+            store.list(&acme, "items/", Some("items/b"), 10).expect("list"),
+            ["items/c"]
+        );
         assert_eq!(store.list(&acme, "items/", Some("a"), 10).expect("list").len(), 3);
         assert!(store.delete(&acme, "other").expect("delete"));
         assert!(!store.delete(&acme, "other").expect("delete"));

@@ -61,6 +61,23 @@ pub use crate::bindings::types::{ErrorCode, Method, ModuleError, Request, Respon
 /// A tenant's resolved configuration for one module, sorted by field name.
 pub type ModuleConfig = Vec<(String, config::Value)>;
 
+/// Converts a tenant's validated config into what the `config` capability serves.
+pub fn module_config(resolved: &modhost_manifest::ResolvedConfig) -> ModuleConfig {
+    use modhost_manifest::ConfigValue;
+    resolved
+        .iter()
+        .map(|(name, value)| {
+            let value = match value {
+                ConfigValue::Text(text) => config::Value::Text(text.clone()),
+                ConfigValue::Integer(integer) => config::Value::Integer(*integer),
+                ConfigValue::Float(float) => config::Value::Float(*float),
+                ConfigValue::Boolean(boolean) => config::Value::Boolean(*boolean),
+            };
+            (name.clone(), value)
+        })
+        .collect()
+}
+
 /// The operator's limits and the engine's settings.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
@@ -108,6 +125,24 @@ pub struct ModuleSpec {
     pub dependencies: BTreeMap<String, semver::VersionReq>,
 }
 
+impl ModuleSpec {
+    /// The runtime's view of a validated manifest.
+    pub fn from_manifest(manifest: &modhost_manifest::Manifest) -> Self {
+        Self {
+            id: manifest.module.id.as_str().to_owned(),
+            version: manifest.module.version.clone(),
+            memory_bytes: manifest.limits.memory_bytes(),
+            timeout: manifest.limits.timeout(),
+            fuel: manifest.limits.fuel,
+            dependencies: manifest
+                .dependencies
+                .iter()
+                .map(|(id, requirement)| (id.as_str().to_owned(), requirement.clone()))
+                .collect(),
+        }
+    }
+}
+
 /// Finds what a tenant runs: the active ready version of a module and the
 /// tenant's config for it. Used for `modules.call`.
 pub trait ModuleResolver: Send + Sync + 'static {
@@ -130,7 +165,9 @@ impl ReadyModule {
 
 impl std::fmt::Debug for ReadyModule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadyModule").field("spec", &self.spec).finish_non_exhaustive()
+        f.debug_struct("ReadyModule")
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
     }
 }
 
@@ -168,8 +205,18 @@ impl CallTarget {
         depth: u32,
         kv: Arc<dyn KvStore>,
     ) -> Self {
-        let scope = KvScope { tenant: caller.tenant_id.clone(), module: module.spec().id.clone() };
-        Self { module, caller: caller.clone(), config, scope, kv, depth }
+        let scope = KvScope {
+            tenant: caller.tenant_id.clone(),
+            module: module.spec().id.clone(),
+        };
+        Self {
+            module,
+            caller: caller.clone(),
+            config,
+            scope,
+            kv,
+            depth,
+        }
     }
 
     fn tenant_context(&self) -> types::TenantContext {
@@ -255,12 +302,22 @@ fn check_response(response: &Response) -> Result<(), String> {
         return Err(format!("status {} is outside 100..=599", response.status));
     }
     if response.body.len() > MAX_BODY_BYTES {
-        return Err(format!("the body is {} bytes; the limit is {MAX_BODY_BYTES}", response.body.len()));
+        return Err(format!(
+            "the body is {} bytes; the limit is {MAX_BODY_BYTES}",
+            response.body.len()
+        ));
     }
     if response.headers.len() > MAX_HEADERS {
-        return Err(format!("{} headers; the limit is {MAX_HEADERS}", response.headers.len()));
+        return Err(format!(
+            "{} headers; the limit is {MAX_HEADERS}",
+            response.headers.len()
+        ));
     }
-    if let Some((name, _)) = response.headers.iter().find(|(name, value)| name.len() + value.len() > MAX_HEADER_BYTES) {
+    if let Some((name, _)) = response
+        .headers
+        .iter()
+        .find(|(name, value)| name.len() + value.len() > MAX_HEADER_BYTES)
+    {
         return Err(format!("header `{name}` is longer than {MAX_HEADER_BYTES} bytes"));
     }
     Ok(())
@@ -285,7 +342,10 @@ impl EpochTicker {
                 }
             })
             .context("could not start the epoch ticker thread")?;
-        Ok(Self { stop, thread: Some(thread) })
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
     }
 }
 
@@ -324,9 +384,15 @@ impl Runtime {
             .epoch_interruption(true)
             .consume_fuel(config.fuel_metering)
             .max_wasm_stack(config.max_wasm_stack_bytes);
-        let engine = with_context(Engine::new(&engine_config), "could not create the wasmtime engine")?;
+        let engine = with_context(
+            Engine::new(&engine_config),
+            "could not create the wasmtime engine",
+        )?;
         let mut linker = Linker::new(&engine);
-        with_context(wasmtime_wasi::p2::add_to_linker_async(&mut linker), "could not link WASI")?;
+        with_context(
+            wasmtime_wasi::p2::add_to_linker_async(&mut linker),
+            "could not link WASI",
+        )?;
         with_context(
             bindings::Module::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state),
             "could not link the modhost capabilities",
@@ -368,11 +434,20 @@ impl Runtime {
 
     /// Sets what `modules.call` uses to find a tenant's active modules.
     pub fn set_resolver(&self, resolver: Arc<dyn ModuleResolver>) {
-        *self.inner.resolver.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(resolver);
+        *self
+            .inner
+            .resolver
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(resolver);
     }
 
     fn resolve(&self, tenant: &str, module: &str) -> Option<(Arc<ReadyModule>, Arc<ModuleConfig>)> {
-        let resolver = self.inner.resolver.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let resolver = self
+            .inner
+            .resolver
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         resolver?.resolve(tenant, module)
     }
 
@@ -384,8 +459,11 @@ impl Runtime {
         spec.timeout = spec.timeout.min(config.max_timeout);
         let component = Component::new(&self.inner.engine, component_bytes)
             .map_err(|error| PrepareError::Compile(format!("{error:#}")))?;
-        let instance_pre =
-            self.inner.linker.instantiate_pre(&component).map_err(|error| PrepareError::Link(format!("{error:#}")))?;
+        let instance_pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|error| PrepareError::Link(format!("{error:#}")))?;
         let pre = ModulePre::new(instance_pre).map_err(|error| PrepareError::Link(format!("{error:#}")))?;
         tracing::debug!(module = %spec.id, version = %spec.version, "module version prepared");
         Ok(ReadyModule { spec, pre })
@@ -403,12 +481,18 @@ impl Runtime {
             .build();
         let spec = target.module.spec();
         let limit_bytes = usize::try_from(spec.memory_bytes).unwrap_or(usize::MAX);
-        let ticks = spec.timeout.as_nanos().div_ceil(self.inner.config.epoch_tick.as_nanos().max(1));
+        let ticks = spec
+            .timeout
+            .as_nanos()
+            .div_ceil(self.inner.config.epoch_tick.as_nanos().max(1));
         let fuel = spec.fuel;
         let state = HostState {
             wasi,
             table: ResourceTable::new(),
-            limiter: MemoryLimiter { limit_bytes, hit: false },
+            limiter: MemoryLimiter {
+                limit_bytes,
+                hit: false,
+            },
             stdout,
             stderr,
             runtime: self.clone(),
@@ -434,8 +518,9 @@ impl Runtime {
         hook: impl AsyncFnOnce(&bindings::Module, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         let module = target.module.clone();
-        let mut store =
-            self.new_store(target).map_err(|error| CallError::Instantiation(format!("{error:#}")))?;
+        let mut store = self
+            .new_store(target)
+            .map_err(|error| CallError::Instantiation(format!("{error:#}")))?;
         let outcome = async {
             let instance = module.pre.instantiate_async(&mut store).await?;
             hook(&instance, &mut store).await
@@ -461,11 +546,16 @@ impl Runtime {
         let context = target.tenant_context();
         let outcome = self
             .run_in_fresh_instance(target, async |instance, store| {
-                instance.modhost_module_handler().call_handle(store, &context, &request).await
+                instance
+                    .modhost_module_handler()
+                    .call_handle(store, &context, &request)
+                    .await
             })
             .await?;
         match outcome {
-            Ok(response) => check_response(&response).map(|()| response).map_err(CallError::InvalidResponse),
+            Ok(response) => check_response(&response)
+                .map(|()| response)
+                .map_err(CallError::InvalidResponse),
             Err(error) => Err(CallError::Module(error)),
         }
     }

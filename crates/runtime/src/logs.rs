@@ -97,7 +97,10 @@ impl LogBuffer {
     /// Emits `record` to `tracing` and keeps it in its tenant's buffer.
     pub fn push(&self, record: LogRecord) {
         emit_tracing(&record);
-        let mut tenants = self.tenants.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut tenants = self
+            .tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let buffer = tenants.entry(record.tenant.clone()).or_default();
         if buffer.len() == Self::PER_TENANT {
             buffer.pop_front();
@@ -107,10 +110,19 @@ impl LogBuffer {
 
     /// The newest `limit` records of `tenant`, oldest first.
     pub fn recent(&self, tenant: &str, limit: usize) -> Vec<LogRecord> {
-        let tenants = self.tenants.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let tenants = self
+            .tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         tenants
             .get(tenant)
-            .map(|buffer| buffer.iter().skip(buffer.len().saturating_sub(limit)).cloned().collect())
+            .map(|buffer| {
+                buffer
+                    .iter()
+                    .skip(buffer.len().saturating_sub(limit))
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -167,7 +179,14 @@ mod tests {
         let recent = buffer.recent("acme", usize::MAX);
         assert_eq!(recent.len(), LogBuffer::PER_TENANT);
         assert_eq!(recent[0].message, "5");
-        assert_eq!(buffer.recent("acme", 2).iter().map(|r| r.message.as_str()).collect::<Vec<_>>(), ["1003", "1004"]);
+        assert_eq!(
+            buffer
+                .recent("acme", 2)
+                .iter()
+                .map(|r| r.message.as_str())
+                .collect::<Vec<_>>(),
+            ["1003", "1004"]
+        );
         assert_eq!(buffer.recent("banban", 10).len(), 1);
         assert!(buffer.recent("nobody", 10).is_empty());
     }

@@ -69,7 +69,10 @@ fn check_name(what: &str, name: &str) -> Result<(), MetricRefusal> {
 fn series_key(name: &str, tags: Vec<(String, String)>) -> Result<SeriesKey, MetricRefusal> {
     check_name("metric name", name)?;
     if tags.len() > MAX_TAGS {
-        return Err(MetricRefusal::InvalidTags(format!("{} tags given; at most {MAX_TAGS}", tags.len())));
+        return Err(MetricRefusal::InvalidTags(format!(
+            "{} tags given; at most {MAX_TAGS}",
+            tags.len()
+        )));
     }
     for (key, value) in &tags {
         check_name("tag key", key)?;
@@ -81,10 +84,24 @@ fn series_key(name: &str, tags: Vec<(String, String)>) -> Result<SeriesKey, Metr
     }
     let mut tags = tags;
     tags.sort();
-    Ok(SeriesKey { name: name.to_owned(), tags })
+    Ok(SeriesKey {
+        name: name.to_owned(),
+        tags,
+    })
 }
 
 type ModuleSeries = BTreeMap<SeriesKey, SeriesValue>;
+
+/// One module's series for one tenant, in a [`ModuleMetrics::snapshot`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModuleSeriesSnapshot {
+    /// The tenant.
+    pub tenant: String,
+    /// The module.
+    pub module: String,
+    /// Its series, sorted.
+    pub series: Vec<(SeriesKey, SeriesValue)>,
+}
 
 /// All module metrics of the host.
 #[derive(Debug, Default)]
@@ -105,7 +122,10 @@ impl ModuleMetrics {
         key: SeriesKey,
         update: impl FnOnce(Option<SeriesValue>) -> Result<SeriesValue, MetricRefusal>,
     ) -> Result<(), MetricRefusal> {
-        let mut modules = self.modules.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut modules = self
+            .modules
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let series = modules.entry((tenant.to_owned(), module.to_owned())).or_default();
         let current = series.get(&key).copied();
         if current.is_none() && series.len() >= MAX_SERIES_PER_MODULE {
@@ -149,14 +169,21 @@ impl ModuleMetrics {
         })
     }
 
-    /// A copy of every series: `((tenant, module), series)`, sorted.
-    pub fn snapshot(&self) -> Vec<((String, String), Vec<(SeriesKey, SeriesValue)>)> {
-        let modules = self.modules.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    /// A copy of every series, sorted by tenant and module.
+    pub fn snapshot(&self) -> Vec<ModuleSeriesSnapshot> {
+        let modules = self
+            .modules
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut snapshot: Vec<_> = modules
             .iter()
-            .map(|(owner, series)| (owner.clone(), series.iter().map(|(k, v)| (k.clone(), *v)).collect()))
+            .map(|((tenant, module), series)| ModuleSeriesSnapshot {
+                tenant: tenant.clone(),
+                module: module.clone(),
+                series: series.iter().map(|(key, value)| (key.clone(), *value)).collect(),
+            })
             .collect();
-        snapshot.sort_by(|a, b| a.0.cmp(&b.0));
+        snapshot.sort_by(|a, b| (&a.tenant, &a.module).cmp(&(&b.tenant, &b.module)));
         snapshot
     }
 }
@@ -166,20 +193,37 @@ mod tests {
     use super::*;
 
     fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
     fn counters_add_and_gauges_replace() {
         let metrics = ModuleMetrics::new();
-        metrics.counter("acme", "inv", "sales", 2, tags(&[("store", "a")])).expect("ok");
-        metrics.counter("acme", "inv", "sales", 3, tags(&[("store", "a")])).expect("ok");
+        metrics
+            .counter("acme", "inv", "sales", 2, tags(&[("store", "a")]))
+            .expect("ok");
+        metrics
+            .counter("acme", "inv", "sales", 3, tags(&[("store", "a")]))
+            .expect("ok");
         metrics.gauge("acme", "inv", "stock", 1.5, vec![]).expect("ok");
         metrics.gauge("acme", "inv", "stock", 7.0, vec![]).expect("ok");
         let snapshot = metrics.snapshot();
         assert_eq!(snapshot.len(), 1);
-        let values: Vec<_> = snapshot[0].1.iter().map(|(k, v)| (k.name.as_str(), *v)).collect();
-        assert_eq!(values, [("sales", SeriesValue::Counter(5)), ("stock", SeriesValue::Gauge(7.0))]);
+        let values: Vec<_> = snapshot[0]
+            .series
+            .iter()
+            .map(|(k, v)| (k.name.as_str(), *v))
+            .collect();
+        assert_eq!(
+            values,
+            [
+                ("sales", SeriesValue::Counter(5)),
+                ("stock", SeriesValue::Gauge(7.0))
+            ]
+        );
     }
 
     #[test]
@@ -197,17 +241,29 @@ mod tests {
             Err(MetricRefusal::InvalidTags("9 tags given; at most 8".into()))
         );
         metrics.counter("t", "m", "hits", 1, vec![]).expect("ok");
-        assert_eq!(metrics.gauge("t", "m", "hits", 1.0, vec![]), Err(MetricRefusal::KindMismatch("hits".into())));
+        assert_eq!(
+            metrics.gauge("t", "m", "hits", 1.0, vec![]),
+            Err(MetricRefusal::KindMismatch("hits".into()))
+        );
     }
 
     #[test]
     fn series_per_module_are_capped() {
         let metrics = ModuleMetrics::new();
         for index in 0..MAX_SERIES_PER_MODULE {
-            metrics.counter("t", "m", "c", 1, tags(&[("id", &index.to_string())])).expect("under cap");
+            metrics
+                .counter("t", "m", "c", 1, tags(&[("id", &index.to_string())]))
+                .expect("under cap");
         }
-        assert_eq!(metrics.counter("t", "m", "c", 1, tags(&[("id", "new")])), Err(MetricRefusal::TooManySeries));
-        metrics.counter("t", "m", "c", 1, tags(&[("id", "0")])).expect("existing series still counts");
-        metrics.counter("t", "other", "c", 1, tags(&[("id", "new")])).expect("other module has its own cap");
+        assert_eq!(
+            metrics.counter("t", "m", "c", 1, tags(&[("id", "new")])),
+            Err(MetricRefusal::TooManySeries)
+        );
+        metrics
+            .counter("t", "m", "c", 1, tags(&[("id", "0")]))
+            .expect("existing series still counts");
+        metrics
+            .counter("t", "other", "c", 1, tags(&[("id", "new")]))
+            .expect("other module has its own cap");
     }
 }

@@ -30,7 +30,10 @@ macro_rules! constructors {
 impl Error {
     /// An error with an explicit code.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 
     constructors! {
@@ -61,11 +64,17 @@ impl Error {
     }
 
     pub(crate) fn into_wit(self) -> ModuleError {
-        ModuleError { code: self.code, message: self.message }
+        ModuleError {
+            code: self.code,
+            message: self.message,
+        }
     }
 
     pub(crate) fn from_wit(error: ModuleError) -> Self {
-        Self { code: error.code, message: error.message }
+        Self {
+            code: error.code,
+            message: error.message,
+        }
     }
 }
 
@@ -102,6 +111,9 @@ mod tests {
         assert_eq!(error.to_string(), "not-found: no item with sku `x`");
         let wit = Error::unprocessable("stock would go negative").into_wit();
         assert_eq!(wit.code, ErrorCode::Unprocessable);
-        assert_eq!(Error::from_wit(wit), Error::unprocessable("stock would go negative"));
+        assert_eq!(
+            Error::from_wit(wit),
+            Error::unprocessable("stock would go negative")
+        );
     }
 }

@@ -23,10 +23,12 @@ impl From<wit::KvError> for Error {
     fn from(error: wit::KvError) -> Self {
         match error {
             wit::KvError::InvalidKey(reason) => Error::bad_request(format!("invalid storage key: {reason}")),
-            wit::KvError::ValueTooLarge(limit) => {
-                Error::unprocessable(format!("the value is larger than the storage limit of {limit} bytes"))
+            wit::KvError::ValueTooLarge(limit) => Error::unprocessable(format!(
+                "the value is larger than the storage limit of {limit} bytes"
+            )),
+            wit::KvError::Unavailable(reason) => {
+                Error::unavailable(format!("storage is unavailable: {reason}"))
             }
-            wit::KvError::Unavailable(reason) => Error::unavailable(format!("storage is unavailable: {reason}")),
         }
     }
 }
@@ -51,8 +53,11 @@ pub fn delete(key: &str) -> Result<bool> {
 pub fn get_json<T: DeserializeOwned>(key: &str) -> Result<Option<T>> {
     get(key)?
         .map(|bytes| {
-            serde_json::from_slice(&bytes)
-                .map_err(|error| Error::internal(format!("stored value `{key}` is not in the expected shape: {error}")))
+            serde_json::from_slice(&bytes).map_err(|error| {
+                Error::internal(format!(
+                    "stored value `{key}` is not in the expected shape: {error}"
+                ))
+            })
         })
         .transpose()
 }
@@ -79,7 +84,9 @@ pub fn list_all(prefix: &str, max_keys: usize) -> Result<Vec<String>> {
         let page = list(prefix, after.as_deref(), 0)?;
         keys.extend(page.keys);
         if keys.len() > max_keys {
-            return Err(Error::unprocessable(format!("more than {max_keys} keys start with `{prefix}`")));
+            return Err(Error::unprocessable(format!(
+                "more than {max_keys} keys start with `{prefix}`"
+            )));
         }
         match page.next {
             Some(next) => after = Some(next),

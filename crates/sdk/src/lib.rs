@@ -119,11 +119,7 @@ macro_rules! export_module {
                     $crate::bindings::modhost::module::types::Response,
                     $crate::bindings::modhost::module::types::ModuleError,
                 > {
-                    $crate::__private::dispatch(
-                        &<$module as $crate::Module>::router(),
-                        context,
-                        request,
-                    )
+                    $crate::__private::dispatch(&<$module as $crate::Module>::router(), context, request)
                 }
             }
 
@@ -139,7 +135,7 @@ macro_rules! export_module {
                 }
             }
 
-            $crate::bindings::__export_module_world!(ModhostExports with_types_in $crate::bindings);
+    $crate::bindings::__export_module_world!(ModhostExports with_types_in $crate::bindings);
         };
     };
 }
@@ -156,6 +152,9 @@ pub mod __private {
         context: wit::TenantContext,
         request: wit::Request,
     ) -> Result<wit::Response, wit::ModuleError> {
-        router.handle(context, request).map(crate::Response::into_wit).map_err(crate::Error::into_wit)
+        router
+            .handle(context, request)
+            .map(crate::Response::into_wit)
+            .map_err(crate::Error::into_wit)
     }
 }

@@ -10,8 +10,10 @@ pub use wit::Level;
 
 /// Records `message` at `level` with `(key, value)` fields.
 pub fn log(level: Level, message: &str, fields: &[(&str, &str)]) {
-    let fields: Vec<(String, String)> =
-        fields.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect();
+    let fields: Vec<(String, String)> = fields
+        .iter()
+        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+        .collect();
     wit::log(level, message, &fields);
 }
 

@@ -10,14 +10,18 @@ impl From<wit::MetricError> for Error {
     fn from(error: wit::MetricError) -> Self {
         let reason = match error {
             wit::MetricError::InvalidName(reason) | wit::MetricError::InvalidTags(reason) => reason,
-            wit::MetricError::TooManySeries => "the module already has the maximum number of series".to_owned(),
+            wit::MetricError::TooManySeries => {
+                "the module already has the maximum number of series".to_owned()
+            }
         };
         Error::internal(format!("metric refused: {reason}"))
     }
 }
 
 fn owned_tags(tags: &[(&str, &str)]) -> Vec<(String, String)> {
-    tags.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect()
+    tags.iter()
+        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+        .collect()
 }
 
 /// Adds `value` to counter `name`.

@@ -54,8 +54,12 @@ pub fn get_json<T: DeserializeOwned>(module: &str, path: &str) -> Result<T> {
 }
 
 /// `POST`s `body` as JSON to `path` of `module` and parses its JSON answer.
-pub fn post_json<B: Serialize + ?Sized, T: DeserializeOwned>(module: &str, path: &str, body: &B) -> Result<T> {
-    let body =
-        serde_json::to_vec(body).map_err(|error| Error::internal(format!("could not serialise request: {error}")))?;
+pub fn post_json<B: Serialize + ?Sized, T: DeserializeOwned>(
+    module: &str,
+    path: &str,
+    body: &B,
+) -> Result<T> {
+    let body = serde_json::to_vec(body)
+        .map_err(|error| Error::internal(format!("could not serialise request: {error}")))?;
     call(module, Method::Post, path, body)?.body_json()
 }

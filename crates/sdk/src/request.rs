@@ -16,7 +16,11 @@ pub struct Request {
 
 impl Request {
     pub(crate) fn new(context: TenantContext, inner: wit::Request, params: Params) -> Self {
-        Self { context, inner, params }
+        Self {
+            context,
+            inner,
+            params,
+        }
     }
 
     /// Builds a request by hand, for unit tests of handlers.
@@ -38,7 +42,11 @@ impl Request {
             permissions: Vec::new(),
             features: Vec::new(),
         };
-        Self { context, inner, params: Params::default() }
+        Self {
+            context,
+            inner,
+            params: Params::default(),
+        }
     }
 
     /// Who is calling, for which tenant, as established by the host.
@@ -78,7 +86,9 @@ impl Request {
     pub fn query(&self, name: &str) -> Option<String> {
         self.inner.query.split('&').find_map(|pair| {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode_query_component(key)? == name).then(|| decode_query_component(value)).flatten()
+            (decode_query_component(key)? == name)
+                .then(|| decode_query_component(value))
+                .flatten()
         })
     }
 
@@ -86,9 +96,9 @@ impl Request {
     pub fn query_as<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>> {
         self.query(name)
             .map(|value| {
-                value
-                    .parse()
-                    .map_err(|_| Error::bad_request(format!("query parameter `{name}` has an invalid value `{value}`")))
+                value.parse().map_err(|_| {
+                    Error::bad_request(format!("query parameter `{name}` has an invalid value `{value}`"))
+                })
             })
             .transpose()
     }
@@ -110,15 +120,23 @@ impl Request {
     /// The body parsed as JSON into `T`, or a `bad-request` error saying what is wrong.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
         if self.inner.body.is_empty() {
-            return Err(Error::bad_request("the request body is empty; send a JSON document"));
+            return Err(Error::bad_request(
+                "the request body is empty; send a JSON document",
+            ));
         }
-        serde_json::from_slice(&self.inner.body)
-            .map_err(|error| Error::bad_request(format!("the request body is not valid JSON for this endpoint: {error}")))
+        serde_json::from_slice(&self.inner.body).map_err(|error| {
+            Error::bad_request(format!(
+                "the request body is not valid JSON for this endpoint: {error}"
+            ))
+        })
     }
 
     /// Whether the host granted the caller `permission`.
     pub fn has_permission(&self, permission: &str) -> bool {
-        self.context.permissions.iter().any(|granted| granted == permission)
+        self.context
+            .permissions
+            .iter()
+            .any(|granted| granted == permission)
     }
 
     /// Whether the tenant has feature flag `feature` enabled.
@@ -151,7 +169,9 @@ mod tests {
         assert_eq!(request.query_as::<u32>("missing"), Ok(None));
         assert_eq!(
             request.query_as::<u32>("limit"),
-            Err(Error::bad_request("query parameter `limit` has an invalid value `x`"))
+            Err(Error::bad_request(
+                "query parameter `limit` has an invalid value `x`"
+            ))
         );
     }
 
@@ -160,17 +180,25 @@ mod tests {
         let empty = Request::for_test(Method::Post, "/items", "");
         assert_eq!(
             empty.json::<serde_json::Value>(),
-            Err(Error::bad_request("the request body is empty; send a JSON document"))
+            Err(Error::bad_request(
+                "the request body is empty; send a JSON document"
+            ))
         );
         let broken = Request::for_test(Method::Post, "/items", "{");
         let error = broken.json::<serde_json::Value>().expect_err("invalid json");
         assert_eq!(error.code(), crate::ErrorCode::BadRequest);
-        assert!(error.message().starts_with("the request body is not valid JSON"), "{error}");
+        assert!(
+            error.message().starts_with("the request body is not valid JSON"),
+            "{error}"
+        );
     }
 
     #[test]
     fn missing_param_is_named() {
         let request = Request::for_test(Method::Get, "/", "");
-        assert_eq!(request.param("sku"), Err(Error::bad_request("missing path parameter `sku`")));
+        assert_eq!(
+            request.param("sku"),
+            Err(Error::bad_request("missing path parameter `sku`"))
+        );
     }
 }

@@ -16,14 +16,20 @@ pub struct Response {
 impl Response {
     /// An empty response with `status`.
     pub fn new(status: u16) -> Self {
-        Self { status, headers: Vec::new(), body: Vec::new() }
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
 
     /// A JSON response; fails only if `value` cannot be serialised.
     pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Result<Self> {
         let body = serde_json::to_vec(value)
             .map_err(|error| Error::internal(format!("could not serialise the response: {error}")))?;
-        Ok(Self::new(status).with_header("content-type", "application/json").with_body(body))
+        Ok(Self::new(status)
+            .with_header("content-type", "application/json")
+            .with_body(body))
     }
 
     /// `200 OK` with a JSON body.
@@ -43,12 +49,15 @@ impl Response {
 
     /// A plain-text response.
     pub fn text(status: u16, text: impl Into<String>) -> Self {
-        Self::new(status).with_header("content-type", "text/plain; charset=utf-8").with_body(text.into())
+        Self::new(status)
+            .with_header("content-type", "text/plain; charset=utf-8")
+            .with_body(text.into())
     }
 
     /// Adds a header.
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into().to_ascii_lowercase(), value.into()));
+        self.headers
+            .push((name.into().to_ascii_lowercase(), value.into()));
         self
     }
 
@@ -80,11 +89,19 @@ impl Response {
     }
 
     pub(crate) fn into_wit(self) -> wit::Response {
-        wit::Response { status: self.status, headers: self.headers, body: self.body }
+        wit::Response {
+            status: self.status,
+            headers: self.headers,
+            body: self.body,
+        }
     }
 
     pub(crate) fn from_wit(response: wit::Response) -> Self {
-        Self { status: response.status, headers: response.headers, body: response.body }
+        Self {
+            status: response.status,
+            headers: response.headers,
+            body: response.body,
+        }
     }
 }
 
@@ -96,7 +113,10 @@ mod tests {
     fn json_sets_content_type_and_body() {
         let response = Response::created(&serde_json::json!({"sku": "a"})).expect("serialisable");
         assert_eq!(response.status(), 201);
-        assert_eq!(response.headers(), [("content-type".to_owned(), "application/json".to_owned())]);
+        assert_eq!(
+            response.headers(),
+            [("content-type".to_owned(), "application/json".to_owned())]
+        );
         assert_eq!(response.body(), br#"{"sku":"a"}"#);
         let round_trip: serde_json::Value = response.body_json().expect("json");
         assert_eq!(round_trip["sku"], "a");

@@ -37,7 +37,11 @@ impl Router {
     /// request, rather than panicking.
     pub fn route(mut self, method: Method, pattern: &str, handler: Handler) -> Self {
         match PathPattern::parse(pattern) {
-            Ok(pattern) => self.routes.push(Route { method, pattern, handler }),
+            Ok(pattern) => self.routes.push(Route {
+                method,
+                pattern,
+                handler,
+            }),
             Err(error) => self.invalid_patterns.push(error.to_string()),
         }
         self
@@ -79,7 +83,8 @@ impl Router {
 
     /// Dispatches a request from the host.
     pub fn handle(&self, context: TenantContext, request: wit::Request) -> Result<Response> {
-        self.check().map_err(|problems| Error::internal(format!("the module's routes are invalid: {problems}")))?;
+        self.check()
+            .map_err(|problems| Error::internal(format!("the module's routes are invalid: {problems}")))?;
         let request = Request::new(context, request, Default::default());
         self.dispatch(request)
     }
@@ -88,7 +93,9 @@ impl Router {
     pub fn dispatch(&self, request: Request) -> Result<Response> {
         let mut allowed = Vec::new();
         for route in &self.routes {
-            let Some(params) = route.pattern.matches(request.path()) else { continue };
+            let Some(params) = route.pattern.matches(request.path()) else {
+                continue;
+            };
             if route.method == request.method() {
                 return (route.handler)(&request.with_params(params));
             }
@@ -108,8 +115,11 @@ impl Router {
             method_name(request.method()),
             request.path()
         );
-        Ok(Response::json(405, &serde_json::json!({"error": {"code": "method-not-allowed", "message": message}}))?
-            .with_header("allow", allow))
+        Ok(Response::json(
+            405,
+            &serde_json::json!({"error": {"code": "method-not-allowed", "message": message}}),
+        )?
+        .with_header("allow", allow))
     }
 }
 
@@ -139,30 +149,48 @@ mod tests {
     }
 
     fn router() -> Router {
-        Router::new().get("/items/{sku}", echo_sku).post("/items/{sku}", created).delete("/items/{sku}", created)
+        Router::new()
+            .get("/items/{sku}", echo_sku)
+            .post("/items/{sku}", created)
+            .delete("/items/{sku}", created)
     }
 
     #[test]
     fn dispatches_by_method_and_pattern() {
-        let response = router().dispatch(Request::for_test(Method::Get, "/items/TS%2001", "")).expect("routed");
+        let response = router()
+            .dispatch(Request::for_test(Method::Get, "/items/TS%2001", ""))
+            .expect("routed");
         assert_eq!(response.body(), b"TS 01");
-        let response = router().dispatch(Request::for_test(Method::Post, "/items/a", "")).expect("routed");
+        let response = router()
+            .dispatch(Request::for_test(Method::Post, "/items/a", ""))
+            .expect("routed");
         assert_eq!(response.status(), 201);
     }
 
     #[test]
     fn unknown_path_is_not_found() {
-        let error = router().dispatch(Request::for_test(Method::Get, "/nope", "")).expect_err("no route");
+        let error = router()
+            .dispatch(Request::for_test(Method::Get, "/nope", ""))
+            .expect_err("no route");
         assert_eq!(error, Error::not_found("no endpoint GET /nope"));
     }
 
     #[test]
     fn wrong_method_is_405_with_allow() {
-        let response = router().dispatch(Request::for_test(Method::Put, "/items/a", "")).expect("405 response");
+        let response = router()
+            .dispatch(Request::for_test(Method::Put, "/items/a", ""))
+            .expect("405 response");
         assert_eq!(response.status(), 405);
-        assert!(response.headers().contains(&("allow".to_owned(), "GET, POST, DELETE".to_owned())));
+        assert!(
+            response
+                .headers()
+                .contains(&("allow".to_owned(), "GET, POST, DELETE".to_owned()))
+        );
         let body: serde_json::Value = response.body_json().expect("json");
-        assert_eq!(body["error"]["message"], "method PUT is not allowed on /items/a; use GET, POST, DELETE");
+        assert_eq!(
+            body["error"]["message"],
+            "method PUT is not allowed on /items/a; use GET, POST, DELETE"
+        );
     }
 
     #[test]
@@ -178,6 +206,9 @@ mod tests {
             body: vec![],
         };
         let error = router.handle(context, request).expect_err("invalid routes");
-        assert_eq!(error, Error::internal("the module's routes are invalid: path `items` must start with `/`"));
+        assert_eq!(
+            error,
+            Error::internal("the module's routes are invalid: path `items` must start with `/`")
+        );
     }
 }

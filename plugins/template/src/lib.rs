@@ -1,6 +1,6 @@
-//! The template module: the smallest complete modhost module, to copy from.
+//! The template module: a greeting that counts visits, and notes.
 //!
-//! Two features, each showing one host capability with the tenant's config:
+//! The smallest complete modhost module, to copy from. Two features, each showing one host capability with the tenant's config:
 //!
 //! - `GET /hello/{name}` greets with the tenant's configured `greeting` and
 //!   counts visits per name in kv;
@@ -19,7 +19,10 @@ pub struct Template;
 
 impl Module for Template {
     fn router() -> Router {
-        Router::new().get("/hello/{name}", hello).get("/notes/{id}", get_note).put("/notes/{id}", put_note)
+        Router::new()
+            .get("/hello/{name}", hello)
+            .get("/notes/{id}", get_note)
+            .put("/notes/{id}", put_note)
     }
 }
 
@@ -73,7 +76,10 @@ fn get_note(request: &Request) -> Result<Response> {
 fn put_note(request: &Request) -> Result<Response> {
     let id = request.param("id")?;
     let note: Note = request.json()?;
-    check_note(&note, config::int("max_note_length").unwrap_or(DEFAULT_MAX_NOTE_LENGTH))?;
+    check_note(
+        &note,
+        config::int("max_note_length").unwrap_or(DEFAULT_MAX_NOTE_LENGTH),
+    )?;
     kv::set_json(&format!("notes/{id}"), &note)?;
     log::log(log::Level::Info, "note stored", &[("id", id)]);
     Response::ok(&note)
@@ -90,12 +96,19 @@ mod tests {
 
     #[test]
     fn notes_must_be_non_empty_and_within_the_limit() {
-        let note = |text: &str| Note { text: text.to_owned() };
+        let note = |text: &str| Note {
+            text: text.to_owned(),
+        };
         assert_eq!(check_note(&note("hi"), 280), Ok(()));
-        assert_eq!(check_note(&note(""), 280), Err(Error::unprocessable("a note needs some text")));
+        assert_eq!(
+            check_note(&note(""), 280),
+            Err(Error::unprocessable("a note needs some text"))
+        );
         assert_eq!(
             check_note(&note("ção!"), 3),
-            Err(Error::unprocessable("the note has 4 characters; this tenant allows at most 3"))
+            Err(Error::unprocessable(
+                "the note has 4 characters; this tenant allows at most 3"
+            ))
         );
     }
 

@@ -1,0 +1,151 @@
+//! `cargo xtask build-plugins`: every module to a component, with its manifest, in `target/modules/`.
+//!
+//! For each package of the plugins workspace that has a `module.toml` beside
+//! its `Cargo.toml`, the output folder `target/modules/<id>@<version>/` holds
+//! the manifest with `component.sha256` filled in (formatting and comments
+//! kept) and the component at the manifest's `component.path`. Tests and
+//! `cargo xtask run` publish from there.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use sha2::{Digest, Sha256};
+
+use crate::process::{self, cargo};
+
+/// The guest target.
+pub const GUEST_TARGET: &str = "wasm32-wasip2";
+
+/// One built module.
+pub struct BuiltModule {
+    /// `<id>@<version>`.
+    pub label: String,
+    /// The output folder holding `module.toml` and the component.
+    pub dir: PathBuf,
+}
+
+/// Builds every plugin and writes the output folders.
+pub fn run(root: &Path) -> anyhow::Result<Vec<BuiltModule>> {
+    ensure_guest_target(root)?;
+    let components = build_components(root)?;
+    let output_root = root.join("target").join("modules");
+    let mut built = Vec::new();
+    for (package_dir, component) in &components {
+        built.push(write_module(package_dir, component, &output_root)?);
+    }
+    if built.is_empty() {
+        bail!("the plugins workspace built no components; is plugins/Cargo.toml listing its members?");
+    }
+    eprintln!(
+        "xtask: built {} modules into {}",
+        built.len(),
+        output_root.display()
+    );
+    for module in &built {
+        eprintln!("  {:<28} {}", module.label, module.dir.display());
+    }
+    Ok(built)
+}
+
+/// Installs the guest target with rustup when it is missing.
+fn ensure_guest_target(root: &Path) -> anyhow::Result<()> {
+    let mut list = std::process::Command::new("rustup");
+    list.args(["target", "list", "--installed"]);
+    let installed = process::output(list, root)
+        .context("could not ask rustup for installed targets; install rustup, or the wasm32-wasip2 target")?;
+    if installed.lines().any(|line| line.trim() == GUEST_TARGET) {
+        return Ok(());
+    }
+    let mut add = std::process::Command::new("rustup");
+    add.args(["target", "add", GUEST_TARGET]);
+    process::run(add, root)
+}
+
+/// Builds the plugins workspace in release for the guest target; returns each
+/// component by the folder of the package that produced it.
+fn build_components(root: &Path) -> anyhow::Result<BTreeMap<PathBuf, PathBuf>> {
+    let mut build = cargo();
+    build.args(["build", "--release", "--workspace", "--target", GUEST_TARGET]);
+    build.args(["--message-format", "json-render-diagnostics", "--manifest-path"]);
+    build.arg(root.join("plugins").join("Cargo.toml"));
+    let messages = process::output(build, root)?;
+    let mut components = BTreeMap::new();
+    for line in messages.lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if message["reason"] != "compiler-artifact" {
+            continue;
+        }
+        let is_cdylib = message["target"]["kind"]
+            .as_array()
+            .is_some_and(|kinds| kinds.iter().any(|k| k == "cdylib"));
+        let wasm = message["filenames"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|name| name.as_str())
+            .find(|name| name.ends_with(".wasm"));
+        let package_manifest = message["manifest_path"].as_str();
+        if let (true, Some(wasm), Some(package_manifest)) = (is_cdylib, wasm, package_manifest) {
+            let package_dir = Path::new(package_manifest)
+                .parent()
+                .context("a package manifest has no folder")?;
+            components.insert(package_dir.to_path_buf(), PathBuf::from(wasm));
+        }
+    }
+    Ok(components)
+}
+
+/// The lower-case hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn write_module(package_dir: &Path, component: &Path, output_root: &Path) -> anyhow::Result<BuiltModule> {
+    let manifest_path = package_dir.join("module.toml");
+    let text = fs::read_to_string(&manifest_path).with_context(|| {
+        format!(
+            "{} builds a component but has no readable module.toml",
+            package_dir.display()
+        )
+    })?;
+    let manifest =
+        modhost_manifest::parse(&text).with_context(|| format!("{} is invalid", manifest_path.display()))?;
+    let bytes = fs::read(component).with_context(|| format!("could not read {}", component.display()))?;
+    let sha256 = sha256_hex(&bytes);
+
+    let mut document: toml_edit::DocumentMut = text
+        .parse()
+        .with_context(|| format!("could not edit {}", manifest_path.display()))?;
+    document["component"]["sha256"] = toml_edit::value(sha256.as_str());
+    let filled = document.to_string();
+    let checked = modhost_manifest::parse(&filled).with_context(|| {
+        format!(
+            "{} no longer parses with its sha256 filled in",
+            manifest_path.display()
+        )
+    })?;
+    checked
+        .require_sha256()
+        .context("the filled-in manifest has no sha256")?;
+
+    let label = format!("{}@{}", manifest.module.id.as_str(), manifest.module.version);
+    let dir = output_root.join(&label);
+    if dir.exists() {
+        fs::remove_dir_all(&dir).with_context(|| format!("could not clear {}", dir.display()))?;
+    }
+    let component_out = dir.join(&manifest.component.path);
+    let component_dir = component_out
+        .parent()
+        .context("the component path has no folder")?;
+    fs::create_dir_all(component_dir)
+        .with_context(|| format!("could not create {}", component_dir.display()))?;
+    fs::write(&component_out, &bytes)
+        .with_context(|| format!("could not write {}", component_out.display()))?;
+    fs::write(dir.join("module.toml"), filled)
+        .with_context(|| format!("could not write {}", dir.display()))?;
+    Ok(BuiltModule { label, dir })
+}
