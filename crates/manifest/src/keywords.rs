@@ -3,7 +3,7 @@
 use crate::text::{alternatives, quoted};
 
 /// Declares a fieldless enum whose values are written as fixed keywords in
-/// `module.toml`, with `ALL`, `name`, `from_name`, `Display` and `Serialize`.
+/// `module.toml`, with `ALL`, `name`, `from_name`, `Display`, `Serialize` and `Deserialize`.
 macro_rules! keyword_enum {
     (
         $(#[$meta:meta])*
@@ -12,7 +12,7 @@ macro_rules! keyword_enum {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
         $vis enum $name {
             $( $(#[$variant_meta])* #[serde(rename = $keyword)] $variant, )+
         }

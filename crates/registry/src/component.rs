@@ -1,0 +1,225 @@
+//! What a component imports and exports, read with `wasmparser`, and the upload checks on it.
+//!
+//! The registry never runs a component; it only reads its outer type: the
+//! names of its top-level imports and exports. That is enough to check it
+//! targets a host WIT version the manifest's `api` accepts, exports the world's
+//! interfaces, and imports only what the host provides and the manifest grants.
+
+use modhost_manifest::{Capability, Manifest};
+use semver::Version;
+
+/// The versions of `modhost:module` this host implements.
+pub const SUPPORTED_API_VERSIONS: &[Version] = &[Version::new(1, 0, 0)];
+
+/// The WIT package every module targets.
+const PACKAGE: &str = "modhost:module";
+
+/// WASI interfaces a module may import. Rust's standard library imports the
+/// CLI and I/O ones for stdio and exit; the host links them with no
+/// environment, no arguments, no preopened directories and no network.
+const ALLOWED_WASI_INTERFACES: &[&str] = &[
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:clocks/monotonic-clock",
+    "wasi:clocks/wall-clock",
+    "wasi:filesystem/preopens",
+    "wasi:filesystem/types",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:random/random",
+];
+
+/// The outer type of a component: its top-level import and export names.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ComponentInterface {
+    /// Import names such as `modhost:module/kv@1.0.0`.
+    pub imports: Vec<String>,
+    /// Export names such as `modhost:module/handler@1.0.0`.
+    pub exports: Vec<String>,
+}
+
+/// Validates `bytes` as a component and reads its outer type.
+pub fn inspect(bytes: &[u8]) -> Result<ComponentInterface, String> {
+    if !wasmparser::Parser::is_component(bytes) {
+        return Err(if wasmparser::Parser::is_core_wasm(bytes) {
+            "the file is a core WebAssembly module, not a component; build for wasm32-wasip2".to_owned()
+        } else {
+            "the file is not WebAssembly".to_owned()
+        });
+    }
+    let mut validator = wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all());
+    validator
+        .validate_all(bytes)
+        .map_err(|error| format!("the component is not valid: {error}"))?;
+    let mut interface = ComponentInterface::default();
+    let mut depth = 0_usize;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        let payload = payload.map_err(|error| format!("the component is not valid: {error}"))?;
+        match payload {
+            wasmparser::Payload::ModuleSection { .. } | wasmparser::Payload::ComponentSection { .. } => {
+                depth += 1
+            }
+            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+            wasmparser::Payload::ComponentImportSection(section) if depth == 0 => {
+                for import in section {
+                    let import = import.map_err(|error| format!("the component is not valid: {error}"))?;
+                    interface.imports.push(import.name.name.to_owned());
+                }
+            }
+            wasmparser::Payload::ComponentExportSection(section) if depth == 0 => {
+                for export in section {
+                    let export = export.map_err(|error| format!("the component is not valid: {error}"))?;
+                    interface.exports.push(export.name.name.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(interface)
+}
+
+/// Splits `ns:pkg/interface@version` into the unversioned name and the version.
+fn split_versioned(name: &str) -> (&str, Option<&str>) {
+    match name.split_once('@') {
+        Some((interface, version)) => (interface, Some(version)),
+        None => (name, None),
+    }
+}
+
+/// Every way `interface` does not fit `manifest` and this host; empty when it fits.
+pub fn check_against_manifest(manifest: &Manifest, interface: &ComponentInterface) -> Vec<String> {
+    let mut problems = Vec::new();
+    let api_version = match world_version(interface) {
+        Ok(version) => Some(version),
+        Err(problem) => {
+            problems.push(problem);
+            None
+        }
+    };
+    if let Some(version) = &api_version {
+        if !SUPPORTED_API_VERSIONS.contains(version) {
+            problems.push(format!(
+                "the component targets {PACKAGE}@{version}, which this host does not implement (it implements {})",
+                supported_list()
+            ));
+        }
+        if !manifest.module.api.matches(version) {
+            problems.push(format!(
+                "the component targets {PACKAGE}@{version}, but module.api is `{}`; rebuild it or change api",
+                manifest.module.api
+            ));
+        }
+    }
+    for import in &interface.imports {
+        if let Some(problem) = check_import(manifest, import, api_version.as_ref()) {
+            problems.push(problem);
+        }
+    }
+    problems
+}
+
+/// The `modhost:module` version the exports target, requiring both world exports at one version.
+fn world_version(interface: &ComponentInterface) -> Result<Version, String> {
+    let mut versions = Vec::new();
+    for required in ["handler", "lifecycle"] {
+        let wanted = format!("{PACKAGE}/{required}");
+        let found = interface
+            .exports
+            .iter()
+            .find_map(|export| match split_versioned(export) {
+                (name, Some(version)) if name == wanted => Some(version),
+                _ => None,
+            });
+        match found {
+            None => {
+                return Err(format!(
+                    "the component does not export `{wanted}`; a module must export the world's handler and lifecycle (use modhost_sdk::export_module!)"
+                ));
+            }
+            Some(version) => versions.push(
+                Version::parse(version)
+                    .map_err(|_| format!("export `{wanted}@{version}` has an invalid version"))?,
+            ),
+        }
+    }
+    if versions[0] != versions[1] {
+        return Err(format!(
+            "the component exports handler@{} and lifecycle@{}; both must come from one {PACKAGE} version",
+            versions[0], versions[1]
+        ));
+    }
+    Ok(versions.remove(0))
+}
+
+fn check_import(manifest: &Manifest, import: &str, api_version: Option<&Version>) -> Option<String> {
+    let (name, version) = split_versioned(import);
+    if let Some(interface) = name.strip_prefix("modhost:module/") {
+        if let (Some(version), Some(api_version)) = (version, api_version)
+            && version != api_version.to_string()
+        {
+            return Some(format!(
+                "import `{import}` is from another {PACKAGE} version than the exports ({api_version})"
+            ));
+        }
+        if interface == "types" {
+            return None;
+        }
+        return match Capability::ALL
+            .iter()
+            .find(|capability| capability.name() == interface)
+        {
+            None => Some(format!("import `{import}` is not an interface of {PACKAGE}")),
+            Some(capability) if !manifest.grants(*capability) => Some(format!(
+                "the component imports `{import}` but module.capabilities does not grant `{}`; add it or stop using it",
+                capability.name()
+            )),
+            Some(_) => None,
+        };
+    }
+    if ALLOWED_WASI_INTERFACES.contains(&name) {
+        return None;
+    }
+    Some(format!(
+        "import `{import}` is not provided to modules (allowed: {PACKAGE} capabilities and WASI clocks, random, cli and io)"
+    ))
+}
+
+fn supported_list() -> String {
+    SUPPORTED_API_VERSIONS
+        .iter()
+        .map(|version| format!("{PACKAGE}@{version}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_components_are_named() {
+        assert_eq!(inspect(b"hello"), Err("the file is not WebAssembly".to_owned()));
+        let core_module = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+        assert_eq!(
+            inspect(&core_module),
+            Err("the file is a core WebAssembly module, not a component; build for wasm32-wasip2".to_owned())
+        );
+        let truncated_component = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00, 0x01];
+        assert!(
+            inspect(&truncated_component)
+                .expect_err("truncated")
+                .starts_with("the component is not valid")
+        );
+    }
+}

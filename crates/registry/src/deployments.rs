@@ -1,0 +1,308 @@
+//! Deployments: moving a tenant's active version of a module, atomically and durably.
+//!
+//! Every move (promote, rollback, disable) checks, under the tenant's lock,
+//! that the target is visible to the tenant, that its dependencies are active
+//! at matching versions, that no other active module of the tenant would lose
+//! a dependency it needs, and that the tenant's config validates against the
+//! target's schema. Then the new pointer and the history entry are written in
+//! one transaction with the audit record and flushed before returning.
+
+use std::collections::BTreeMap;
+
+use modhost_manifest::Manifest;
+use semver::Version;
+
+use crate::audit::AuditDraft;
+use crate::error::DeploymentProblem;
+use crate::model::{ConfigHistory, Deployment, DeploymentAction, DeploymentEvent, ModuleVersion};
+use crate::{Registry, RegistryError, RegistryEvent, decode, encode, get_record, pair_key};
+
+/// Where a rollback goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollbackTarget {
+    /// The version active before the current activation.
+    Previous,
+    /// A version that was active for the tenant before.
+    To(Version),
+}
+
+/// The result of a deployment change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentChange {
+    /// The tenant.
+    pub tenant: String,
+    /// The module.
+    pub module: String,
+    /// The active version before.
+    pub from: Option<Version>,
+    /// The active version now.
+    pub to: Option<Version>,
+    /// The history entry written; `None` when nothing had to change.
+    pub event: Option<DeploymentEvent>,
+}
+
+impl Registry {
+    /// Makes `version` the tenant's active version of `module`.
+    pub fn promote(
+        &self,
+        tenant: &str,
+        module: &str,
+        version: &Version,
+        actor: &str,
+    ) -> Result<DeploymentChange, RegistryError> {
+        let target = format!("{tenant}/{module}@{version}");
+        self.audited(actor, "deployment.promote", &target, tenant, || {
+            self.move_deployment(tenant, module, Some(version), DeploymentAction::Promote, actor)
+        })
+    }
+
+    /// Moves the tenant's active version of `module` back.
+    pub fn rollback(
+        &self,
+        tenant: &str,
+        module: &str,
+        to: &RollbackTarget,
+        actor: &str,
+    ) -> Result<DeploymentChange, RegistryError> {
+        let target = format!("{tenant}/{module}");
+        self.audited(actor, "deployment.rollback", &target, tenant, || {
+            let deployment = self.deployment(tenant, module)?;
+            let not_enabled = || RegistryError::NotEnabled {
+                tenant: tenant.to_owned(),
+                module: module.to_owned(),
+            };
+            if deployment.history.is_empty() {
+                return Err(not_enabled());
+            }
+            let destination = match to {
+                RollbackTarget::Previous => {
+                    deployment
+                        .previous()
+                        .cloned()
+                        .ok_or_else(|| RegistryError::NothingToRollBack {
+                            tenant: tenant.to_owned(),
+                            module: module.to_owned(),
+                        })?
+                }
+                RollbackTarget::To(version) => {
+                    if !deployment
+                        .history
+                        .iter()
+                        .any(|event| event.to.as_ref() == Some(version))
+                    {
+                        return Err(RegistryError::NeverActive {
+                            tenant: tenant.to_owned(),
+                            module: module.to_owned(),
+                            version: version.clone(),
+                        });
+                    }
+                    version.clone()
+                }
+            };
+            self.move_deployment(
+                tenant,
+                module,
+                Some(&destination),
+                DeploymentAction::Rollback,
+                actor,
+            )
+        })
+    }
+
+    /// Turns `module` off for the tenant.
+    pub fn disable(
+        &self,
+        tenant: &str,
+        module: &str,
+        actor: &str,
+    ) -> Result<DeploymentChange, RegistryError> {
+        let target = format!("{tenant}/{module}");
+        self.audited(actor, "deployment.disable", &target, tenant, || {
+            self.move_deployment(tenant, module, None, DeploymentAction::Disable, actor)
+        })
+    }
+
+    /// Runs `operation`, recording it in the audit log when it is refused
+    /// (successes record themselves in their transaction).
+    fn audited<T>(
+        &self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        tenant: &str,
+        operation: impl FnOnce() -> Result<T, RegistryError>,
+    ) -> Result<T, RegistryError> {
+        let result = operation();
+        if let Err(error) = &result {
+            self.audit_refusal(AuditDraft::ok(actor, action, target, Some(tenant)), error);
+        }
+        result
+    }
+
+    fn move_deployment(
+        &self,
+        tenant: &str,
+        module: &str,
+        to: Option<&Version>,
+        action: DeploymentAction,
+        actor: &str,
+    ) -> Result<DeploymentChange, RegistryError> {
+        let lock = self.tenant_lock(tenant);
+        let _guard = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.tenant(tenant)?;
+        let mut deployment = self.deployment(tenant, module)?;
+        let from = deployment.active.clone();
+        if to.is_none() && from.is_none() {
+            return Err(RegistryError::NotEnabled {
+                tenant: tenant.to_owned(),
+                module: module.to_owned(),
+            });
+        }
+        let target = to
+            .map(|version| self.version(module, version, Some(tenant)))
+            .transpose()?;
+        if from.as_ref() == to {
+            return Ok(DeploymentChange {
+                tenant: tenant.to_owned(),
+                module: module.to_owned(),
+                from,
+                to: to.cloned(),
+                event: None,
+            });
+        }
+        let problems = self.check_move(tenant, module, target.as_ref())?;
+        if !problems.is_empty() {
+            return Err(RegistryError::DeploymentBlocked {
+                tenant: tenant.to_owned(),
+                module: module.to_owned(),
+                target: to.map_or_else(|| "disabled".to_owned(), ToString::to_string),
+                problems,
+            });
+        }
+        let event = deployment.record(action, to.cloned(), actor);
+        let audit_target = match to {
+            Some(version) => format!("{tenant}/{module}@{version}"),
+            None => format!("{tenant}/{module}"),
+        };
+        let action_name = format!("deployment.{}", action_name(action));
+        let draft = AuditDraft::ok(actor, &action_name, audit_target, Some(tenant));
+        self.commit_with_audit(
+            &self.inner.deployments,
+            &pair_key(tenant, module),
+            &encode(&deployment)?,
+            draft,
+        )?;
+        tracing::info!(tenant, module, from = ?from, to = ?to, action = action_name, "deployment moved");
+        self.notify(RegistryEvent::DeploymentChanged {
+            tenant: tenant.to_owned(),
+            module: module.to_owned(),
+            active: to.cloned(),
+        });
+        Ok(DeploymentChange {
+            tenant: tenant.to_owned(),
+            module: module.to_owned(),
+            from,
+            to: to.cloned(),
+            event: Some(event),
+        })
+    }
+
+    /// Every reason the tenant's `module` cannot move to `target` (`None`: disabled).
+    fn check_move(
+        &self,
+        tenant: &str,
+        module: &str,
+        target: Option<&ModuleVersion>,
+    ) -> Result<Vec<DeploymentProblem>, RegistryError> {
+        let mut problems = Vec::new();
+        let active = self.active_manifests(tenant)?;
+        if let Some(target) = target {
+            let manifest = target.manifest()?;
+            for (dependency, requirement) in &manifest.dependencies {
+                let running = active
+                    .get(dependency.as_str())
+                    .map(|(version, _)| version.clone());
+                if !running
+                    .as_ref()
+                    .is_some_and(|version| requirement.matches(version))
+                {
+                    problems.push(DeploymentProblem::DependencyMissing {
+                        dependency: dependency.as_str().to_owned(),
+                        requirement: requirement.clone(),
+                        active: running,
+                    });
+                }
+            }
+            let history: ConfigHistory =
+                get_record(&self.inner.configs, &pair_key(tenant, module))?.unwrap_or_default();
+            if let Err(config_problems) = manifest.config.validate(&history.current_values()) {
+                problems.push(DeploymentProblem::ConfigInvalid {
+                    problems: config_problems,
+                });
+            }
+        }
+        for (dependent, (dependent_version, manifest)) in &active {
+            if dependent == module {
+                continue;
+            }
+            let Some(requirement) = manifest.dependencies.get(module) else {
+                continue;
+            };
+            if !target.is_some_and(|target| requirement.matches(&target.version)) {
+                problems.push(DeploymentProblem::DependentWouldBreak {
+                    dependent: dependent.clone(),
+                    dependent_version: dependent_version.clone(),
+                    requirement: requirement.clone(),
+                });
+            }
+        }
+        Ok(problems)
+    }
+
+    /// The tenant's active modules with their versions and manifests.
+    fn active_manifests(&self, tenant: &str) -> Result<BTreeMap<String, (Version, Manifest)>, RegistryError> {
+        let mut active = BTreeMap::new();
+        for deployment in self.deployments_of(tenant)? {
+            if let Some(version) = deployment.active {
+                let record = self.version(&deployment.module, &version, None)?;
+                active.insert(deployment.module, (version, record.manifest()?));
+            }
+        }
+        Ok(active)
+    }
+
+    /// The tenant's deployment of `module` (empty if it never had one).
+    pub fn deployment(&self, tenant: &str, module: &str) -> Result<Deployment, RegistryError> {
+        Ok(get_record(&self.inner.deployments, &pair_key(tenant, module))?
+            .unwrap_or_else(|| Deployment::empty(tenant, module)))
+    }
+
+    /// Every deployment of the tenant, by module id (including disabled ones).
+    pub fn deployments_of(&self, tenant: &str) -> Result<Vec<Deployment>, RegistryError> {
+        self.inner
+            .deployments
+            .scan_prefix(pair_key(tenant, ""))
+            .map(|item| decode(&item?.1))
+            .collect()
+    }
+
+    /// Every tenant's active versions: `(tenant, module, version)`, for loading the runtime.
+    pub fn active_deployments(&self) -> Result<Vec<(String, String, Version)>, RegistryError> {
+        let mut active = Vec::new();
+        for item in self.inner.deployments.iter() {
+            let deployment: Deployment = decode(&item?.1)?;
+            if let Some(version) = deployment.active {
+                active.push((deployment.tenant, deployment.module, version));
+            }
+        }
+        Ok(active)
+    }
+}
+
+fn action_name(action: DeploymentAction) -> &'static str {
+    match action {
+        DeploymentAction::Promote => "promote",
+        DeploymentAction::Rollback => "rollback",
+        DeploymentAction::Disable => "disable",
+    }
+}

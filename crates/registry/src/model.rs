@@ -1,0 +1,313 @@
+//! The records the registry keeps, as stored (JSON in sled) and as returned to callers.
+
+use std::collections::BTreeSet;
+
+use semver::Version;
+use serde::{Deserialize, Serialize};
+
+use crate::RegistryError;
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Checks a tenant id: kebab-case, 1 to 64 bytes, like module ids.
+pub fn check_tenant_id(id: &str) -> Result<(), RegistryError> {
+    modhost_manifest::ModuleId::parse(id).map(|_| ()).map_err(|_| RegistryError::InvalidInput {
+        field: "id".into(),
+        message: format!(
+            "tenant id `{id}` must be kebab-case: lower-case letters, digits and single dashes, starting with a letter, at most 64 bytes"
+        ),
+    })
+}
+
+/// Whether a tenant is a standard client or one with custom modules (the seeds' `ClientType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantKind {
+    /// Uses standard modules only.
+    Standard,
+    /// May own custom modules too.
+    Custom,
+}
+
+/// Organisation details shown to the tenant's front end.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Organisation {
+    /// The registered name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_name: Option<String>,
+    /// ISO 3166 country code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// Who to contact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_email: Option<String>,
+}
+
+/// A tenant (client organisation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    /// Kebab-case id, e.g. `banban`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Standard or custom.
+    pub kind: TenantKind,
+    /// Organisation details.
+    pub organisation: Organisation,
+    /// Enabled feature flags.
+    pub features: BTreeSet<String>,
+    /// When it was created.
+    pub created_at_ms: u64,
+    /// When it was last changed.
+    pub updated_at_ms: u64,
+}
+
+/// What creating a tenant takes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    /// Kebab-case id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Standard or custom; fixed once created.
+    pub kind: TenantKind,
+    /// Organisation details.
+    #[serde(default)]
+    pub organisation: Organisation,
+    /// Feature flags.
+    #[serde(default)]
+    pub features: BTreeSet<String>,
+}
+
+/// A partial update of a tenant; absent fields keep their value. The kind cannot change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantUpdate {
+    /// New display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// New organisation details (replaces all of them).
+    #[serde(default)]
+    pub organisation: Option<Organisation>,
+    /// New feature flags (replaces the set).
+    #[serde(default)]
+    pub features: Option<BTreeSet<String>>,
+}
+
+/// An immutable published module version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleVersion {
+    /// The module id.
+    pub module: String,
+    /// The version.
+    pub version: Version,
+    /// Standard or custom.
+    pub kind: modhost_manifest::ModuleKind,
+    /// The tenant owning a custom module; `None` for standard ones.
+    pub owner: Option<String>,
+    /// The component's SHA-256 (lower-case hex), its key in the artifact store.
+    pub sha256: String,
+    /// The component's size.
+    pub size_bytes: u64,
+    /// The manifest as uploaded (with the sha256 filled in).
+    pub manifest_text: String,
+    /// Who published it.
+    pub published_by: String,
+    /// When.
+    pub published_at_ms: u64,
+}
+
+impl ModuleVersion {
+    /// The parsed manifest. It was valid when stored, so a failure means the
+    /// store was damaged.
+    pub fn manifest(&self) -> Result<modhost_manifest::Manifest, RegistryError> {
+        modhost_manifest::parse(&self.manifest_text).map_err(|error| {
+            RegistryError::Storage(format!(
+                "the stored manifest of {}@{} no longer parses: {error}",
+                self.module, self.version
+            ))
+        })
+    }
+
+    /// Whether `tenant` may see and deploy it: standard modules are visible
+    /// to everyone, custom ones to their owner.
+    pub fn visible_to(&self, tenant: &str) -> bool {
+        self.owner.as_deref().is_none_or(|owner| owner == tenant)
+    }
+}
+
+/// What moved a deployment's pointer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeploymentAction {
+    /// Moved to a chosen version.
+    Promote,
+    /// Moved back to an earlier version.
+    Rollback,
+    /// Turned the module off for the tenant.
+    Disable,
+}
+
+/// One entry of a deployment's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentEvent {
+    /// Increases by one per event of this deployment.
+    pub seq: u64,
+    /// What happened.
+    pub action: DeploymentAction,
+    /// The active version before.
+    pub from: Option<Version>,
+    /// The active version after.
+    pub to: Option<Version>,
+    /// Who did it.
+    pub actor: String,
+    /// When.
+    pub at_ms: u64,
+}
+
+/// A tenant's deployment of one module: the active version and its history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// The tenant.
+    pub tenant: String,
+    /// The module.
+    pub module: String,
+    /// The version serving requests, if enabled.
+    pub active: Option<Version>,
+    /// Newest last; the oldest are dropped past [`Deployment::HISTORY_LIMIT`].
+    pub history: Vec<DeploymentEvent>,
+}
+
+impl Deployment {
+    /// How many history entries are kept.
+    pub const HISTORY_LIMIT: usize = 200;
+
+    pub(crate) fn empty(tenant: &str, module: &str) -> Self {
+        Self {
+            tenant: tenant.to_owned(),
+            module: module.to_owned(),
+            active: None,
+            history: Vec::new(),
+        }
+    }
+
+    /// The version active before the current activation: what `rollback` to
+    /// `previous` returns to.
+    pub fn previous(&self) -> Option<&Version> {
+        self.history.last().and_then(|event| event.from.as_ref())
+    }
+
+    pub(crate) fn record(
+        &mut self,
+        action: DeploymentAction,
+        to: Option<Version>,
+        actor: &str,
+    ) -> DeploymentEvent {
+        let event = DeploymentEvent {
+            seq: self.history.last().map_or(1, |last| last.seq + 1),
+            action,
+            from: self.active.clone(),
+            to: to.clone(),
+            actor: actor.to_owned(),
+            at_ms: now_ms(),
+        };
+        self.active = to;
+        self.history.push(event.clone());
+        if self.history.len() > Self::HISTORY_LIMIT {
+            let excess = self.history.len() - Self::HISTORY_LIMIT;
+            self.history.drain(..excess);
+        }
+        event
+    }
+}
+
+/// One version of a tenant's configuration of a module.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigVersion {
+    /// 1 for the first, increasing by one.
+    pub version: u64,
+    /// The values as set (defaults are not stored; they come from the schema).
+    pub values: serde_json::Map<String, serde_json::Value>,
+    /// Who set them.
+    pub actor: String,
+    /// When.
+    pub at_ms: u64,
+    /// Why: `set`, or `rollback to N`.
+    pub reason: String,
+}
+
+/// A tenant's configuration history for one module.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConfigHistory {
+    /// Oldest first; the oldest are dropped past [`ConfigHistory::LIMIT`].
+    pub versions: Vec<ConfigVersion>,
+}
+
+impl ConfigHistory {
+    /// How many config versions are kept.
+    pub const LIMIT: usize = 100;
+
+    /// The values in force (empty before the first `set`).
+    pub fn current_values(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.versions
+            .last()
+            .map(|version| version.values.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// How an audited action ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditOutcome {
+    /// It happened.
+    Ok,
+    /// The caller was not allowed.
+    Denied,
+    /// It was refused or failed.
+    Failed,
+}
+
+/// One append-only audit record. Never holds a token or a payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Increasing id.
+    pub id: u64,
+    /// When.
+    pub at_ms: u64,
+    /// Who (a token's name and role, or `system`).
+    pub actor: String,
+    /// What, e.g. `deployment.promote`.
+    pub action: String,
+    /// On what, e.g. `banban/inventory@1.1.0`.
+    pub target: String,
+    /// The tenant concerned, if any.
+    pub tenant: Option<String>,
+    /// How it ended.
+    pub outcome: AuditOutcome,
+    /// A short explanation, e.g. the refusal reason.
+    pub detail: Option<String>,
+}
+
+/// Which audit records to return.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct AuditQuery {
+    /// Only this tenant's.
+    pub tenant: Option<String>,
+    /// Only this actor's.
+    pub actor: Option<String>,
+    /// Only actions starting with this, e.g. `deployment.`.
+    pub action: Option<String>,
+    /// Only records with a larger id (for paging).
+    pub after: Option<u64>,
+    /// At most this many (default and cap 1000).
+    pub limit: Option<usize>,
+}
