@@ -99,6 +99,17 @@ fn build_components(root: &Path) -> anyhow::Result<BTreeMap<PathBuf, PathBuf>> {
     Ok(components)
 }
 
+/// Runs the registry's upload checks on the component: the same validator a
+/// host runs when the module is published.
+fn check_fits_host(manifest: &modhost_manifest::Manifest, component: &[u8]) -> anyhow::Result<()> {
+    let interface = modhost_registry::component::inspect(component).map_err(anyhow::Error::msg)?;
+    let problems = modhost_registry::component::check_against_manifest(manifest, &interface);
+    if !problems.is_empty() {
+        bail!("{}", problems.join("\n"));
+    }
+    Ok(())
+}
+
 /// The lower-case hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -131,6 +142,8 @@ fn write_module(package_dir: &Path, component: &Path, output_root: &Path) -> any
     checked
         .require_sha256()
         .context("the filled-in manifest has no sha256")?;
+    check_fits_host(&checked, &bytes)
+        .with_context(|| format!("{} does not fit the host", package_dir.display()))?;
 
     let label = format!("{}@{}", manifest.module.id.as_str(), manifest.module.version);
     let dir = output_root.join(&label);

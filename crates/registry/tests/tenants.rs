@@ -1,0 +1,169 @@
+//! Tenants and the audit log: creation rules, updates, bad input, audit queries.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "test code: a failed expectation is a failed test"
+)]
+
+mod support;
+
+use modhost_registry::{AuditOutcome, AuditQuery, NewTenant, Organisation, TenantKind, TenantUpdate};
+use support::*;
+
+fn new_tenant(id: &str) -> NewTenant {
+    NewTenant {
+        id: id.to_owned(),
+        name: "BanBan Fashion".to_owned(),
+        kind: TenantKind::Custom,
+        organisation: Organisation {
+            legal_name: Some("BanBan Ltda".into()),
+            country: Some("BR".into()),
+            contact_email: None,
+        },
+        features: ["size-grid".to_owned()].into(),
+    }
+}
+
+#[test]
+fn create_get_list_and_update() {
+    let (_dir, registry) = registry();
+    let created = registry
+        .create_tenant(new_tenant("banban"), OPERATOR)
+        .expect("create");
+    assert_eq!(registry.tenant("banban").expect("get"), created);
+    registry
+        .create_tenant(
+            NewTenant {
+                id: "acme".into(),
+                kind: TenantKind::Standard,
+                ..new_tenant("acme")
+            },
+            OPERATOR,
+        )
+        .expect("acme");
+    let ids: Vec<String> = registry
+        .tenants()
+        .expect("list")
+        .into_iter()
+        .map(|tenant| tenant.id)
+        .collect();
+    assert_eq!(ids, ["acme", "banban"]);
+    let update = TenantUpdate {
+        name: Some("BanBan".into()),
+        features: Some(Default::default()),
+        ..Default::default()
+    };
+    let updated = registry
+        .update_tenant("banban", update, OPERATOR)
+        .expect("update");
+    assert_eq!(
+        (updated.name.as_str(), updated.features.len(), updated.kind),
+        ("BanBan", 0, TenantKind::Custom)
+    );
+    assert_eq!(
+        updated.organisation, created.organisation,
+        "absent fields keep their value"
+    );
+}
+
+#[test]
+fn bad_tenant_input_is_refused_and_stores_nothing() {
+    let (_dir, registry) = registry();
+    let cases = [
+        (
+            new_tenant("Ban Ban"),
+            "invalid id: tenant id `Ban Ban` must be kebab-case: lower-case letters, digits and single dashes, starting with a letter, at most 64 bytes",
+        ),
+        (
+            NewTenant {
+                name: " ".into(),
+                ..new_tenant("banban")
+            },
+            "invalid name: a tenant name must be 1 to 128 characters without control characters",
+        ),
+        (
+            NewTenant {
+                features: ["Bad Flag".to_owned()].into(),
+                ..new_tenant("banban")
+            },
+            "invalid features: feature `Bad Flag` must be 1 to 64 of a-z, 0-9, `-`, `_`, `.`",
+        ),
+    ];
+    for (tenant, message) in cases {
+        assert_eq!(
+            registry
+                .create_tenant(tenant, OPERATOR)
+                .expect_err("refused")
+                .to_string(),
+            message
+        );
+    }
+    assert!(registry.tenants().expect("list").is_empty());
+    registry
+        .create_tenant(new_tenant("banban"), OPERATOR)
+        .expect("create");
+    let duplicate = registry
+        .create_tenant(new_tenant("banban"), OPERATOR)
+        .expect_err("duplicate");
+    assert_eq!(duplicate.to_string(), "tenant `banban` already exists");
+    let missing = registry
+        .update_tenant("ghost", TenantUpdate::default(), OPERATOR)
+        .expect_err("missing");
+    assert_eq!(missing.to_string(), "tenant `ghost` does not exist");
+    let bad_name = TenantUpdate {
+        name: Some(String::new()),
+        ..Default::default()
+    };
+    registry
+        .update_tenant("banban", bad_name, OPERATOR)
+        .expect_err("empty name");
+    assert_eq!(
+        registry.tenant("banban").expect("unchanged").name,
+        "BanBan Fashion"
+    );
+}
+
+#[test]
+fn audit_queries_filter_and_page() {
+    let (_dir, registry) = registry();
+    tenant(&registry, "banban", TenantKind::Custom);
+    tenant(&registry, "acme", TenantKind::Standard);
+    publish(&registry, "inventory", "1.0.0", "standard", &[], "", &operator());
+    registry
+        .promote("acme", "inventory", &version("1.0.0"), "operator:ana")
+        .expect("promote");
+    let _ = registry.promote("banban", "inventory", &version("9.0.0"), "operator:ana");
+
+    let acme = registry
+        .audit(&AuditQuery {
+            tenant: Some("acme".into()),
+            ..Default::default()
+        })
+        .expect("audit");
+    let acme_actions: Vec<&str> = acme.iter().map(|entry| entry.action.as_str()).collect();
+    assert_eq!(acme_actions, ["tenant.create", "deployment.promote"]);
+    let ana = registry
+        .audit(&AuditQuery {
+            actor: Some("operator:ana".into()),
+            ..Default::default()
+        })
+        .expect("audit");
+    assert_eq!(
+        ana.iter().map(|entry| entry.outcome).collect::<Vec<_>>(),
+        [AuditOutcome::Ok, AuditOutcome::Failed]
+    );
+    assert_eq!(
+        ana[1].detail.as_deref(),
+        Some("module `inventory` has no version 9.0.0")
+    );
+    let all = registry.audit(&AuditQuery::default()).expect("audit");
+    let page = registry
+        .audit(&AuditQuery {
+            after: Some(all[1].id),
+            limit: Some(2),
+            ..Default::default()
+        })
+        .expect("page");
+    assert_eq!(page, all[2..4].to_vec());
+}
