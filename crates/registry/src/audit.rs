@@ -9,6 +9,7 @@ use sled::transaction::{
     ConflictableTransactionError, ConflictableTransactionResult, TransactionError, TransactionalTree,
 };
 
+use crate::kv::KvWrite;
 use crate::model::{AuditEntry, AuditOutcome, AuditQuery, now_ms};
 use crate::{Registry, RegistryError, decode, encode};
 
@@ -106,8 +107,31 @@ impl Registry {
         value: &[u8],
         draft: AuditDraft,
     ) -> Result<AuditEntry, RegistryError> {
-        let entry = (tree, &self.inner.audit)
-            .transaction(|(tree, audit)| {
+        self.commit_with_audit_and_data(tree, key, value, draft, &[])
+    }
+
+    /// Like [`Registry::commit_with_audit`], also applying `data` to the module
+    /// data tree in the same transaction.
+    pub(crate) fn commit_with_audit_and_data(
+        &self,
+        tree: &sled::Tree,
+        key: &[u8],
+        value: &[u8],
+        draft: AuditDraft,
+        data: &[KvWrite],
+    ) -> Result<AuditEntry, RegistryError> {
+        let entry = (tree, &self.inner.audit, &self.inner.kv)
+            .transaction(|(tree, audit, kv)| {
+                for write in data {
+                    match write {
+                        KvWrite::Remove(key) => {
+                            kv.remove(key.as_slice())?;
+                        }
+                        KvWrite::Insert(key, value) => {
+                            kv.insert(key.as_slice(), value.as_slice())?;
+                        }
+                    }
+                }
                 tree.insert(key, value)?;
                 append_in_transaction(audit, &draft)
             })

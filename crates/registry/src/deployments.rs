@@ -39,6 +39,20 @@ pub struct DeploymentChange {
     pub to: Option<Version>,
     /// The history entry written; `None` when nothing had to change.
     pub event: Option<DeploymentEvent>,
+    /// For a rollback across a migration: the snapshot the module's data was
+    /// restored to (writes made since it was taken were discarded).
+    pub restored_snapshot: Option<u64>,
+}
+
+/// A validated move, ready to commit.
+struct PlannedMove {
+    tenant: String,
+    module: String,
+    from: Option<Version>,
+    to: Option<Version>,
+    action: DeploymentAction,
+    snapshot: Option<u64>,
+    restore: Option<u64>,
 }
 
 impl Registry {
@@ -50,10 +64,38 @@ impl Registry {
         version: &Version,
         actor: &str,
     ) -> Result<DeploymentChange, RegistryError> {
+        self.promote_migrated(tenant, module, version, actor, None)
+    }
+
+    /// Like [`Registry::promote`], recording `snapshot`: the module's data as
+    /// the current version left it, taken before the new version migrated it.
+    /// A later rollback to the current version restores it.
+    pub fn promote_migrated(
+        &self,
+        tenant: &str,
+        module: &str,
+        version: &Version,
+        actor: &str,
+        snapshot: Option<u64>,
+    ) -> Result<DeploymentChange, RegistryError> {
         let target = format!("{tenant}/{module}@{version}");
         self.audited(actor, "deployment.promote", &target, tenant, || {
-            self.move_deployment(tenant, module, Some(version), DeploymentAction::Promote, actor)
+            let mut planned = self.plan_move(tenant, module, Some(version), DeploymentAction::Promote)?;
+            planned.snapshot = snapshot;
+            self.commit_move(planned, actor)
         })
+    }
+
+    /// Checks a promotion without making it: `Ok` with the current active
+    /// version when [`Registry::promote`] would succeed now.
+    pub fn check_promote(
+        &self,
+        tenant: &str,
+        module: &str,
+        version: &Version,
+    ) -> Result<Option<Version>, RegistryError> {
+        self.plan_move(tenant, module, Some(version), DeploymentAction::Promote)
+            .map(|planned| planned.from)
     }
 
     /// Moves the tenant's active version of `module` back.
@@ -99,13 +141,12 @@ impl Registry {
                     version.clone()
                 }
             };
-            self.move_deployment(
-                tenant,
-                module,
-                Some(&destination),
-                DeploymentAction::Rollback,
-                actor,
-            )
+            let mut planned =
+                self.plan_move(tenant, module, Some(&destination), DeploymentAction::Rollback)?;
+            if planned.from.as_ref() != Some(&destination) {
+                planned.restore = deployment.snapshot_for_return_to(&destination);
+            }
+            self.commit_move(planned, actor)
         })
     }
 
@@ -118,7 +159,8 @@ impl Registry {
     ) -> Result<DeploymentChange, RegistryError> {
         let target = format!("{tenant}/{module}");
         self.audited(actor, "deployment.disable", &target, tenant, || {
-            self.move_deployment(tenant, module, None, DeploymentAction::Disable, actor)
+            let planned = self.plan_move(tenant, module, None, DeploymentAction::Disable)?;
+            self.commit_move(planned, actor)
         })
     }
 
@@ -139,18 +181,17 @@ impl Registry {
         result
     }
 
-    fn move_deployment(
+    /// Validates a move and returns what to write. Holds no lock: `commit_move`
+    /// validates again under the tenant's lock.
+    fn plan_move(
         &self,
         tenant: &str,
         module: &str,
         to: Option<&Version>,
         action: DeploymentAction,
-        actor: &str,
-    ) -> Result<DeploymentChange, RegistryError> {
-        let lock = self.tenant_lock(tenant);
-        let _guard = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    ) -> Result<PlannedMove, RegistryError> {
         self.tenant(tenant)?;
-        let mut deployment = self.deployment(tenant, module)?;
+        let deployment = self.deployment(tenant, module)?;
         let from = deployment.active.clone();
         if to.is_none() && from.is_none() {
             return Err(RegistryError::NotEnabled {
@@ -161,49 +202,93 @@ impl Registry {
         let target = to
             .map(|version| self.version(module, version, Some(tenant)))
             .transpose()?;
-        if from.as_ref() == to {
-            return Ok(DeploymentChange {
-                tenant: tenant.to_owned(),
-                module: module.to_owned(),
-                from,
-                to: to.cloned(),
-                event: None,
-            });
+        if from.as_ref() != to {
+            let problems = self.check_move(tenant, module, target.as_ref())?;
+            if !problems.is_empty() {
+                return Err(RegistryError::DeploymentBlocked {
+                    tenant: tenant.to_owned(),
+                    module: module.to_owned(),
+                    target: to.map_or_else(|| "disabled".to_owned(), ToString::to_string),
+                    problems,
+                });
+            }
         }
-        let problems = self.check_move(tenant, module, target.as_ref())?;
-        if !problems.is_empty() {
-            return Err(RegistryError::DeploymentBlocked {
-                tenant: tenant.to_owned(),
-                module: module.to_owned(),
-                target: to.map_or_else(|| "disabled".to_owned(), ToString::to_string),
-                problems,
-            });
-        }
-        let event = deployment.record(action, to.cloned(), actor);
-        let audit_target = match to {
-            Some(version) => format!("{tenant}/{module}@{version}"),
-            None => format!("{tenant}/{module}"),
-        };
-        let action_name = format!("deployment.{}", action_name(action));
-        let draft = AuditDraft::ok(actor, &action_name, audit_target, Some(tenant));
-        self.commit_with_audit(
-            &self.inner.deployments,
-            &pair_key(tenant, module),
-            &encode(&deployment)?,
-            draft,
-        )?;
-        tracing::info!(tenant, module, from = ?from, to = ?to, action = action_name, "deployment moved");
-        self.notify(RegistryEvent::DeploymentChanged {
-            tenant: tenant.to_owned(),
-            module: module.to_owned(),
-            active: to.cloned(),
-        });
-        Ok(DeploymentChange {
+        Ok(PlannedMove {
             tenant: tenant.to_owned(),
             module: module.to_owned(),
             from,
             to: to.cloned(),
+            action,
+            snapshot: None,
+            restore: None,
+        })
+    }
+
+    /// Re-validates `planned` under the tenant's lock and writes it with its
+    /// audit entry (and, for a rollback across a migration, the restored data)
+    /// in one transaction, then flushes.
+    fn commit_move(&self, planned: PlannedMove, actor: &str) -> Result<DeploymentChange, RegistryError> {
+        let lock = self.tenant_lock(&planned.tenant);
+        let _guard = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let PlannedMove {
+            tenant,
+            module,
+            to,
+            action,
+            snapshot,
+            restore,
+            ..
+        } = planned;
+        let current = self.plan_move(&tenant, &module, to.as_ref(), action)?;
+        let from = current.from;
+        if from == to {
+            return Ok(DeploymentChange {
+                tenant,
+                module,
+                from,
+                to,
+                event: None,
+                restored_snapshot: None,
+            });
+        }
+        let mut deployment = self.deployment(&tenant, &module)?;
+        let event = deployment.record(action, to.clone(), actor, snapshot, restore);
+        let audit_target = match &to {
+            Some(version) => format!("{tenant}/{module}@{version}"),
+            None => format!("{tenant}/{module}"),
+        };
+        let action_name = format!("deployment.{}", action_name(action));
+        let mut draft = AuditDraft::ok(actor, &action_name, audit_target, Some(&tenant));
+        let data_changes = match restore {
+            Some(id) => {
+                draft.detail = Some(format!(
+                    "module data restored to snapshot {id}, taken when {} was left; writes made since were discarded",
+                    to.as_ref().map_or_else(String::new, ToString::to_string)
+                ));
+                self.kv_restore_writes(&tenant, &module, id)?
+            }
+            None => Vec::new(),
+        };
+        self.commit_with_audit_and_data(
+            &self.inner.deployments,
+            &pair_key(&tenant, &module),
+            &encode(&deployment)?,
+            draft,
+            &data_changes,
+        )?;
+        tracing::info!(%tenant, %module, from = ?from, to = ?to, action = action_name, restored_snapshot = ?restore, "deployment moved");
+        self.notify(RegistryEvent::DeploymentChanged {
+            tenant: tenant.clone(),
+            module: module.clone(),
+            active: to.clone(),
+        });
+        Ok(DeploymentChange {
+            tenant,
+            module,
+            from,
+            to,
             event: Some(event),
+            restored_snapshot: restore,
         })
     }
 

@@ -1,7 +1,7 @@
 //! The ModuleRegistry: the system's memory of modules, tenants, deployments, configs and who changed what.
 //!
 //! Everything lives in one data directory: a sled database (trees `tenants`,
-//! `modules`, `deployments`, `configs`, `audit`, `meta`) and the
+//! `modules`, `deployments`, `configs`, `audit`, `kv`, `kv_snapshots`, `meta`) and the
 //! content-addressed artifact store under `blobs/`. The registry validates
 //! before it stores, never keeps anything invalid, and flushes every change to
 //! disk before acknowledging it.
@@ -17,6 +17,8 @@
 //! - config: [`Registry::config`], [`Registry::set_config`],
 //!   [`Registry::rollback_config`];
 //! - audit: [`Registry::audit`], [`Registry::record_audit`];
+//! - module data: [`Registry::kv_get`] and friends, with scope snapshots for
+//!   migrations ([`Registry::kv_snapshot`], [`Registry::kv_restore_snapshot`]);
 //! - changes: [`Registry::subscribe`] tells the runtime what moved.
 //!
 //! # Invariants
@@ -40,6 +42,7 @@ pub mod component;
 mod configs;
 mod deployments;
 mod error;
+mod kv;
 mod model;
 mod publish;
 mod tenants;
@@ -128,6 +131,8 @@ struct Inner {
     deployments: sled::Tree,
     configs: sled::Tree,
     audit: sled::Tree,
+    kv: sled::Tree,
+    kv_snapshots: sled::Tree,
     blobs: BlobStore,
     tenant_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     events: tokio::sync::broadcast::Sender<RegistryEvent>,
@@ -186,6 +191,8 @@ impl Registry {
                 deployments: db.open_tree("deployments")?,
                 configs: db.open_tree("configs")?,
                 audit: db.open_tree("audit")?,
+                kv: db.open_tree("kv")?,
+                kv_snapshots: db.open_tree("kv_snapshots")?,
                 db,
                 blobs,
                 data_dir,

@@ -171,6 +171,13 @@ pub struct DeploymentEvent {
     pub actor: String,
     /// When.
     pub at_ms: u64,
+    /// A snapshot of the module's data as `from` left it, kept because the
+    /// move to `to` migrated the data; a rollback to `from` restores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<u64>,
+    /// The snapshot this rollback restored: writes made since it was taken were discarded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_snapshot: Option<u64>,
 }
 
 /// A tenant's deployment of one module: the active version and its history.
@@ -205,11 +212,23 @@ impl Deployment {
         self.history.last().and_then(|event| event.from.as_ref())
     }
 
+    /// The snapshot to restore when rolling back to `version`: the one taken
+    /// the last time the tenant moved away from `version`, if that move migrated data.
+    pub fn snapshot_for_return_to(&self, version: &Version) -> Option<u64> {
+        self.history
+            .iter()
+            .rev()
+            .find(|event| event.from.as_ref() == Some(version))
+            .and_then(|event| event.snapshot)
+    }
+
     pub(crate) fn record(
         &mut self,
         action: DeploymentAction,
         to: Option<Version>,
         actor: &str,
+        snapshot: Option<u64>,
+        restored_snapshot: Option<u64>,
     ) -> DeploymentEvent {
         let event = DeploymentEvent {
             seq: self.history.last().map_or(1, |last| last.seq + 1),
@@ -218,6 +237,8 @@ impl Deployment {
             to: to.clone(),
             actor: actor.to_owned(),
             at_ms: now_ms(),
+            snapshot,
+            restored_snapshot,
         };
         self.active = to;
         self.history.push(event.clone());

@@ -463,3 +463,109 @@ fn subscribers_hear_deployment_changes() {
         }
     );
 }
+
+#[test]
+fn module_data_is_scoped_and_a_rollback_across_a_migration_restores_it() {
+    let (_dir, registry) = registry();
+    catalogue(&registry);
+    tenant(&registry, "acme", TenantKind::Standard);
+    registry
+        .kv_set("banban", "inventory", "items/a", b"old shape")
+        .expect("set");
+    registry
+        .kv_set("acme", "inventory", "items/a", b"acme's")
+        .expect("set");
+    registry
+        .kv_set("banban", "inventory-x", "y", b"neighbour")
+        .expect("set");
+    assert_eq!(
+        registry
+            .kv_list("banban", "inventory", "", None, 10)
+            .expect("list"),
+        ["items/a"]
+    );
+    registry
+        .promote("banban", "inventory", &version("1.0.0"), OPERATOR)
+        .expect("promote");
+
+    // What the runtime does around a migrating promotion: snapshot, migrate, record the snapshot.
+    let snapshot = registry.kv_snapshot("banban", "inventory").expect("snapshot");
+    assert!(
+        registry
+            .kv_matches_snapshot("banban", "inventory", snapshot)
+            .expect("compare")
+    );
+    registry
+        .kv_set("banban", "inventory", "items/a", b"new shape")
+        .expect("migrate");
+    assert!(
+        !registry
+            .kv_matches_snapshot("banban", "inventory", snapshot)
+            .expect("compare")
+    );
+    registry
+        .promote_migrated("banban", "inventory", &version("1.1.0"), OPERATOR, Some(snapshot))
+        .expect("promote");
+    registry
+        .kv_set("banban", "inventory", "items/b", b"written after the migration")
+        .expect("set");
+
+    let rollback = registry
+        .rollback("banban", "inventory", &RollbackTarget::Previous, OPERATOR)
+        .expect("rollback");
+    assert_eq!(rollback.restored_snapshot, Some(snapshot));
+    assert_eq!(
+        registry
+            .kv_get("banban", "inventory", "items/a")
+            .expect("get")
+            .as_deref(),
+        Some(&b"old shape"[..])
+    );
+    assert_eq!(
+        registry.kv_get("banban", "inventory", "items/b").expect("get"),
+        None,
+        "writes since are discarded"
+    );
+    assert_eq!(
+        registry
+            .kv_get("acme", "inventory", "items/a")
+            .expect("get")
+            .as_deref(),
+        Some(&b"acme's"[..])
+    );
+    assert_eq!(
+        registry
+            .kv_get("banban", "inventory-x", "y")
+            .expect("get")
+            .as_deref(),
+        Some(&b"neighbour"[..])
+    );
+    let audit = registry.audit(&modhost_registry::AuditQuery {
+        action: Some("deployment.rollback".into()),
+        ..Default::default()
+    });
+    let detail = audit
+        .expect("audit")
+        .pop()
+        .and_then(|entry| entry.detail)
+        .expect("detail");
+    assert_eq!(
+        detail,
+        format!(
+            "module data restored to snapshot {snapshot}, taken when 1.0.0 was left; writes made since were discarded"
+        )
+    );
+
+    // Moving forward again without a migration restores nothing.
+    let forward = registry
+        .rollback("banban", "inventory", &RollbackTarget::Previous, OPERATOR)
+        .expect("toggle");
+    assert_eq!(forward.restored_snapshot, None);
+    assert_eq!(
+        registry
+            .kv_get("banban", "inventory", "items/a")
+            .expect("get")
+            .as_deref(),
+        Some(&b"old shape"[..])
+    );
+}
