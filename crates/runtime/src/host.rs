@@ -63,6 +63,8 @@ pub(crate) struct HostState {
     pub(crate) runtime: Runtime,
     pub(crate) target: CallTarget,
     pub(crate) records_written: u32,
+    /// Whether the call wrote to kv and needs a commit before it answers.
+    pub(crate) kv_dirty: bool,
     pub(crate) records_dropped: u32,
 }
 
@@ -158,6 +160,7 @@ impl kv::Host for HostState {
         if value.len() > MAX_VALUE_BYTES {
             return Err(kv::KvError::ValueTooLarge(MAX_VALUE_BYTES as u32));
         }
+        self.kv_dirty = true;
         let store = self.target.kv.clone();
         store
             .set(&self.target.scope, &key, &value)
@@ -166,6 +169,7 @@ impl kv::Host for HostState {
 
     fn delete(&mut self, key: String) -> Result<bool, kv::KvError> {
         validate_key(&key).map_err(kv::KvError::InvalidKey)?;
+        self.kv_dirty = true;
         let store = self.target.kv.clone();
         store
             .delete(&self.target.scope, &key)
@@ -290,7 +294,7 @@ impl modules::Host for HostState {
             return Err(modules::CallError::DepthExceeded);
         }
         let tenant = &self.target.caller.tenant_id;
-        let Some((callee, config)) = self.runtime.resolve(tenant, &module) else {
+        let Some((callee, config)) = self.runtime.resolve(tenant, &module).await else {
             return Err(modules::CallError::NotActive(format!(
                 "module `{module}` is not active for tenant `{tenant}`"
             )));

@@ -41,6 +41,11 @@ pub trait KvStore: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> anyhow::Result<Vec<String>>;
+    /// Makes the writes so far durable; the runtime calls it before a call
+    /// that wrote returns its response.
+    fn commit(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 /// Why a key was refused, in words for the guest.

@@ -33,28 +33,37 @@
 //! - A guest can only reach modules declared in its manifest's dependencies.
 
 pub mod bindings;
+mod cache;
 mod host;
 pub mod kv;
+pub mod loader;
 pub mod logs;
 pub mod metrics;
+mod request_metrics;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use sha2::{Digest as _, Sha256};
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, Trap};
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use crate::bindings::{ModulePre, config, types};
+use crate::cache::CompileCache;
 use crate::host::{HostState, MAX_CAPTURED_OUTPUT_BYTES, MemoryLimiter};
 use crate::kv::{KvScope, KvStore, MemoryKvStore};
 use crate::logs::LogBuffer;
 use crate::metrics::ModuleMetrics;
+
+pub use crate::cache::CacheStats;
+pub use crate::request_metrics::{LATENCY_BUCKETS_SECONDS, RequestMetrics, RequestSeries};
 
 pub use crate::bindings::types::{ErrorCode, Method, ModuleError, Request, Response, TenantKind};
 
@@ -93,6 +102,36 @@ pub struct RuntimeConfig {
     pub fuel_metering: bool,
     /// How deep `modules.call` may nest.
     pub max_call_depth: u32,
+    /// Where compiled components are kept across restarts; `None` compiles in memory only.
+    pub compile_cache_dir: Option<PathBuf>,
+    /// Bounds of the pooling instance allocator; `None` allocates on demand.
+    pub pooling: Option<PoolingLimits>,
+}
+
+/// Totals of the pooling allocator: how many instances, memories and tables
+/// may exist at once across all calls. A call that would exceed them fails
+/// with [`CallError::Instantiation`] instead of exhausting the host.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolingLimits {
+    /// Component instances alive at once (roughly: concurrent calls).
+    pub component_instances: u32,
+    /// Core instances alive at once.
+    pub core_instances: u32,
+    /// Linear memories alive at once.
+    pub memories: u32,
+    /// Tables alive at once.
+    pub tables: u32,
+}
+
+impl Default for PoolingLimits {
+    fn default() -> Self {
+        Self {
+            component_instances: 256,
+            core_instances: 2048,
+            memories: 512,
+            tables: 2048,
+        }
+    }
 }
 
 impl Default for RuntimeConfig {
@@ -104,6 +143,8 @@ impl Default for RuntimeConfig {
             epoch_tick: Duration::from_millis(1),
             fuel_metering: true,
             max_call_depth: 4,
+            compile_cache_dir: None,
+            pooling: Some(PoolingLimits::default()),
         }
     }
 }
@@ -146,13 +187,20 @@ impl ModuleSpec {
 /// Finds what a tenant runs: the active ready version of a module and the
 /// tenant's config for it. Used for `modules.call`.
 pub trait ModuleResolver: Send + Sync + 'static {
-    /// The ready version of `module` active for `tenant`, with its config.
-    fn resolve(&self, tenant: &str, module: &str) -> Option<(Arc<ReadyModule>, Arc<ModuleConfig>)>;
+    /// The ready version of `module` active for `tenant`, with its config
+    /// (loading it if needed).
+    fn resolve<'a>(&'a self, tenant: &'a str, module: &'a str) -> ResolveFuture<'a>;
 }
+
+/// What [`ModuleResolver::resolve`] returns.
+pub type ResolveFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Option<(Arc<ReadyModule>, Arc<ModuleConfig>)>> + Send + 'a>,
+>;
 
 /// A compiled and linked module version, ready to be instantiated per call.
 pub struct ReadyModule {
     spec: ModuleSpec,
+    sha256: String,
     pre: ModulePre<HostState>,
 }
 
@@ -160,6 +208,11 @@ impl ReadyModule {
     /// The module's spec, with limits capped by the operator's maxima.
     pub fn spec(&self) -> &ModuleSpec {
         &self.spec
+    }
+
+    /// The SHA-256 of the component it was prepared from.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
     }
 }
 
@@ -271,6 +324,26 @@ pub enum CallError {
     /// The module could not be instantiated.
     #[error("the module could not be instantiated: {0}")]
     Instantiation(String),
+    /// The module's data writes could not be made durable; the response was discarded.
+    #[error("the module's data could not be saved: {0}")]
+    Storage(String),
+}
+
+impl CallError {
+    /// A short class name for metrics and logs.
+    pub fn class(&self) -> &'static str {
+        match self {
+            Self::Module(_) => "module-error",
+            Self::DeadlineExceeded(_) => "deadline",
+            Self::MemoryLimit(_) => "memory-limit",
+            Self::OutOfFuel(_) => "out-of-fuel",
+            Self::StackOverflow => "stack-overflow",
+            Self::Trapped(_) => "trap",
+            Self::InvalidResponse(_) => "invalid-response",
+            Self::Instantiation(_) => "instantiation",
+            Self::Storage(_) => "storage",
+        }
+    }
 }
 
 /// The wire name of a module error code.
@@ -360,6 +433,8 @@ impl Drop for EpochTicker {
 
 struct RuntimeInner {
     engine: Engine,
+    cache: CompileCache,
+    requests: RequestMetrics,
     linker: Linker<HostState>,
     config: RuntimeConfig,
     kv: Arc<dyn KvStore>,
@@ -384,6 +459,19 @@ impl Runtime {
             .epoch_interruption(true)
             .consume_fuel(config.fuel_metering)
             .max_wasm_stack(config.max_wasm_stack_bytes);
+        if let Some(limits) = config.pooling {
+            let mut pooling = wasmtime::PoolingAllocationConfig::default();
+            pooling
+                .total_component_instances(limits.component_instances)
+                .total_core_instances(limits.core_instances)
+                .total_memories(limits.memories)
+                .total_tables(limits.tables)
+                .max_memories_per_component(8)
+                .max_tables_per_component(16)
+                .max_core_instances_per_component(32)
+                .max_memory_size(usize::try_from(config.max_memory_bytes).unwrap_or(usize::MAX));
+            engine_config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
+        }
         let engine = with_context(
             Engine::new(&engine_config),
             "could not create the wasmtime engine",
@@ -398,9 +486,12 @@ impl Runtime {
             "could not link the modhost capabilities",
         )?;
         let ticker = EpochTicker::start(engine.clone(), config.epoch_tick)?;
+        let cache = CompileCache::new(&engine, config.compile_cache_dir.clone())?;
         Ok(Self {
             inner: Arc::new(RuntimeInner {
                 engine,
+                cache,
+                requests: RequestMetrics::default(),
                 linker,
                 config,
                 kv,
@@ -432,6 +523,16 @@ impl Runtime {
         &self.inner.module_metrics
     }
 
+    /// Per-request outcomes, latencies and fuel.
+    pub fn request_metrics(&self) -> &RequestMetrics {
+        &self.inner.requests
+    }
+
+    /// How many components were compiled and how many loaded from the compile cache.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.inner.cache.stats()
+    }
+
     /// Sets what `modules.call` uses to find a tenant's active modules.
     pub fn set_resolver(&self, resolver: Arc<dyn ModuleResolver>) {
         *self
@@ -441,14 +542,14 @@ impl Runtime {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(resolver);
     }
 
-    fn resolve(&self, tenant: &str, module: &str) -> Option<(Arc<ReadyModule>, Arc<ModuleConfig>)> {
+    async fn resolve(&self, tenant: &str, module: &str) -> Option<(Arc<ReadyModule>, Arc<ModuleConfig>)> {
         let resolver = self
             .inner
             .resolver
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
-        resolver?.resolve(tenant, module)
+        resolver?.resolve(tenant, module).await
     }
 
     /// Compiles and links a component. Slow (milliseconds to seconds): call it
@@ -457,7 +558,11 @@ impl Runtime {
         let config = &self.inner.config;
         spec.memory_bytes = spec.memory_bytes.min(config.max_memory_bytes);
         spec.timeout = spec.timeout.min(config.max_timeout);
-        let component = Component::new(&self.inner.engine, component_bytes)
+        let sha256 = hex::encode(Sha256::digest(component_bytes));
+        let component = self
+            .inner
+            .cache
+            .load_or_compile(&self.inner.engine, &sha256, component_bytes)
             .map_err(|error| PrepareError::Compile(format!("{error:#}")))?;
         let instance_pre = self
             .inner
@@ -466,7 +571,7 @@ impl Runtime {
             .map_err(|error| PrepareError::Link(format!("{error:#}")))?;
         let pre = ModulePre::new(instance_pre).map_err(|error| PrepareError::Link(format!("{error:#}")))?;
         tracing::debug!(module = %spec.id, version = %spec.version, "module version prepared");
-        Ok(ReadyModule { spec, pre })
+        Ok(ReadyModule { spec, sha256, pre })
     }
 
     fn new_store(&self, target: CallTarget) -> anyhow::Result<Store<HostState>> {
@@ -499,6 +604,7 @@ impl Runtime {
             target,
             records_written: 0,
             records_dropped: 0,
+            kv_dirty: false,
         };
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|state| &mut state.limiter);
@@ -518,6 +624,7 @@ impl Runtime {
         hook: impl AsyncFnOnce(&bindings::Module, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         let module = target.module.clone();
+        let started = std::time::Instant::now();
         let mut store = self
             .new_store(target)
             .map_err(|error| CallError::Instantiation(format!("{error:#}")))?;
@@ -527,7 +634,35 @@ impl Runtime {
         }
         .await;
         store.data_mut().flush_captured_output();
-        outcome.map_err(|error| classify_failure(&store, module.spec(), error))
+        let mut outcome = outcome.map_err(|error| classify_failure(&store, module.spec(), error));
+        if outcome.is_ok()
+            && store.data().kv_dirty
+            && let Err(error) = store.data().target.kv.commit()
+        {
+            outcome = Err(CallError::Storage(format!("{error:#}")));
+        }
+        let fuel_used = if self.inner.config.fuel_metering {
+            module
+                .spec()
+                .fuel
+                .unwrap_or(u64::MAX)
+                .saturating_sub(store.get_fuel().unwrap_or(0))
+        } else {
+            0
+        };
+        let class = match &outcome {
+            Ok(_) => "ok",
+            Err(error) => error.class(),
+        };
+        let target = &store.data().target;
+        self.inner.requests.observe(
+            &target.caller.tenant_id,
+            &module.spec().id,
+            class,
+            started.elapsed(),
+            fuel_used,
+        );
+        outcome
     }
 
     /// Serves one request with a fresh instance of `module`.
@@ -557,6 +692,31 @@ impl Runtime {
                 .map(|()| response)
                 .map_err(CallError::InvalidResponse),
             Err(error) => Err(CallError::Module(error)),
+        }
+    }
+
+    /// Runs the module's `migrate` export on the caller's real data. Returns
+    /// the module's refusal, or a description of how the call failed.
+    pub async fn migrate(
+        &self,
+        module: Arc<ReadyModule>,
+        caller: &Caller,
+        config: Arc<ModuleConfig>,
+        from_version: Option<&str>,
+    ) -> Result<(), String> {
+        let target = CallTarget::new(module, caller, config, 0, self.inner.kv.clone());
+        let outcome = self
+            .run_in_fresh_instance(target, async |instance, store| {
+                instance
+                    .modhost_module_lifecycle()
+                    .call_migrate(store, from_version)
+                    .await
+            })
+            .await;
+        match outcome {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(message),
+            Err(error) => Err(error.to_string()),
         }
     }
 
