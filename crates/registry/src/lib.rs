@@ -46,6 +46,7 @@ mod kv;
 mod model;
 mod publish;
 mod tenants;
+mod tokens;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -62,6 +63,7 @@ pub use crate::model::{
     DeploymentEvent, ModuleVersion, NewTenant, Organisation, Tenant, TenantKind, TenantUpdate,
 };
 pub use crate::publish::{PublishOutcome, Publisher, Upload};
+pub use crate::tokens::{NewToken, Role, TOKEN_PREFIX, Token};
 
 /// The version of the on-disk layout this code writes.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -133,6 +135,7 @@ struct Inner {
     audit: sled::Tree,
     kv: sled::Tree,
     kv_snapshots: sled::Tree,
+    tokens: sled::Tree,
     blobs: BlobStore,
     tenant_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     events: tokio::sync::broadcast::Sender<RegistryEvent>,
@@ -193,6 +196,7 @@ impl Registry {
                 audit: db.open_tree("audit")?,
                 kv: db.open_tree("kv")?,
                 kv_snapshots: db.open_tree("kv_snapshots")?,
+                tokens: db.open_tree("tokens")?,
                 db,
                 blobs,
                 data_dir,

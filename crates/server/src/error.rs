@@ -1,0 +1,162 @@
+//! [`ApiError`]: every error the HTTP API answers, as `{"error": {"code", "message"}}` with a status.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Response, StatusCode};
+use modhost_registry::RegistryError;
+use modhost_runtime::loader::{DeployError, ServeError};
+use serde_json::json;
+
+/// An error answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// A stable kebab-case code.
+    pub code: &'static str,
+    /// What was wrong and what to do, lower case.
+    pub message: String,
+    /// Individual problems, when several checks failed.
+    pub problems: Option<serde_json::Value>,
+    /// Extra headers (e.g. `allow` for a 405).
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl ApiError {
+    /// An error with no problem list.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            problems: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// `400 bad-request`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad-request", message)
+    }
+
+    /// `404 not-found`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", message)
+    }
+
+    /// `401 unauthorized`.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid token is required: send `authorization: Bearer mh_…`",
+        )
+    }
+
+    /// `403 forbidden`.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// `413 payload-too-large`.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            format!("the body is larger than {limit} bytes"),
+        )
+    }
+
+    /// Adds the problem list.
+    pub fn with_problems(mut self, problems: serde_json::Value) -> Self {
+        self.problems = Some(problems);
+        self
+    }
+
+    /// The JSON response.
+    pub fn into_response(self) -> Response<Full<Bytes>> {
+        let mut error = json!({"code": self.code, "message": self.message});
+        if let Some(problems) = self.problems {
+            error["problems"] = problems;
+        }
+        let body = serde_json::to_vec(&json!({ "error": error })).unwrap_or_default();
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        headers.insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/json"),
+        );
+        for (name, value) in self.headers {
+            if let Ok(value) = hyper::header::HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+        response
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(error: RegistryError) -> Self {
+        let message = error.to_string();
+        match error {
+            RegistryError::InvalidInput { .. } => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid-input", message)
+            }
+            RegistryError::TenantNotFound(_)
+            | RegistryError::ModuleNotFound(_)
+            | RegistryError::VersionNotFound { .. } => Self::not_found(message),
+            RegistryError::ConfigVersionNotFound { .. } => Self::not_found(message),
+            RegistryError::TenantExists(_) => Self::new(StatusCode::CONFLICT, "already-exists", message),
+            RegistryError::UploadRejected { problems } => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "upload-rejected", message)
+                    .with_problems(json!(problems))
+            }
+            RegistryError::DeploymentBlocked { problems, .. } => {
+                let problems: Vec<serde_json::Value> = problems
+                    .iter()
+                    .map(|problem| json!({"kind": problem, "message": problem.to_string()}))
+                    .collect();
+                Self::new(StatusCode::CONFLICT, "deployment-blocked", message).with_problems(json!(problems))
+            }
+            RegistryError::NotEnabled { .. } => Self::new(StatusCode::CONFLICT, "not-enabled", message),
+            RegistryError::NothingToRollBack { .. } => {
+                Self::new(StatusCode::CONFLICT, "nothing-to-roll-back", message)
+            }
+            RegistryError::NeverActive { .. } => Self::new(StatusCode::CONFLICT, "never-active", message),
+            RegistryError::ConfigInvalid { problems, .. } => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "config-invalid", message)
+                    .with_problems(json!(problems))
+            }
+            RegistryError::Blob(_) | RegistryError::Storage(_) => {
+                tracing::error!(%message, "registry failure");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", message)
+            }
+        }
+    }
+}
+
+impl From<DeployError> for ApiError {
+    fn from(error: DeployError) -> Self {
+        let message = error.to_string();
+        match error {
+            DeployError::Registry(error) => error.into(),
+            DeployError::NotReady { .. } => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "not-ready", message),
+            DeployError::MigrationFailed { .. } => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "migration-failed", message)
+            }
+        }
+    }
+}
+
+impl From<ServeError> for ApiError {
+    fn from(error: ServeError) -> Self {
+        let message = error.to_string();
+        match error {
+            ServeError::UnknownTenant(_) | ServeError::NotEnabled { .. } => Self::not_found(message),
+            ServeError::NoReadyVersion { .. } => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "no-ready-version", message)
+            }
+        }
+    }
+}
