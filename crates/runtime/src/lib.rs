@@ -622,12 +622,12 @@ impl Runtime {
         &self,
         target: CallTarget,
         hook: impl AsyncFnOnce(&bindings::Module, &mut Store<HostState>) -> wasmtime::Result<R>,
-    ) -> Result<R, CallError> {
+    ) -> (Result<R, CallError>, u64) {
         let module = target.module.clone();
-        let started = std::time::Instant::now();
-        let mut store = self
-            .new_store(target)
-            .map_err(|error| CallError::Instantiation(format!("{error:#}")))?;
+        let mut store = match self.new_store(target) {
+            Ok(store) => store,
+            Err(error) => return (Err(CallError::Instantiation(format!("{error:#}"))), 0),
+        };
         let outcome = async {
             let instance = module.pre.instantiate_async(&mut store).await?;
             hook(&instance, &mut store).await
@@ -650,19 +650,7 @@ impl Runtime {
         } else {
             0
         };
-        let class = match &outcome {
-            Ok(_) => "ok",
-            Err(error) => error.class(),
-        };
-        let target = &store.data().target;
-        self.inner.requests.observe(
-            &target.caller.tenant_id,
-            &module.spec().id,
-            class,
-            started.elapsed(),
-            fuel_used,
-        );
-        outcome
+        (outcome, fuel_used)
     }
 
     /// Serves one request with a fresh instance of `module`.
@@ -679,20 +667,28 @@ impl Runtime {
 
     async fn call_target(&self, target: CallTarget, request: Request) -> Result<Response, CallError> {
         let context = target.tenant_context();
-        let outcome = self
+        let (tenant, module) = (target.caller.tenant_id.clone(), target.module.spec().id.clone());
+        let started = std::time::Instant::now();
+        let (outcome, fuel_used) = self
             .run_in_fresh_instance(target, async |instance, store| {
                 instance
                     .modhost_module_handler()
                     .call_handle(store, &context, &request)
                     .await
             })
-            .await?;
-        match outcome {
-            Ok(response) => check_response(&response)
+            .await;
+        let outcome = match outcome {
+            Ok(Ok(response)) => check_response(&response)
                 .map(|()| response)
                 .map_err(CallError::InvalidResponse),
-            Err(error) => Err(CallError::Module(error)),
-        }
+            Ok(Err(error)) => Err(CallError::Module(error)),
+            Err(error) => Err(error),
+        };
+        let class = outcome.as_ref().map_or_else(CallError::class, |_| "ok");
+        self.inner
+            .requests
+            .observe(&tenant, &module, class, started.elapsed(), fuel_used);
+        outcome
     }
 
     /// Runs the module's `migrate` export on the caller's real data. Returns
@@ -713,7 +709,7 @@ impl Runtime {
                     .await
             })
             .await;
-        match outcome {
+        match outcome.0 {
             Ok(Ok(())) => Ok(()),
             Ok(Err(message)) => Err(message),
             Err(error) => Err(error.to_string()),
@@ -735,7 +731,8 @@ impl Runtime {
             .run_in_fresh_instance(target, async |instance, store| {
                 instance.modhost_module_lifecycle().call_self_test(store).await
             })
-            .await;
+            .await
+            .0;
         match outcome {
             Ok(Ok(())) => Ok(()),
             Ok(Err(message)) => Err(message),

@@ -1,0 +1,413 @@
+//! The HTTP API over real HTTP against a real server: the deploy flow, the authorization matrix, bad input.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "test code: a failed expectation is a failed test"
+)]
+
+mod support;
+
+use serde_json::json;
+use support::*;
+
+fn setup() -> Server {
+    let server = Server::start();
+    let operator = server.operator.clone();
+    for (id, kind) in [("acme", "standard"), ("banban", "custom")] {
+        let (status, body) = server.post(
+            "/v1/tenants",
+            Some(&operator),
+            json!({"id": id, "name": id, "kind": kind}),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+    let (manifest, component) = built("template@0.1.0");
+    let (status, body) = server.push(&operator, &manifest, &component, None);
+    assert_eq!((status, body["created"].clone()), (201, json!(true)), "{body}");
+    server
+}
+
+fn promote(server: &Server, token: &str, tenant: &str, version: &str) -> (u16, serde_json::Value) {
+    server.post(
+        &format!("/v1/tenants/{tenant}/deployments/template/promote"),
+        Some(token),
+        json!({"version": version}),
+    )
+}
+
+fn served_version(server: &Server, token: &str) -> (u16, String, serde_json::Value) {
+    let uri = format!("{}/t/acme/template/hello/world", server.url);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent
+        .get(&uri)
+        .header("authorization", format!("Bearer {token}"))
+        .call()
+        .expect("http");
+    let version = response
+        .headers()
+        .get("x-modhost-version")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let status = response.status().as_u16();
+    let body = serde_json::from_slice(&response.body_mut().read_to_vec().expect("body")).unwrap_or_default();
+    (status, version, body)
+}
+
+#[test]
+fn push_promote_call_upgrade_and_roll_back() {
+    let server = setup();
+    let operator = server.operator.clone();
+    let (manifest, component) = built("template@0.1.0");
+    let (status, body) = server.push(&operator, &manifest, &component, None);
+    assert_eq!(
+        (status, body["created"].clone()),
+        (200, json!(false)),
+        "an identical re-upload is idempotent"
+    );
+
+    assert_eq!(promote(&server, &operator, "acme", "0.1.0").0, 200);
+    let invoker = server.token("invoker", Some("acme"));
+    let (status, version, body) = served_version(&server, &invoker);
+    assert_eq!((status, version.as_str()), (200, "template@0.1.0"));
+    assert_eq!(body, json!({"message": "hello, world", "visits": 1}));
+
+    let (manifest, component) = template_version("0.2.0");
+    assert_eq!(server.push(&operator, &manifest, &component, None).0, 201);
+    let (status, change) = promote(&server, &operator, "acme", "0.2.0");
+    assert_eq!(
+        (status, change["from"].clone(), change["to"].clone()),
+        (200, json!("0.1.0"), json!("0.2.0"))
+    );
+    let (_, version, body) = served_version(&server, &invoker);
+    assert_eq!(version, "template@0.2.0");
+    assert_eq!(body["visits"], 2, "data survives the upgrade");
+
+    let (status, change) = server.post(
+        "/v1/tenants/acme/deployments/template/rollback",
+        Some(&operator),
+        json!({}),
+    );
+    assert_eq!((status, change["to"].clone()), (200, json!("0.1.0")), "{change}");
+    let (_, version, body) = served_version(&server, &invoker);
+    assert_eq!(
+        (version.as_str(), body["visits"].clone()),
+        ("template@0.1.0", json!(3))
+    );
+
+    let (status, deployment) = server.get("/v1/tenants/acme/deployments/template", Some(&operator));
+    assert_eq!(status, 200);
+    let history: Vec<_> = deployment["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|event| {
+            (
+                event["action"].clone(),
+                event["from"].clone(),
+                event["to"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        history,
+        [
+            (json!("promote"), json!(null), json!("0.1.0")),
+            (json!("promote"), json!("0.1.0"), json!("0.2.0")),
+            (json!("rollback"), json!("0.2.0"), json!("0.1.0")),
+        ]
+    );
+
+    let (status, context) = server.get("/v1/tenants/acme/context", Some(&invoker));
+    assert_eq!(status, 200);
+    assert_eq!(context["tenant"]["kind"], "standard");
+    assert_eq!(context["modules"][0]["id"], "template");
+    assert_eq!(context["modules"][0]["title"], "Template");
+    assert_eq!(context["permissions"], json!(["template.read", "template.write"]));
+
+    let (status, metrics) = server.raw("GET", "/metrics", Some(&operator), None);
+    let metrics = String::from_utf8(metrics).expect("text");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("modhost_requests_total{tenant=\"acme\",module=\"template\",outcome=\"ok\"} 3"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("modhost_swaps_total 3"), "{metrics}");
+    let (_, audit) = server.get("/v1/audit?action=deployment.", Some(&operator));
+    assert_eq!(audit["entries"].as_array().expect("entries").len(), 3);
+    let (status, document) = server.get("/v1/openapi.json", None);
+    assert_eq!((status, document["openapi"].clone()), (200, json!("3.1.0")));
+}
+
+/// Who is asking, in the matrix.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Who {
+    Anonymous,
+    Operator,
+    Admin,
+    Viewer,
+    Invoker,
+}
+
+#[test]
+fn authorization_matrix_every_route_role_and_tenant() {
+    let server = setup();
+    let operator = server.operator.clone();
+    for tenant in ["acme", "banban"] {
+        assert_eq!(promote(&server, &operator, tenant, "0.1.0").0, 200);
+    }
+    let tokens = [
+        (Who::Anonymous, None),
+        (Who::Operator, Some(operator.clone())),
+        (Who::Admin, Some(server.token("tenant-admin", Some("acme")))),
+        (Who::Viewer, Some(server.token("tenant-viewer", Some("acme")))),
+        (Who::Invoker, Some(server.token("invoker", Some("acme")))),
+    ];
+    // (method, path with {t}, body, roles allowed on their own tenant)
+    let tenant_routes: &[(&str, &str, Option<serde_json::Value>, &[Who])] = &[
+        ("GET", "/v1/tenants/{t}", None, &[Who::Admin, Who::Viewer]),
+        ("PATCH", "/v1/tenants/{t}", Some(json!({})), &[]),
+        (
+            "GET",
+            "/v1/tenants/{t}/context",
+            None,
+            &[Who::Admin, Who::Viewer, Who::Invoker],
+        ),
+        ("GET", "/v1/tenants/{t}/logs", None, &[Who::Admin, Who::Viewer]),
+        (
+            "GET",
+            "/v1/tenants/{t}/deployments",
+            None,
+            &[Who::Admin, Who::Viewer],
+        ),
+        (
+            "GET",
+            "/v1/tenants/{t}/deployments/template",
+            None,
+            &[Who::Admin, Who::Viewer],
+        ),
+        (
+            "POST",
+            "/v1/tenants/{t}/deployments/template/promote",
+            Some(json!({"version": "0.1.0"})),
+            &[Who::Admin],
+        ),
+        (
+            "GET",
+            "/v1/tenants/{t}/config/template",
+            None,
+            &[Who::Admin, Who::Viewer],
+        ),
+        (
+            "PUT",
+            "/v1/tenants/{t}/config/template",
+            Some(json!({"values": {"greeting": "oi"}})),
+            &[Who::Admin],
+        ),
+        (
+            "GET",
+            "/t/{t}/template/hello/matrix",
+            None,
+            &[Who::Admin, Who::Invoker],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (who, token) in &tokens {
+        for (method, path, body, allowed) in tenant_routes {
+            for tenant in ["acme", "banban"] {
+                let (status, response) = server.request(
+                    method,
+                    &path.replace("{t}", tenant),
+                    token.as_deref(),
+                    body.as_ref(),
+                );
+                let expected_ok = *who == Who::Operator || (tenant == "acme" && allowed.contains(who));
+                let ok = (200..300).contains(&status);
+                let expected_denial = match who {
+                    Who::Anonymous => 401,
+                    _ if tenant == "banban" => 404,
+                    _ => 403,
+                };
+                if ok != expected_ok || (!expected_ok && status != expected_denial) {
+                    failures.push(format!(
+                        "{who:?} {method} {path} on {tenant}: {status} {response}"
+                    ));
+                }
+            }
+        }
+        let global_routes: &[(&str, &str, Option<serde_json::Value>, &[Who])] = &[
+            ("GET", "/metrics", None, &[]),
+            ("GET", "/v1/status", None, &[]),
+            ("GET", "/v1/audit", None, &[Who::Admin]),
+            ("GET", "/v1/tokens", None, &[Who::Admin]),
+            (
+                "POST",
+                "/v1/tenants",
+                Some(json!({"id": format!("t-{who:?}").to_lowercase(), "name": "x", "kind": "standard"})),
+                &[],
+            ),
+        ];
+        for (method, path, body, allowed) in global_routes {
+            let (status, response) = server.request(method, path, token.as_deref(), body.as_ref());
+            let expected_ok = *who == Who::Operator || allowed.contains(who);
+            let expected_denial = if *who == Who::Anonymous { 401 } else { 403 };
+            if (200..300).contains(&status) != expected_ok || (!expected_ok && status != expected_denial) {
+                failures.push(format!("{who:?} {method} {path}: {status} {response}"));
+            }
+        }
+    }
+    assert_eq!(failures, Vec::<String>::new());
+
+    // Nothing leaked across tenants: banban's config was only ever written by the operator.
+    let (_, config) = server.get("/v1/tenants/banban/config/template", Some(&operator));
+    let writers: Vec<_> = config["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|v| v["actor"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(
+        writers.iter().all(|actor| actor.ends_with(":operator")),
+        "{writers:?}"
+    );
+    let (_, audit) = server.get("/v1/audit?tenant=acme", Some(&tokens[2].1.clone().unwrap()));
+    assert!(
+        audit["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .all(|entry| entry["tenant"] == "acme"),
+        "a tenant admin sees only its tenant's audit"
+    );
+    let (_, tenants) = server.get("/v1/tenants", Some(&tokens[3].1.clone().unwrap()));
+    assert_eq!(
+        tenants["tenants"].as_array().expect("tenants").len(),
+        1,
+        "a viewer lists only its own tenant"
+    );
+}
+
+#[test]
+fn bad_input_gets_a_clear_json_error_and_the_server_keeps_serving() {
+    let server = setup();
+    let operator = server.operator.clone();
+    assert_eq!(promote(&server, &operator, "acme", "0.1.0").0, 200);
+    let invoker = server.token("invoker", Some("acme"));
+    let check = |(status, body): (u16, serde_json::Value), expected_status: u16, code: &str| {
+        assert_eq!(
+            (status, body["error"]["code"].as_str().unwrap_or_default()),
+            (expected_status, code),
+            "{body}"
+        );
+        assert!(!body["error"]["message"].as_str().unwrap_or_default().is_empty());
+        assert_eq!(server.get("/healthz", None).0, 200, "still serving");
+    };
+    let (status, bytes) = server.raw(
+        "POST",
+        "/v1/tenants",
+        Some(&operator),
+        Some(("application/json".into(), b"{\"id\": ".to_vec())),
+    );
+    check(
+        (status, serde_json::from_slice(&bytes).expect("json error")),
+        400,
+        "bad-request",
+    );
+    check(server.get("/v1/tenants/ghost", Some(&operator)), 404, "not-found");
+    check(promote(&server, &operator, "acme", "9.9.9"), 404, "not-found");
+    check(server.get("/t/acme/nothing/x", Some(&operator)), 404, "not-found");
+    check(
+        server.get("/t/ghost/template/hello/x", Some(&operator)),
+        404,
+        "not-found",
+    );
+    check(server.get("/v1/status", Some("mh_wrong")), 401, "unauthorized");
+    let revoked = server.token("invoker", Some("acme"));
+    let (_, tokens) = server.get("/v1/tokens?tenant=acme", Some(&operator));
+    let id = tokens["tokens"]
+        .as_array()
+        .expect("tokens")
+        .last()
+        .expect("token")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(
+        server
+            .request("DELETE", &format!("/v1/tokens/{id}"), Some(&operator), None)
+            .0,
+        200
+    );
+    check(
+        server.get("/t/acme/template/hello/x", Some(&revoked)),
+        401,
+        "unauthorized",
+    );
+
+    let big = vec![b'x'; 70 * 1024];
+    let (status, bytes) = server.raw(
+        "PUT",
+        "/t/acme/template/notes/big",
+        Some(&invoker),
+        Some(("application/json".into(), big)),
+    );
+    check(
+        (status, serde_json::from_slice(&bytes).expect("json error")),
+        413,
+        "payload-too-large",
+    );
+    check(
+        server.get("/t/acme/template/nope", Some(&invoker)),
+        404,
+        "no-endpoint",
+    );
+    check(
+        server.request(
+            "PUT",
+            "/t/acme/template/notes/x",
+            Some(&invoker),
+            Some(&json!({"text": ""})),
+        ),
+        422,
+        "unprocessable",
+    );
+
+    let (manifest, component) = built("template@0.1.0");
+    let broken = manifest.replace("id = \"template\"", "id = \"Template\"");
+    let (status, body) = server.push(&operator, &broken, &component, None);
+    check((status, body.clone()), 422, "upload-rejected");
+    assert_eq!(body["error"]["problems"][0]["check"], "manifest");
+
+    let invalid_config = server.request(
+        "PUT",
+        "/v1/tenants/acme/config/template",
+        Some(&operator),
+        Some(&json!({"values": {"max_note_length": 0}})),
+    );
+    check(invalid_config, 422, "config-invalid");
+
+    let (manifest, component) = template_version("0.3.0");
+    let needs_inventory = manifest
+        .replace(
+            "capabilities = [\"config\", \"kv\", \"log\"]",
+            "capabilities = [\"config\", \"kv\", \"log\", \"modules\"]",
+        )
+        .replacen(
+            "[[endpoints]]",
+            "[dependencies]\ninventory = \"^1\"\n\n[[endpoints]]",
+            1,
+        );
+    assert_eq!(server.push(&operator, &needs_inventory, &component, None).0, 201);
+    let (status, body) = promote(&server, &operator, "acme", "0.3.0");
+    check((status, body.clone()), 409, "deployment-blocked");
+    assert_eq!(
+        body["error"]["problems"][0]["kind"]["kind"], "dependency-missing",
+        "{body}"
+    );
+    let (_, deployment) = server.get("/v1/tenants/acme/deployments/template", Some(&operator));
+    assert_eq!(deployment["active"], "0.1.0", "nothing changed");
+}

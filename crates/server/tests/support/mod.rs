@@ -1,0 +1,226 @@
+//! A real server on a free port, over a temp data dir, with a real HTTP client.
+
+#![allow(dead_code, reason = "each test file uses a different subset")]
+
+use std::path::PathBuf;
+
+use modhost_registry::{NewToken, Registry, RegistryConfig, Role};
+use modhost_server::ServerConfig;
+
+pub struct Server {
+    pub url: String,
+    pub operator: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_dir = dir.path().join("data");
+        let operator = {
+            let registry =
+                Registry::open(data_dir.join("registry"), RegistryConfig::default()).expect("registry");
+            let new = NewToken {
+                name: "test operator".into(),
+                role: Role::Operator,
+                tenant: None,
+                permissions: None,
+            };
+            registry.create_token(new, "test").expect("operator token").1
+        };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        listener.set_nonblocking(true).expect("nonblocking");
+        let config = ServerConfig {
+            data_dir,
+            max_request_body_bytes: 64 * 1024,
+            ..ServerConfig::default()
+        };
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("tokio");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                modhost_server::serve_on(listener, config, async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("server");
+            });
+        });
+        let server = Self {
+            url,
+            operator,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+            _dir: dir,
+        };
+        for _ in 0..200 {
+            if server.get("/healthz", None).0 == 200 {
+                return server;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("the server did not come up");
+    }
+
+    fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into()
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let (status, bytes) = self.raw(
+            method,
+            path,
+            token,
+            body.map(|body| {
+                (
+                    "application/json".to_owned(),
+                    serde_json::to_vec(body).expect("json"),
+                )
+            }),
+        );
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    pub fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(String, Vec<u8>)>,
+    ) -> (u16, Vec<u8>) {
+        let uri = format!("{}{path}", self.url);
+        let mut request = ureq::http::Request::builder().method(method).uri(&uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some((content_type, bytes)) => request.header("content-type", content_type).body(bytes),
+            None => request.body(Vec::new()),
+        }
+        .expect("request");
+        let mut response = Self::agent().run(request).expect("http");
+        let status = response.status().as_u16();
+        let bytes = response.body_mut().read_to_vec().expect("body");
+        (status, bytes)
+    }
+
+    pub fn get(&self, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+        self.request("GET", path, token, None)
+    }
+
+    pub fn post(&self, path: &str, token: Option<&str>, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.request("POST", path, token, Some(&body))
+    }
+
+    /// Uploads a module (multipart) and returns status and body.
+    pub fn push(
+        &self,
+        token: &str,
+        manifest: &str,
+        component: &[u8],
+        owner: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let boundary = "modhost-test-boundary";
+        let mut body = Vec::new();
+        body.extend_from_slice(
+            format!("--{boundary}\r\ncontent-disposition: form-data; name=\"manifest\"\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(manifest.as_bytes());
+        body.extend_from_slice(format!("\r\n--{boundary}\r\ncontent-disposition: form-data; name=\"component\"; filename=\"c.wasm\"\r\ncontent-type: application/wasm\r\n\r\n").as_bytes());
+        body.extend_from_slice(component);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let path = owner.map_or_else(
+            || "/v1/modules".to_owned(),
+            |owner| format!("/v1/modules?owner={owner}"),
+        );
+        let (status, bytes) = self.raw(
+            "POST",
+            &path,
+            Some(token),
+            Some((format!("multipart/form-data; boundary={boundary}"), body)),
+        );
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    pub fn token(&self, role: &str, tenant: Option<&str>) -> String {
+        let (status, body) = self.post(
+            "/v1/tokens",
+            Some(&self.operator.clone()),
+            serde_json::json!({"name": format!("{role} token"), "role": role, "tenant": tenant}),
+        );
+        assert_eq!(status, 201, "{body}");
+        body["token"].as_str().expect("secret").to_owned()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Where `cargo xtask build-plugins` put the modules.
+pub fn modules_dir() -> PathBuf {
+    std::env::var_os("MODHOST_MODULES_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/modules"))
+}
+
+pub fn built(label: &str) -> (String, Vec<u8>) {
+    let dir = modules_dir().join(label);
+    let text = std::fs::read_to_string(dir.join("module.toml")).unwrap_or_else(|error| {
+        panic!(
+            "{}: {error}; run `cargo xtask build-plugins` first",
+            dir.display()
+        )
+    });
+    let manifest = modhost_manifest::parse(&text).expect("manifest");
+    let component = std::fs::read(dir.join(&manifest.component.path)).expect("component");
+    (text, component)
+}
+
+/// The template republished as `version` with distinct bytes (an extra custom section).
+pub fn template_version(version: &str) -> (String, Vec<u8>) {
+    let (text, mut bytes) = built("template@0.1.0");
+    let old_sha = modhost_registry::blobs::sha256_hex(&bytes);
+    let name = b"modhost-test-variant";
+    let mut section = vec![name.len() as u8];
+    section.extend_from_slice(name);
+    section.extend_from_slice(version.as_bytes());
+    bytes.push(0);
+    bytes.push(section.len() as u8);
+    bytes.extend_from_slice(&section);
+    let new_sha = modhost_registry::blobs::sha256_hex(&bytes);
+    let text = text
+        .replacen("version = \"0.1.0\"", &format!("version = \"{version}\""), 1)
+        .replace(&old_sha, &new_sha);
+    (text, bytes)
+}
