@@ -22,6 +22,14 @@ pub const GUEST_TARGET: &str = "wasm32-wasip2";
 pub struct BuiltModule {
     /// `<id>@<version>`.
     pub label: String,
+    /// The module id.
+    pub id: String,
+    /// The version.
+    pub version: String,
+    /// Whether it is a custom module.
+    pub custom: bool,
+    /// Whether it declares no dependencies (published first).
+    pub dependencies_empty: bool,
     /// The output folder holding `module.toml` and the component.
     pub dir: PathBuf,
 }
@@ -160,5 +168,12 @@ fn write_module(package_dir: &Path, component: &Path, output_root: &Path) -> any
         .with_context(|| format!("could not write {}", component_out.display()))?;
     fs::write(dir.join("module.toml"), filled)
         .with_context(|| format!("could not write {}", dir.display()))?;
-    Ok(BuiltModule { label, dir })
+    Ok(BuiltModule {
+        label,
+        id: manifest.module.id.as_str().to_owned(),
+        version: manifest.module.version.to_string(),
+        custom: manifest.module.kind == modhost_manifest::ModuleKind::Custom,
+        dependencies_empty: manifest.dependencies.is_empty(),
+        dir,
+    })
 }

@@ -8,6 +8,7 @@
 mod build_plugins;
 mod new_module;
 mod process;
+mod run;
 mod suites;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,12 @@ enum Task {
         #[arg(long, value_enum, default_value_t = ModuleKindArg::Standard)]
         kind: ModuleKindArg,
     },
+    /// Build everything, start a local host with demo tenants, print how to use it.
+    Run {
+        /// The port to listen on (127.0.0.1).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
     /// Build the plugins, then run every host test and every plugin's unit tests.
     Test,
     /// What CI runs: formatting and clippy checks on both workspaces, then `test`.
@@ -57,6 +64,7 @@ fn main() -> anyhow::Result<()> {
     match cli.task {
         Task::BuildPlugins => build_plugins::run(&root).map(|_| ()),
         Task::NewModule { name, dir, kind } => new_module::run(&root, &name, dir.as_deref(), kind),
+        Task::Run { port } => run::run(&root, port),
         Task::Test => suites::test(&root),
         Task::Ci => suites::ci(&root),
     }
