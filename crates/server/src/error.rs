@@ -108,10 +108,15 @@ impl From<RegistryError> for ApiError {
             | RegistryError::VersionNotFound { .. } => Self::not_found(message),
             RegistryError::ConfigVersionNotFound { .. } => Self::not_found(message),
             RegistryError::TenantExists(_) => Self::new(StatusCode::CONFLICT, "already-exists", message),
-            RegistryError::UploadRejected { problems } => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "upload-rejected", message)
-                    .with_problems(json!(problems))
-            }
+            RegistryError::UploadRejected { problems } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "upload-rejected",
+                format!(
+                    "the upload was refused and nothing was stored; fix the {} problem(s) listed",
+                    problems.len()
+                ),
+            )
+            .with_problems(json!(problems)),
             RegistryError::DeploymentBlocked { problems, .. } => {
                 let problems: Vec<serde_json::Value> = problems
                     .iter()
@@ -124,10 +129,15 @@ impl From<RegistryError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "nothing-to-roll-back", message)
             }
             RegistryError::NeverActive { .. } => Self::new(StatusCode::CONFLICT, "never-active", message),
-            RegistryError::ConfigInvalid { problems, .. } => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "config-invalid", message)
-                    .with_problems(json!(problems))
-            }
+            RegistryError::ConfigInvalid { module, problems } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "config-invalid",
+                format!(
+                    "the config for {module} was refused and nothing changed; fix the {} problem(s) listed",
+                    problems.len()
+                ),
+            )
+            .with_problems(json!(problems)),
             RegistryError::Blob(_) | RegistryError::Storage(_) => {
                 tracing::error!(%message, "registry failure");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", message)

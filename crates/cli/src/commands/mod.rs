@@ -1,0 +1,34 @@
+//! The commands, one module per group; each prints its result and returns a `CliError` on failure.
+
+pub mod call;
+pub mod config;
+pub mod deploy;
+pub mod module;
+pub mod observe;
+pub mod serve;
+pub mod tenant;
+pub mod token;
+
+use serde_json::Value;
+
+use crate::client::Client;
+use crate::output;
+
+/// What every client command needs: the server connection and the output mode.
+pub struct Context {
+    /// The HTTP client.
+    pub client: Client,
+    /// Whether to print the server's JSON instead of text for people.
+    pub json: bool,
+}
+
+impl Context {
+    /// Prints `value` as JSON with `--json`, else what `human` makes of it.
+    pub fn show(&self, value: &Value, human: impl FnOnce(&Value) -> String) {
+        if self.json {
+            output::print_json(value);
+        } else {
+            output::print(&human(value));
+        }
+    }
+}

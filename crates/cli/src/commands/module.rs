@@ -1,0 +1,311 @@
+//! `modhost module push|list|show`: uploading a module version with a progress bar, and reading versions.
+
+use std::fs::{self, File};
+use std::io::{ErrorKind, IsTerminal};
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::Value;
+
+use crate::args::ModuleRef;
+use crate::client::{path, with_query};
+use crate::commands::Context;
+use crate::error::CliError;
+use crate::multipart::{Multipart, random_boundary};
+use crate::output::{self, fields, list as items, short_hash, size, table, text, time};
+
+/// What `module push` sends: the manifest's text and where its component is.
+#[derive(Debug)]
+pub struct PushSource {
+    /// The module.toml that was read.
+    pub manifest_path: PathBuf,
+    /// Its text, sent as is.
+    pub manifest_text: String,
+    /// The module id and version, for messages.
+    pub label: String,
+    /// The component file, `component.path` relative to the manifest.
+    pub component_path: PathBuf,
+}
+
+/// Finds the manifest (`target` is a folder holding `module.toml`, or the
+/// manifest itself), checks it with the same parser the server uses, and
+/// locates its component.
+pub fn locate(target: &Path) -> Result<PushSource, CliError> {
+    let manifest_path = if target.is_dir() {
+        target.join("module.toml")
+    } else {
+        target.to_path_buf()
+    };
+    if manifest_path
+        .extension()
+        .is_some_and(|extension| extension == "wasm")
+    {
+        return Err(CliError::Usage(format!(
+            "{} is a component; pass the folder holding its module.toml, or the module.toml itself",
+            target.display()
+        )));
+    }
+    let manifest_text = fs::read_to_string(&manifest_path).map_err(|error| match error.kind() {
+        ErrorKind::NotFound if target.is_dir() => CliError::Usage(format!(
+            "{} has no module.toml; pass a module's folder or its module.toml",
+            target.display()
+        )),
+        ErrorKind::NotFound => CliError::Usage(format!("{} does not exist", target.display())),
+        _ => CliError::failed(format!("cannot read {}: {error}", manifest_path.display())),
+    })?;
+    let manifest = modhost_manifest::parse(&manifest_text).map_err(|error| CliError::Failed {
+        message: format!("{} is not a valid manifest", manifest_path.display()),
+        details: error.to_string().lines().map(str::to_owned).collect(),
+    })?;
+    let folder = manifest_path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    Ok(PushSource {
+        label: format!("{}@{}", manifest.module.id.as_str(), manifest.module.version),
+        component_path: folder.join(&manifest.component.path),
+        manifest_path,
+        manifest_text,
+    })
+}
+
+/// `POST /v1/modules[?owner=]` with the manifest and the component, then the validation report.
+pub fn push(ctx: &Context, target: &Path, owner: Option<String>) -> Result<(), CliError> {
+    let source = locate(target)?;
+    let component = File::open(&source.component_path).map_err(|error| {
+        CliError::failed(format!(
+            "cannot open the component {} (component.path in {}): {error}",
+            source.component_path.display(),
+            source.manifest_path.display()
+        ))
+    })?;
+    let component_len = component
+        .metadata()
+        .map_err(|error| {
+            CliError::failed(format!(
+                "cannot read {}: {error}",
+                source.component_path.display()
+            ))
+        })?
+        .len();
+    let file_name = source.component_path.file_name().map_or_else(
+        || "component.wasm".into(),
+        |name| name.to_string_lossy().into_owned(),
+    );
+    let boundary = random_boundary().map_err(|error| CliError::failed(error.to_string()))?;
+    let multipart = Multipart::new(&boundary, &source.manifest_text, &file_name, component_len);
+
+    let bar = progress_bar(
+        component_len,
+        !ctx.json && std::io::stderr().is_terminal(),
+        &source.label,
+    );
+    let result = ctx.client.upload(
+        &with_query("/v1/modules", &[("owner", owner)]),
+        multipart,
+        bar.wrap_read(component),
+    );
+    bar.finish_and_clear();
+    let (_, answer) = result?;
+    ctx.show(&answer, |answer| report(answer, &source.label));
+    Ok(())
+}
+
+/// A byte progress bar on stderr, or a hidden one.
+fn progress_bar(len: u64, visible: bool, label: &str) -> ProgressBar {
+    if !visible {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(format!("uploading {label}"));
+    bar
+}
+
+/// The upload answer for people: created, or already there.
+fn report(answer: &Value, label: &str) -> String {
+    let version = answer.get("version").unwrap_or(&Value::Null);
+    let name = match (version.get("module"), version.get("version")) {
+        (Some(module), Some(number)) => format!("{}@{}", output::show(module), output::show(number)),
+        _ => label.to_owned(),
+    };
+    let created = answer.get("created").and_then(Value::as_bool).unwrap_or(true);
+    let head = if created {
+        format!("published {name}: every check passed")
+    } else {
+        format!("{name} is already published with this exact content; nothing changed")
+    };
+    format!("{head}\n{}", describe(version))
+}
+
+/// One version's record as aligned fields.
+fn describe(version: &Value) -> String {
+    let mut pairs = vec![("kind", text(version, "kind"))];
+    if version.get("owner").is_some_and(|owner| !owner.is_null()) {
+        pairs.push(("owner", text(version, "owner")));
+    }
+    pairs.extend([
+        ("sha256", text(version, "sha256")),
+        ("size", size(version, "size_bytes")),
+        ("published by", text(version, "published_by")),
+        ("published", time(version, "published_at_ms")),
+    ]);
+    fields(&pairs)
+}
+
+/// `GET /v1/modules[?module=][&tenant=]`.
+pub fn list(ctx: &Context, module: Option<String>, tenant: Option<String>) -> Result<(), CliError> {
+    let answer = ctx.client.get(&with_query(
+        "/v1/modules",
+        &[("module", module), ("tenant", tenant)],
+    ))?;
+    ctx.show(&answer, versions_table);
+    Ok(())
+}
+
+fn versions_table(answer: &Value) -> String {
+    let versions = items(answer, "versions");
+    if versions.is_empty() {
+        return "no module versions".into();
+    }
+    let rows = versions
+        .iter()
+        .map(|version| {
+            vec![
+                text(version, "module"),
+                text(version, "version"),
+                text(version, "kind"),
+                text(version, "owner"),
+                size(version, "size_bytes"),
+                short_hash(&text(version, "sha256")),
+                text(version, "published_by"),
+                time(version, "published_at_ms"),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "module",
+            "version",
+            "kind",
+            "owner",
+            "size",
+            "sha256",
+            "published by",
+            "published",
+        ],
+        rows,
+    )
+}
+
+/// `GET /v1/modules/{module}/versions/{version}`.
+pub fn show(ctx: &Context, target: &ModuleRef) -> Result<(), CliError> {
+    let version = ctx.client.get(&path(&[
+        "v1",
+        "modules",
+        &target.module,
+        "versions",
+        &target.version,
+    ]))?;
+    ctx.show(&version, |version| {
+        let mut out = format!("{}@{}\n{}", target.module, target.version, describe(version));
+        if let Some(manifest) = version.get("manifest").filter(|manifest| !manifest.is_null()) {
+            let manifest = serde_json::to_string_pretty(manifest).unwrap_or_else(|_| manifest.to_string());
+            out.push_str(&format!("\n\nmanifest (normalised):\n{manifest}"));
+        }
+        out
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const MANIFEST: &str = r#"
+manifest_version = 1
+
+[module]
+id = "inventory"
+version = "1.1.0"
+kind = "standard"
+api = "^1.0"
+title = "Inventory"
+
+[component]
+path = "build/inventory.wasm"
+"#;
+
+    #[test]
+    fn locates_from_a_folder_or_a_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("module.toml"), MANIFEST).unwrap();
+        let from_folder = locate(dir.path()).unwrap();
+        assert_eq!(from_folder.label, "inventory@1.1.0");
+        assert_eq!(
+            from_folder.component_path,
+            dir.path().join("build/inventory.wasm")
+        );
+        assert_eq!(from_folder.manifest_text, MANIFEST);
+        let from_file = locate(&dir.path().join("module.toml")).unwrap();
+        assert_eq!(from_file.component_path, dir.path().join("build/inventory.wasm"));
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_module() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            matches!(locate(dir.path()), Err(CliError::Usage(message)) if message.contains("has no module.toml"))
+        );
+        assert!(
+            matches!(locate(&dir.path().join("x.wasm")), Err(CliError::Usage(message)) if message.contains("is a component"))
+        );
+        fs::write(
+            dir.path().join("module.toml"),
+            "manifest_version = 1\n[module]\nid = \"Bad\"\n",
+        )
+        .unwrap();
+        let Err(CliError::Failed { message, details }) = locate(dir.path()) else {
+            panic!("expected an invalid manifest");
+        };
+        assert!(message.ends_with("is not a valid manifest"), "{message}");
+        assert!(!details.is_empty());
+    }
+
+    #[test]
+    fn reports_created_and_identical_uploads() {
+        let version = json!({"module": "inventory", "version": "1.1.0", "kind": "custom", "owner": "banban",
+            "sha256": "ab", "size_bytes": 2048, "published_by": "ops", "published_at_ms": 0});
+        let created = report(&json!({"created": true, "version": version}), "x@1");
+        assert!(
+            created.starts_with("published inventory@1.1.0: every check passed\n"),
+            "{created}"
+        );
+        assert!(created.contains("owner:         banban"), "{created}");
+        assert!(created.contains("size:          2.0 KiB"), "{created}");
+        let again = report(&json!({"created": false, "version": version}), "x@1");
+        assert!(
+            again.starts_with("inventory@1.1.0 is already published"),
+            "{again}"
+        );
+    }
+
+    #[test]
+    fn versions_as_a_table() {
+        let answer = json!({"versions": [{"module": "inventory", "version": "1.1.0", "kind": "standard",
+            "owner": null, "sha256": "0123456789abcdef", "size_bytes": 10, "published_by": "ops",
+            "published_at_ms": 0}]});
+        assert_eq!(
+            versions_table(&answer),
+            "MODULE     VERSION  KIND      OWNER  SIZE  SHA256        PUBLISHED BY  PUBLISHED\n\
+             inventory  1.1.0    standard  -      10 B  0123456789ab  ops           1970-01-01 00:00:00"
+        );
+        assert_eq!(versions_table(&json!({"versions": []})), "no module versions");
+    }
+}

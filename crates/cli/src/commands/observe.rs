@@ -1,0 +1,179 @@
+//! `modhost status|logs|audit`: what is serving, what modules logged, who did what.
+
+use serde_json::Value;
+
+use crate::client::{path, with_query};
+use crate::commands::Context;
+use crate::error::CliError;
+use crate::output::{list, show, table, text, time};
+
+/// `GET /v1/status`.
+pub fn status(ctx: &Context) -> Result<(), CliError> {
+    let status = ctx.client.get("/v1/status")?;
+    ctx.show(&status, describe_status);
+    Ok(())
+}
+
+fn describe_status(status: &Value) -> String {
+    let routes = list(status, "routes");
+    let mut out = if routes.is_empty() {
+        "no modules enabled".to_owned()
+    } else {
+        let rows = routes
+            .iter()
+            .map(|route| {
+                vec![
+                    text(route, "tenant"),
+                    text(route, "module"),
+                    text(route, "active"),
+                    text(route, "serving"),
+                    text(route, "problem"),
+                ]
+            })
+            .collect();
+        table(&["tenant", "module", "active", "serving", "problem"], rows)
+    };
+    out.push_str(&format!(
+        "\n\nswaps: {}  fallbacks: {}",
+        text(status, "swaps"),
+        text(status, "fallbacks")
+    ));
+    out
+}
+
+/// `GET /v1/tenants/{tenant}/logs[?limit=]`.
+pub fn logs(ctx: &Context, tenant: &str, limit: Option<u32>) -> Result<(), CliError> {
+    let answer = ctx.client.get(&with_query(
+        &path(&["v1", "tenants", tenant, "logs"]),
+        &[("limit", limit.map(|limit| limit.to_string()))],
+    ))?;
+    ctx.show(&answer, describe_logs);
+    Ok(())
+}
+
+fn describe_logs(answer: &Value) -> String {
+    let records = list(answer, "records");
+    if records.is_empty() {
+        return "no log records".into();
+    }
+    let rows = records
+        .iter()
+        .map(|record| {
+            let mut message = text(record, "message");
+            if let Some(fields) = record.get("fields").and_then(Value::as_object) {
+                for (key, value) in fields {
+                    message.push_str(&format!(" {key}={}", show(value)));
+                }
+            }
+            vec![
+                time(record, "time_ms"),
+                text(record, "level"),
+                format!("{}@{}", text(record, "module"), text(record, "version")),
+                text(record, "request_id"),
+                message,
+            ]
+        })
+        .collect();
+    table(&["time", "level", "module", "request", "message"], rows)
+}
+
+/// The filters of `GET /v1/audit`.
+#[derive(Debug, Default)]
+pub struct AuditFilter {
+    /// Only this tenant's entries.
+    pub tenant: Option<String>,
+    /// Only this actor's.
+    pub actor: Option<String>,
+    /// Only actions starting with this.
+    pub action: Option<String>,
+    /// Only entries with a larger id.
+    pub after: Option<u64>,
+    /// At most this many.
+    pub limit: Option<u32>,
+}
+
+/// `GET /v1/audit?tenant=&actor=&action=&after=&limit=`.
+pub fn audit(ctx: &Context, filter: &AuditFilter) -> Result<(), CliError> {
+    let query = with_query(
+        "/v1/audit",
+        &[
+            ("tenant", filter.tenant.clone()),
+            ("actor", filter.actor.clone()),
+            ("action", filter.action.clone()),
+            ("after", filter.after.map(|after| after.to_string())),
+            ("limit", filter.limit.map(|limit| limit.to_string())),
+        ],
+    );
+    let answer = ctx.client.get(&query)?;
+    ctx.show(&answer, describe_audit);
+    Ok(())
+}
+
+fn describe_audit(answer: &Value) -> String {
+    let entries = list(answer, "entries");
+    if entries.is_empty() {
+        return "no audit entries".into();
+    }
+    let rows = entries
+        .iter()
+        .map(|entry| {
+            vec![
+                text(entry, "id"),
+                time(entry, "at_ms"),
+                text(entry, "actor"),
+                text(entry, "action"),
+                text(entry, "target"),
+                text(entry, "outcome"),
+                text(entry, "detail"),
+            ]
+        })
+        .collect();
+    table(
+        &["id", "at", "actor", "action", "target", "outcome", "detail"],
+        rows,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn status_table() {
+        let status = json!({"routes": [
+            {"tenant": "banban", "module": "inventory", "active": "1.1.0", "serving": "1.0.0", "problem": "compile failed"}
+        ], "swaps": 3, "fallbacks": 1});
+        assert_eq!(
+            describe_status(&status),
+            "TENANT  MODULE     ACTIVE  SERVING  PROBLEM\n\
+             banban  inventory  1.1.0   1.0.0    compile failed\n\
+             \n\
+             swaps: 3  fallbacks: 1"
+        );
+    }
+
+    #[test]
+    fn log_records_with_fields() {
+        let answer = json!({"records": [{"time_ms": 0, "module": "inventory", "version": "1.1.0",
+            "request_id": "r1", "level": "info", "message": "stock low", "fields": {"sku": "TS-01", "left": 2}}]});
+        assert_eq!(
+            describe_logs(&answer),
+            "TIME                 LEVEL  MODULE           REQUEST  MESSAGE\n\
+             1970-01-01 00:00:00  info   inventory@1.1.0  r1       stock low left=2 sku=TS-01"
+        );
+    }
+
+    #[test]
+    fn audit_entries() {
+        let answer = json!({"entries": [{"id": 7, "at_ms": 0, "actor": "ops (operator)", "action": "deployment.promote",
+            "target": "banban/inventory@1.1.0", "tenant": "banban", "outcome": "ok", "detail": null}]});
+        assert_eq!(
+            describe_audit(&answer),
+            "ID  AT                   ACTOR           ACTION              TARGET                  OUTCOME  DETAIL\n\
+             7   1970-01-01 00:00:00  ops (operator)  deployment.promote  banban/inventory@1.1.0  ok       -"
+        );
+        assert_eq!(describe_audit(&json!({"entries": []})), "no audit entries");
+    }
+}

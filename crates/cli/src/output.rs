@@ -1,0 +1,199 @@
+//! What commands print: plain tables and key/value lists for people, the server's JSON for scripts.
+
+use std::io::Write;
+
+use comfy_table::{ContentArrangement, Table, presets};
+use serde_json::Value;
+
+/// Prints `text` and a newline on stdout. A closed pipe (`modhost … | head`)
+/// is not an error worth a panic, so write failures are ignored.
+pub fn print(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}");
+    let _ = stdout.flush();
+}
+
+/// Prints `value` as pretty JSON on stdout (the `--json` output).
+pub fn print_json(value: &Value) {
+    print(&serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
+}
+
+/// A borderless table with upper-case headers and two spaces between columns.
+pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut table = Table::new();
+    table
+        .load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(
+            headers
+                .iter()
+                .map(|header| header.to_uppercase())
+                .collect::<Vec<_>>(),
+        );
+    for row in rows {
+        table.add_row(row);
+    }
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 2));
+    }
+    table.trim_fmt()
+}
+
+/// Aligned `key: value` lines.
+pub fn fields(pairs: &[(&str, String)]) -> String {
+    let width = pairs
+        .iter()
+        .map(|(key, _)| key.chars().count())
+        .max()
+        .unwrap_or(0);
+    pairs
+        .iter()
+        .map(|(key, value)| format!("{:width$}  {value}", format!("{key}:"), width = width + 1))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Field `key` of `value` for display: `-` when absent or null, strings bare,
+/// arrays of scalars joined with `, `, anything else compact JSON.
+pub fn text(value: &Value, key: &str) -> String {
+    show(value.get(key).unwrap_or(&Value::Null))
+}
+
+/// A JSON value for display; see [`text`].
+pub fn show(value: &Value) -> String {
+    match value {
+        Value::Null => "-".to_owned(),
+        Value::String(text) => text.clone(),
+        Value::Array(items) if items.is_empty() => "-".to_owned(),
+        Value::Array(items) if items.iter().all(|item| !item.is_array() && !item.is_object()) => {
+            items.iter().map(show).collect::<Vec<_>>().join(", ")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Field `key` holding milliseconds since the Unix epoch, as UTC time; `-` if absent.
+pub fn time(value: &Value, key: &str) -> String {
+    value
+        .get(key)
+        .and_then(Value::as_u64)
+        .map_or_else(|| "-".to_owned(), format_ms)
+}
+
+/// Field `key` holding a byte count, human sized; `-` if absent.
+pub fn size(value: &Value, key: &str) -> String {
+    value
+        .get(key)
+        .and_then(Value::as_u64)
+        .map_or_else(|| "-".to_owned(), format_bytes)
+}
+
+/// The array at `key` (empty if absent or not an array).
+pub fn list<'a>(value: &'a Value, key: &str) -> &'a [Value] {
+    value
+        .get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// Milliseconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS` UTC.
+pub fn format_ms(ms: u64) -> String {
+    let seconds = ms / 1000;
+    let days = seconds / 86_400;
+    let of_day = seconds % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
+}
+
+/// Days since 1970-01-01 to a (year, month, day) date; Howard Hinnant's algorithm.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z % 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// A byte count as `812 B`, `1.5 KiB`, `3.2 MiB`.
+pub fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// The first 12 characters of a hash, enough to tell versions apart.
+pub fn short_hash(hash: &str) -> String {
+    hash.chars().take(12).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn tables_are_aligned_without_borders() {
+        let text = table(
+            &["id", "name"],
+            vec![
+                vec!["banban".into(), "Banban".into()],
+                vec!["a".into(), "-".into()],
+            ],
+        );
+        assert_eq!(text, "ID      NAME\nbanban  Banban\na       -");
+    }
+
+    #[test]
+    fn fields_are_aligned() {
+        assert_eq!(
+            fields(&[("id", "x".into()), ("features", "a, b".into())]),
+            "id:        x\nfeatures:  a, b"
+        );
+    }
+
+    #[test]
+    fn values_for_people() {
+        let value = json!({"s": "x", "n": 3, "none": null, "list": ["a", "b"], "empty": [], "obj": {"k": 1}});
+        assert_eq!(text(&value, "s"), "x");
+        assert_eq!(text(&value, "n"), "3");
+        assert_eq!(text(&value, "none"), "-");
+        assert_eq!(text(&value, "missing"), "-");
+        assert_eq!(text(&value, "list"), "a, b");
+        assert_eq!(text(&value, "empty"), "-");
+        assert_eq!(text(&value, "obj"), r#"{"k":1}"#);
+    }
+
+    #[test]
+    fn times_and_sizes() {
+        assert_eq!(format_ms(0), "1970-01-01 00:00:00");
+        assert_eq!(format_ms(951_782_400_000), "2000-02-29 00:00:00");
+        assert_eq!(format_ms(1_767_225_599_999), "2025-12-31 23:59:59");
+        assert_eq!(
+            time(&json!({"at_ms": 86_400_000}), "at_ms"),
+            "1970-01-02 00:00:00"
+        );
+        assert_eq!(format_bytes(812), "812 B");
+        assert_eq!(format_bytes(1536), "1.5 KiB");
+        assert_eq!(format_bytes(16 * 1024 * 1024), "16.0 MiB");
+        assert_eq!(short_hash("0123456789abcdef"), "0123456789ab");
+    }
+}
