@@ -533,7 +533,7 @@ async fn publish(app: &Arc<App>, request: ApiRequest) -> Result<Response<Full<By
         }
         (role, _) => {
             return Err(ApiError::forbidden(format!(
-                "a {} token may not upload modules",
+                "the role `{}` may not upload modules",
                 role.name()
             )));
         }

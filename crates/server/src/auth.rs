@@ -93,7 +93,7 @@ pub fn authorize(
         Ok(())
     } else {
         Err(ApiError::forbidden(format!(
-            "a {} token may not do this",
+            "the role `{}` may not do this",
             role.name()
         )))
     }
