@@ -209,6 +209,24 @@ fn authorization_matrix_every_route_role_and_tenant() {
             &[Who::Admin],
         ),
         (
+            "POST",
+            "/v1/tenants/{t}/config/template/rollback",
+            Some(json!({"to": 1})),
+            &[Who::Admin],
+        ),
+        (
+            "POST",
+            "/v1/tenants/{t}/deployments/absent/rollback",
+            Some(json!({})),
+            &[Who::Admin],
+        ),
+        (
+            "POST",
+            "/v1/tenants/{t}/deployments/absent/disable",
+            Some(json!({})),
+            &[Who::Admin],
+        ),
+        (
             "GET",
             "/t/{t}/template/hello/matrix",
             None,
@@ -226,7 +244,8 @@ fn authorization_matrix_every_route_role_and_tenant() {
                     body.as_ref(),
                 );
                 let expected_ok = *who == Who::Operator || (tenant == "acme" && allowed.contains(who));
-                let ok = (200..300).contains(&status);
+                // Allowed means the operation ran: success, or a refusal of its own (409 not enabled).
+                let ok = (200..300).contains(&status) || status == 409;
                 let expected_denial = match who {
                     Who::Anonymous => 401,
                     _ if tenant == "banban" => 404,
@@ -249,6 +268,48 @@ fn authorization_matrix_every_route_role_and_tenant() {
                 "/v1/tenants",
                 Some(json!({"id": format!("t-{who:?}").to_lowercase(), "name": "x", "kind": "standard"})),
                 &[],
+            ),
+            (
+                "GET",
+                "/v1/tenants",
+                None,
+                &[Who::Admin, Who::Viewer, Who::Invoker],
+            ),
+            (
+                "GET",
+                "/v1/modules",
+                None,
+                &[Who::Admin, Who::Viewer, Who::Invoker],
+            ),
+            (
+                "GET",
+                "/v1/modules/template/versions/0.1.0",
+                None,
+                &[Who::Admin, Who::Viewer, Who::Invoker],
+            ),
+            (
+                "POST",
+                "/v1/tokens",
+                Some(json!({"name": "matrix", "role": "invoker", "tenant": "acme"})),
+                &[Who::Admin],
+            ),
+            (
+                "GET",
+                "/healthz",
+                None,
+                &[Who::Anonymous, Who::Admin, Who::Viewer, Who::Invoker],
+            ),
+            (
+                "GET",
+                "/readyz",
+                None,
+                &[Who::Anonymous, Who::Admin, Who::Viewer, Who::Invoker],
+            ),
+            (
+                "GET",
+                "/v1/openapi.json",
+                None,
+                &[Who::Anonymous, Who::Admin, Who::Viewer, Who::Invoker],
             ),
         ];
         for (method, path, body, allowed) in global_routes {
@@ -289,6 +350,118 @@ fn authorization_matrix_every_route_role_and_tenant() {
         1,
         "a viewer lists only its own tenant"
     );
+
+    // Uploads: operators and tenant admins only; a tenant admin publishes only custom modules it owns.
+    let (manifest, component) = template_version("0.5.0");
+    let (status, _) = server.push(&tokens[3].1.clone().unwrap(), &manifest, &component, None);
+    assert_eq!(status, 403, "a viewer may not upload");
+    let (status, body) = server.push(&tokens[2].1.clone().unwrap(), &manifest, &component, None);
+    assert_eq!(
+        (status, body["error"]["problems"][0]["check"].clone()),
+        (422, json!("owner")),
+        "{body}"
+    );
+    let (status, _) = server.push(
+        &tokens[2].1.clone().unwrap(),
+        &manifest,
+        &component,
+        Some("banban"),
+    );
+    assert_eq!(status, 404, "a tenant admin cannot upload for another tenant");
+
+    // Tokens: a tenant admin revokes its own tenant's tokens only, and never sees others'.
+    let banban_token = server.token("invoker", Some("banban"));
+    let (_, listed) = server.get("/v1/tokens", Some(&operator));
+    let id_of = |tenant: &str| -> String {
+        let tokens = listed["tokens"].as_array().expect("tokens");
+        tokens
+            .iter()
+            .rev()
+            .find(|t| t["tenant"] == tenant)
+            .expect("token")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    };
+    let acme_admin = tokens[2].1.clone().unwrap();
+    assert_eq!(
+        server
+            .request(
+                "DELETE",
+                &format!("/v1/tokens/{}", id_of("banban")),
+                Some(&acme_admin),
+                None
+            )
+            .0,
+        404
+    );
+    assert_eq!(
+        server
+            .get("/t/banban/template/hello/still", Some(&banban_token))
+            .0,
+        200,
+        "the other tenant's token still works"
+    );
+    assert_eq!(
+        server
+            .request(
+                "DELETE",
+                &format!("/v1/tokens/{}", id_of("acme")),
+                Some(&acme_admin),
+                None
+            )
+            .0,
+        200
+    );
+    let (_, own) = server.get("/v1/tokens", Some(&acme_admin));
+    assert!(
+        own["tokens"]
+            .as_array()
+            .expect("tokens")
+            .iter()
+            .all(|t| t["tenant"] == "acme")
+    );
+}
+
+#[test]
+fn guest_failures_map_to_gateway_statuses_and_the_host_keeps_serving() {
+    let server = setup();
+    let operator = server.operator.clone();
+    let (manifest, component) = built("chaos@1.0.0");
+    assert_eq!(server.push(&operator, &manifest, &component, None).0, 201);
+    assert_eq!(promote(&server, &operator, "acme", "0.1.0").0, 200);
+    let (status, body) = server.post(
+        "/v1/tenants/acme/deployments/chaos/promote",
+        Some(&operator),
+        json!({"version": "1.0.0"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let cases = [
+        ("/t/acme/chaos/loop", 504, "deadline-exceeded"),
+        ("/t/acme/chaos/panic", 502, "module-trapped"),
+        ("/t/acme/chaos/alloc", 502, "resource-limit"),
+        ("/t/acme/chaos/huge", 502, "invalid-response"),
+    ];
+    for (path, status, code) in cases {
+        let (actual, body) = server.get(path, Some(&operator));
+        assert_eq!(
+            (actual, body["error"]["code"].as_str().unwrap_or_default()),
+            (status, code),
+            "{path}: {body}"
+        );
+        assert_eq!(
+            server.get("/t/acme/chaos/ok", Some(&operator)).0,
+            200,
+            "served again after {path}"
+        );
+    }
+    let (_, logs) = server.get("/v1/tenants/acme/logs", Some(&operator));
+    let records = logs["records"].as_array().expect("records");
+    let messages: Vec<&str> = records
+        .iter()
+        .map(|record| record["message"].as_str().unwrap_or(""))
+        .collect();
+    assert!(messages.contains(&"chaos panic: deliberate"), "{messages:?}");
 }
 
 #[test]
