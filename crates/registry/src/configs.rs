@@ -18,13 +18,7 @@ impl Registry {
     pub fn resolved_config(&self, tenant: &str, module: &str) -> Result<ResolvedConfig, RegistryError> {
         let manifest = self.active_manifest(tenant, module)?;
         let values = self.config(tenant, module)?.current_values();
-        manifest
-            .config
-            .validate(&values)
-            .map_err(|problems| RegistryError::ConfigInvalid {
-                module: module.to_owned(),
-                problems,
-            })
+        validate_config(&manifest, module, &values)
     }
 
     /// Sets the tenant's config of `module` (the whole set of values), as a new config version.
@@ -76,13 +70,7 @@ impl Registry {
             let manifest = self.active_manifest(tenant, module)?;
             let mut history = self.config(tenant, module)?;
             let (values, reason) = choose(&history)?;
-            manifest
-                .config
-                .validate(&values)
-                .map_err(|problems| RegistryError::ConfigInvalid {
-                    module: module.to_owned(),
-                    problems,
-                })?;
+            validate_config(&manifest, module, &values)?;
             let version = ConfigVersion {
                 version: history.versions.last().map_or(1, |last| last.version + 1),
                 values,
@@ -133,4 +121,19 @@ impl Registry {
         })?;
         self.version(module, &version, None)?.manifest()
     }
+}
+
+/// Checks `values` against the schema of `manifest`, with defaults filled in.
+fn validate_config(
+    manifest: &modhost_manifest::Manifest,
+    module: &str,
+    values: &Map<String, Value>,
+) -> Result<ResolvedConfig, RegistryError> {
+    manifest
+        .config
+        .validate(values)
+        .map_err(|problems| RegistryError::ConfigInvalid {
+            module: module.to_owned(),
+            problems,
+        })
 }

@@ -62,6 +62,21 @@ pub(crate) async fn read_body(
 }
 
 async fn read_json<T: DeserializeOwned>(request: ApiRequest) -> Result<(T, ApiRequestHead), ApiError> {
+    read_json_with(request, None).await
+}
+
+/// Like `read_json`, but an empty body means the type's default.
+async fn read_json_or_empty<T: DeserializeOwned + Default>(
+    request: ApiRequest,
+) -> Result<(T, ApiRequestHead), ApiError> {
+    read_json_with(request, Some(T::default())).await
+}
+
+/// Reads the JSON body; an empty one becomes `when_empty` when given.
+async fn read_json_with<T: DeserializeOwned>(
+    request: ApiRequest,
+    when_empty: Option<T>,
+) -> Result<(T, ApiRequestHead), ApiError> {
     let ApiRequest {
         params,
         query,
@@ -70,19 +85,22 @@ async fn read_json<T: DeserializeOwned>(request: ApiRequest) -> Result<(T, ApiRe
         principal,
     } = request;
     let bytes = read_body(&headers, body, MAX_JSON_BODY_BYTES).await?;
+    let head = ApiRequestHead {
+        params,
+        query,
+        principal,
+    };
+    if let Some(default) = when_empty
+        && bytes.iter().all(u8::is_ascii_whitespace)
+    {
+        return Ok((default, head));
+    }
     let value = serde_json::from_slice(&bytes).map_err(|error| {
         ApiError::bad_request(format!(
             "the request body is not valid JSON for this operation: {error}"
         ))
     })?;
-    Ok((
-        value,
-        ApiRequestHead {
-            params,
-            query,
-            principal,
-        },
-    ))
+    Ok((value, head))
 }
 
 /// A request whose body has been consumed.
@@ -441,37 +459,6 @@ pub(crate) async fn handle(
     }
 }
 
-/// Like `read_json`, but an empty body means the type's default.
-async fn read_json_or_empty<T: DeserializeOwned + Default>(
-    request: ApiRequest,
-) -> Result<(T, ApiRequestHead), ApiError> {
-    let ApiRequest {
-        params,
-        query,
-        headers,
-        body,
-        principal,
-    } = request;
-    let bytes = read_body(&headers, body, MAX_JSON_BODY_BYTES).await?;
-    let value = if bytes.iter().all(u8::is_ascii_whitespace) {
-        T::default()
-    } else {
-        serde_json::from_slice(&bytes).map_err(|error| {
-            ApiError::bad_request(format!(
-                "the request body is not valid JSON for this operation: {error}"
-            ))
-        })?
-    };
-    Ok((
-        value,
-        ApiRequestHead {
-            params,
-            query,
-            principal,
-        },
-    ))
-}
-
 fn tenant_context(app: &App, request: &ApiRequest) -> Result<Response<Full<Bytes>>, ApiError> {
     let principal = request.principal()?;
     let tenant = app.registry.tenant(request.param("tenant"))?;
@@ -517,17 +504,18 @@ fn tenant_context(app: &App, request: &ApiRequest) -> Result<Response<Full<Bytes
 
 async fn publish(app: &Arc<App>, request: ApiRequest) -> Result<Response<Full<Bytes>>, ApiError> {
     let principal = request.principal()?.clone();
+    // The body is read (bounded) before any refusal, so a refused client still
+    // gets its answer instead of a connection reset mid-upload.
+    let limit = app.config.max_component_bytes + 1024 * 1024;
+    let body = read_body(&request.headers, request.body, limit).await?;
     let publisher = match (principal.token.role, request.query.get("owner")) {
         (Role::Operator, owner) => Publisher::Operator {
             owner: owner.cloned(),
         },
         (Role::TenantAdmin, owner) => {
             let own = principal.tenant().unwrap_or_default().to_owned();
-            if owner.is_some_and(|owner| *owner != own) {
-                return Err(ApiError::not_found(format!(
-                    "tenant `{}` does not exist",
-                    owner.map(String::as_str).unwrap_or_default()
-                )));
+            if let Some(other) = owner.filter(|owner| **owner != own) {
+                return Err(ApiError::not_found(format!("tenant `{other}` does not exist")));
             }
             Publisher::Tenant(own)
         }
@@ -546,8 +534,6 @@ async fn publish(app: &Arc<App>, request: ApiRequest) -> Result<Response<Full<By
         .ok_or_else(|| {
             ApiError::bad_request("send multipart/form-data with parts `manifest` and `component`")
         })?;
-    let limit = app.config.max_component_bytes + 1024 * 1024;
-    let body = read_body(&request.headers, request.body, limit).await?;
     let stream = futures_util::stream::once(async move { Ok::<Bytes, std::convert::Infallible>(body) });
     let mut multipart = multer::Multipart::new(stream, boundary);
     let (mut manifest, mut component) = (None, None);

@@ -374,7 +374,7 @@ pub(crate) async fn dispatch(
         Ok(principal) => principal,
         Err(error) => {
             api::audit_denial(app, None, spec.operation, params.get("tenant"), &error);
-            return error.into_response();
+            return refuse(&parts.headers, body, error).await;
         }
     };
     if let Some(access) = spec.access
@@ -387,7 +387,7 @@ pub(crate) async fn dispatch(
             params.get("tenant"),
             &error,
         );
-        return error.into_response();
+        return refuse(&parts.headers, body, error).await;
     }
     let request = ApiRequest {
         params,
@@ -400,4 +400,14 @@ pub(crate) async fn dispatch(
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
+}
+
+/// The most of a refused request's body that is read (and dropped) so the
+/// client receives the refusal instead of a reset connection.
+const DRAINED_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// Answers `error` after draining a bounded amount of the request body.
+async fn refuse(headers: &hyper::HeaderMap, body: Incoming, error: ApiError) -> Response<Full<Bytes>> {
+    let _ = api::read_body(headers, body, DRAINED_BODY_BYTES).await;
+    error.into_response()
 }
