@@ -5,6 +5,7 @@
 //! needs nothing installed but cargo and works the same on every machine.
 //! It installs what it needs (the `wasm32-wasip2` target) itself.
 
+mod bench;
 mod build_plugins;
 mod new_module;
 mod process;
@@ -47,8 +48,14 @@ enum Task {
     },
     /// Build the plugins, then run every host test and every plugin's unit tests.
     Test,
-    /// What CI runs: formatting and clippy checks on both workspaces, then `test`.
+    /// What CI runs: formatting and clippy checks on both workspaces, then `test`, then `bench --quick`.
     Ci,
+    /// Build the plugins, then measure the DESIGN.md §9 targets (target/bench/results.json).
+    Bench {
+        /// Tiny counts and durations: only checks that the harness runs.
+        #[arg(long)]
+        quick: bool,
+    },
 }
 
 /// The `--kind` of a new module.
@@ -67,6 +74,7 @@ fn main() -> anyhow::Result<()> {
         Task::Run { port } => run::run(&root, port),
         Task::Test => suites::test(&root),
         Task::Ci => suites::ci(&root),
+        Task::Bench { quick } => bench::run(&root, quick),
     }
 }
 

@@ -1,0 +1,370 @@
+//! HTTP: the full server vs a plain hyper hello-world under the same load client, and swaps under load.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use modhost_registry::{NewToken, Publisher, Role, TenantKind};
+
+use crate::support::{self, ACTOR, Modules};
+use crate::{Plan, Results};
+
+/// A server running on its own thread with its own two-worker tokio runtime.
+struct ServerThread {
+    address: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl ServerThread {
+    fn spawn<F, Fut>(serve: F) -> anyhow::Result<Self>
+    where
+        F: FnOnce(tokio::net::TcpListener, tokio::sync::oneshot::Receiver<()>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = anyhow::Result<()>>,
+    {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").context("no free port")?;
+        let address = listener.local_addr()?;
+        listener.set_nonblocking(true)?;
+        let (shutdown, stopped) = tokio::sync::oneshot::channel();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                serve(listener, stopped).await
+            })
+        });
+        Ok(Self {
+            address,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        })
+    }
+
+    fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(outcome)) => outcome,
+            Some(Err(_)) => anyhow::bail!("a server thread panicked"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A plain hyper HTTP/1 hello-world: the baseline.
+async fn plain_hello(
+    listener: tokio::net::TcpListener,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) -> anyhow::Result<()> {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let service = hyper::service::service_fn(|_request| async {
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from_static(
+                        br#"{"message":"hello, x"}"#,
+                    ))))
+                });
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+            _ = &mut stopped => return Ok(()),
+        }
+    }
+}
+
+/// A keep-alive client connection.
+async fn connect(address: SocketAddr) -> anyhow::Result<SendRequest<Full<Bytes>>> {
+    let stream = tokio::net::TcpStream::connect(address).await?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
+/// Sends one request and returns its status and body.
+async fn send(
+    sender: &mut SendRequest<Full<Bytes>>,
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> anyhow::Result<(u16, Bytes)> {
+    sender.ready().await?;
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", address.to_string());
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    if !body.is_empty() {
+        request = request.header("content-type", "application/json");
+    }
+    let request = request.body(Full::new(Bytes::copy_from_slice(body.as_bytes())))?;
+    let response = sender.send_request(request).await?;
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await?.to_bytes();
+    Ok((status, bytes))
+}
+
+/// What a load run saw.
+struct Load {
+    ok: u64,
+    failed: u64,
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+}
+
+impl Load {
+    #[allow(clippy::cast_precision_loss, reason = "request counts")]
+    fn record(mut self, results: &mut Results, prefix: &str) -> f64 {
+        let rps = self.ok as f64 / self.elapsed.as_secs_f64();
+        results.insert(format!("{prefix}.rps"), rps);
+        results.insert(format!("{prefix}.requests"), self.ok as f64);
+        results.insert(format!("{prefix}.failed"), self.failed as f64);
+        support::percentiles_us(results, prefix, &mut self.latencies);
+        rps
+    }
+}
+
+/// `connections` keep-alive connections each sending `GET path` back to back until `stop`.
+async fn load(
+    address: SocketAddr,
+    path: &'static str,
+    token: Option<Arc<str>>,
+    connections: usize,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<Load> {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (token, stop) = (token.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut ok, mut failed, mut latencies) = (0_u64, 0_u64, Vec::new());
+            let mut sender = connect(address).await?;
+            while !stop.load(Ordering::Relaxed) {
+                let sent = Instant::now();
+                match send(&mut sender, address, "GET", path, token.as_deref(), "").await {
+                    Ok((200, _)) => {
+                        ok += 1;
+                        latencies.push(sent.elapsed());
+                    }
+                    Ok(_) => failed += 1,
+                    Err(_) => {
+                        failed += 1;
+                        sender = connect(address).await?;
+                    }
+                }
+            }
+            anyhow::Ok((ok, failed, latencies))
+        }));
+    }
+    let mut total = Load {
+        ok: 0,
+        failed: 0,
+        latencies: Vec::new(),
+        elapsed: Duration::ZERO,
+    };
+    for task in tasks {
+        let (ok, failed, latencies) = task.await??;
+        total.ok += ok;
+        total.failed += failed;
+        total.latencies.extend(latencies);
+    }
+    total.elapsed = started.elapsed();
+    Ok(total)
+}
+
+/// Runs a load for `seconds`.
+async fn timed_load(
+    address: SocketAddr,
+    path: &'static str,
+    token: Option<Arc<str>>,
+    plan: Plan,
+) -> anyhow::Result<Load> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let run = tokio::spawn(load(address, path, token, plan.connections, stop.clone()));
+    tokio::time::sleep(Duration::from_secs(plan.http_seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    run.await?
+}
+
+/// The modhost server over a data dir where acme runs template 0.1.0 and 0.2.0 is ready too.
+struct Modhost {
+    server: ServerThread,
+    admin: SendRequest<Full<Bytes>>,
+    operator: String,
+    invoker: Arc<str>,
+    _dir: tempfile::TempDir,
+}
+
+impl Modhost {
+    async fn start(modules: &Modules) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let data_dir = dir.path().join("data");
+        let (operator, invoker) = {
+            let registry = support::open_registry(&data_dir.join("registry"))?;
+            support::tenant(&registry, "acme", TenantKind::Standard)?;
+            let operator_publisher = Publisher::Operator { owner: None };
+            support::publish(
+                &registry,
+                &(modules.template_text.clone(), modules.template_bytes.clone()),
+                &operator_publisher,
+            )?;
+            support::publish(&registry, &modules.variant("0.2.0"), &operator_publisher)?;
+            let token = |role, tenant: Option<&str>| {
+                let new = NewToken {
+                    name: format!("bench {}", Role::name(role)),
+                    role,
+                    tenant: tenant.map(str::to_owned),
+                    permissions: None,
+                };
+                registry.create_token(new, ACTOR).map(|(_, secret)| secret)
+            };
+            (token(Role::Operator, None)?, token(Role::Invoker, Some("acme"))?)
+        };
+        let config = modhost_server::ServerConfig {
+            data_dir,
+            ..modhost_server::ServerConfig::default()
+        };
+        let server = ServerThread::spawn(move |listener, stopped| async move {
+            modhost_server::serve_on(listener, config, async move {
+                let _ = stopped.await;
+            })
+            .await
+        })?;
+        let mut admin = None;
+        for _ in 0..200 {
+            if let Ok(mut sender) = connect(server.address).await
+                && let Ok((200, _)) = send(&mut sender, server.address, "GET", "/healthz", None, "").await
+            {
+                admin = Some(sender);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let admin = admin.context("the modhost server did not come up")?;
+        let mut modhost = Self {
+            server,
+            admin,
+            operator,
+            invoker: invoker.into(),
+            _dir: dir,
+        };
+        modhost.promote("0.1.0").await?;
+        modhost.promote("0.2.0").await?;
+        modhost.rollback().await?;
+        Ok(modhost)
+    }
+
+    async fn admin(&mut self, action: &str, body: &str) -> anyhow::Result<Duration> {
+        let path = format!("/v1/tenants/acme/deployments/template/{action}");
+        let started = Instant::now();
+        let (status, answer) = send(
+            &mut self.admin,
+            self.server.address,
+            "POST",
+            &path,
+            Some(&self.operator),
+            body,
+        )
+        .await?;
+        let elapsed = started.elapsed();
+        anyhow::ensure!(
+            status == 200,
+            "{action} answered {status}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        Ok(elapsed)
+    }
+
+    async fn promote(&mut self, version: &str) -> anyhow::Result<Duration> {
+        self.admin("promote", &format!(r#"{{"version": "{version}"}}"#))
+            .await
+    }
+
+    async fn rollback(&mut self) -> anyhow::Result<Duration> {
+        self.admin("rollback", "{}").await
+    }
+}
+
+const DATA_PLANE_PATH: &str = "/t/acme/template/hello/x";
+
+/// Throughput of the plain baseline and of modhost, then promote/rollback flips under load.
+pub async fn run(modules: &Modules, plan: Plan, results: &mut Results) -> anyhow::Result<()> {
+    let plain = ServerThread::spawn(plain_hello)?;
+    let plain_rps = timed_load(plain.address, DATA_PLANE_PATH, None, plan)
+        .await?
+        .record(results, "http.plain");
+    plain.stop()?;
+
+    let mut modhost = Modhost::start(modules).await?;
+    let token = Some(modhost.invoker.clone());
+    let modhost_rps = timed_load(modhost.server.address, DATA_PLANE_PATH, token.clone(), plan)
+        .await?
+        .record(results, "http.modhost");
+    results.insert("http.ratio".into(), modhost_rps / plain_rps.max(1e-9));
+    #[allow(clippy::cast_precision_loss, reason = "a small count")]
+    results.insert("http.connections".into(), plan.connections as f64);
+
+    // Swaps under load.
+    let stop = Arc::new(AtomicBool::new(false));
+    let running = tokio::spawn(load(
+        modhost.server.address,
+        DATA_PLANE_PATH,
+        token,
+        plan.connections,
+        stop.clone(),
+    ));
+    let mut latencies = Vec::with_capacity(plan.flips);
+    let mut flip_error = None;
+    for index in 0..plan.flips {
+        let flip = if index % 2 == 0 {
+            modhost.promote("0.2.0").await
+        } else {
+            modhost.rollback().await
+        };
+        match flip {
+            Ok(latency) => latencies.push(latency),
+            Err(error) => {
+                flip_error = Some(error);
+                break;
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let during = running.await??;
+    if let Some(error) = flip_error {
+        return Err(error.context("a flip failed"));
+    }
+    #[allow(clippy::cast_precision_loss, reason = "counts")]
+    {
+        results.insert("swap.flips".into(), latencies.len() as f64);
+        results.insert("swap.failed_requests".into(), during.failed as f64);
+        results.insert("swap.requests".into(), during.ok as f64);
+        results.insert(
+            "swap.rps_during".into(),
+            during.ok as f64 / during.elapsed.as_secs_f64(),
+        );
+    }
+    support::percentiles_us(results, "swap.promote", &mut latencies);
+    modhost.server.stop()
+}
