@@ -127,13 +127,13 @@ impl ApiRequestHead {
 pub(crate) fn audit_denial(
     app: &App,
     principal: Option<&Principal>,
-    operation: Operation,
+    action: &str,
     tenant: Option<&str>,
     error: &ApiError,
 ) {
     let draft = AuditDraft {
         actor: principal.map_or_else(|| "anonymous".to_owned(), Principal::actor),
-        action: format!("api.{operation:?}"),
+        action: action.to_owned(),
         target: tenant.unwrap_or("-").to_owned(),
         tenant: tenant.map(str::to_owned),
         outcome: AuditOutcome::Denied,

@@ -106,13 +106,7 @@ async fn serve(
     let module_path = format!("/{}", segments.next().unwrap_or_default());
     let principal = authenticate(&app.registry, &parts.headers)?;
     if let Err(error) = authorize(principal.as_ref(), Access::Invoke, Some(tenant)) {
-        crate::api::audit_denial(
-            app,
-            principal.as_ref(),
-            crate::routes::Operation::Healthz,
-            Some(tenant),
-            &error,
-        );
+        crate::api::audit_denial(app, principal.as_ref(), "data-plane.call", Some(tenant), &error);
         return Err(error);
     }
     let principal = principal.ok_or_else(ApiError::unauthorized)?;

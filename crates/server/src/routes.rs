@@ -373,7 +373,13 @@ pub(crate) async fn dispatch(
     let principal = match authenticate(&app.registry, &parts.headers) {
         Ok(principal) => principal,
         Err(error) => {
-            api::audit_denial(app, None, spec.operation, params.get("tenant"), &error);
+            api::audit_denial(
+                app,
+                None,
+                &format!("api.{:?}", spec.operation),
+                params.get("tenant"),
+                &error,
+            );
             return refuse(&parts.headers, body, error).await;
         }
     };
@@ -383,7 +389,7 @@ pub(crate) async fn dispatch(
         api::audit_denial(
             app,
             principal.as_ref(),
-            spec.operation,
+            &format!("api.{:?}", spec.operation),
             params.get("tenant"),
             &error,
         );

@@ -351,6 +351,19 @@ fn authorization_matrix_every_route_role_and_tenant() {
         "a viewer lists only its own tenant"
     );
 
+    let (_, denials) = server.get("/v1/audit?action=data-plane.call", Some(&operator));
+    let denials = denials["entries"].as_array().expect("entries");
+    assert!(
+        !denials.is_empty() && denials.iter().all(|entry| entry["outcome"] == "denied"),
+        "{denials:?}"
+    );
+    assert!(
+        denials
+            .iter()
+            .all(|entry| !entry["actor"].as_str().unwrap_or("").contains("mh_")),
+        "no secret in the audit"
+    );
+
     // Uploads: operators and tenant admins only; a tenant admin publishes only custom modules it owns.
     let (manifest, component) = template_version("0.5.0");
     let (status, _) = server.push(&tokens[3].1.clone().unwrap(), &manifest, &component, None);
