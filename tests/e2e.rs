@@ -90,50 +90,14 @@ impl Drop for Host {
     }
 }
 
-fn modules_dir() -> PathBuf {
-    std::env::var_os("MODHOST_MODULES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/modules"))
-}
-
-/// Writes template `version` (distinct bytes: an extra custom section) into `dir`, ready to push.
+/// Writes template `version` (distinct bytes) into `dir`, ready to push.
 fn template_version(dir: &Path, version: &str) -> PathBuf {
-    let built = modules_dir().join("template@0.1.0");
-    let text =
-        std::fs::read_to_string(built.join("module.toml")).expect("run `cargo xtask build-plugins` first");
-    let mut bytes = std::fs::read(built.join("template.wasm")).expect("component");
-    let old_sha = sha256(&bytes);
-    let name = b"e2e-variant";
-    let payload: Vec<u8> = [&[name.len() as u8][..], name, version.as_bytes()].concat();
-    bytes.push(0);
-    bytes.push(payload.len() as u8);
-    bytes.extend_from_slice(&payload);
-    let text = text
-        .replacen("version = \"0.1.0\"", &format!("version = \"{version}\""), 1)
-        .replace(&old_sha, &sha256(&bytes));
+    let (text, bytes) = modhost_testkit::variant("template@0.1.0", version);
     let out = dir.join(version);
     std::fs::create_dir_all(&out).expect("dir");
     std::fs::write(out.join("module.toml"), text).expect("manifest");
     std::fs::write(out.join("template.wasm"), bytes).expect("component");
     out
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    let output = Command::new("sha256sum")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write as _;
-            child.stdin.take().expect("stdin").write_all(bytes)?;
-            child.wait_with_output()
-        });
-    String::from_utf8(output.expect("sha256sum").stdout)
-        .expect("utf-8")
-        .split_whitespace()
-        .next()
-        .expect("digest")
-        .to_owned()
 }
 
 fn hello(host: &Host, token: &str) -> (String, serde_json::Value) {
@@ -173,7 +137,10 @@ fn push_promote_call_upgrade_roll_back_through_the_real_binary() {
     let pushed = host.json(&[
         "module",
         "push",
-        modules_dir().join("template@0.1.0").to_str().expect("utf-8"),
+        modhost_testkit::modules_dir()
+            .join("template@0.1.0")
+            .to_str()
+            .expect("utf-8"),
     ]);
     assert_eq!(pushed["created"], true, "{pushed}");
     host.ok(&["promote", "acme", "template@0.1.0"]);

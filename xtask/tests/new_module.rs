@@ -21,24 +21,9 @@ fn xtask(args: &[&str]) -> std::process::Output {
 }
 
 fn exported_interfaces(component: &[u8]) -> Vec<String> {
-    let mut exports = Vec::new();
-    let mut depth = 0;
-    for payload in wasmparser::Parser::new(0).parse_all(component) {
-        match payload.expect("a well-formed component") {
-            wasmparser::Payload::ModuleSection { .. } | wasmparser::Payload::ComponentSection { .. } => {
-                depth += 1
-            }
-            wasmparser::Payload::End(_) if depth > 0 => depth -= 1,
-            wasmparser::Payload::ComponentExportSection(section) if depth == 0 => {
-                exports.extend(
-                    section
-                        .into_iter()
-                        .map(|export| export.expect("export").name.name.to_owned()),
-                );
-            }
-            _ => {}
-        }
-    }
+    let mut exports = modhost_registry::component::inspect(component)
+        .expect("a valid component")
+        .exports;
     exports.sort();
     exports
 }

@@ -61,33 +61,7 @@ impl Modules {
     }
 }
 
-fn sha(bytes: &[u8]) -> String {
-    modhost_registry::blobs::sha256_hex(bytes)
-}
-
-/// Appends a custom section: a valid component with different bytes.
-fn with_custom_section(mut bytes: Vec<u8>, name: &str, payload: &[u8]) -> Vec<u8> {
-    let mut body = Vec::new();
-    leb128(&mut body, name.len());
-    body.extend_from_slice(name.as_bytes());
-    body.extend_from_slice(payload);
-    bytes.push(0);
-    leb128(&mut bytes, body.len());
-    bytes.extend_from_slice(&body);
-    bytes
-}
-
-fn leb128(out: &mut Vec<u8>, mut value: usize) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
+use modhost_testkit::{sha256 as sha, with_custom_section};
 
 /// Opens a registry in `dir`.
 pub fn open_registry(dir: &Path) -> anyhow::Result<Registry> {

@@ -14,7 +14,6 @@
 )]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,31 +24,7 @@ use modhost_runtime::{
     Request, ResolveFuture, Response, Runtime, RuntimeConfig, TenantKind, module_config,
 };
 
-/// Where `cargo xtask build-plugins` put the modules.
-fn modules_dir() -> PathBuf {
-    std::env::var_os("MODHOST_MODULES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/modules"))
-}
-
-struct BuiltModule {
-    manifest: modhost_manifest::Manifest,
-    component: Vec<u8>,
-}
-
-fn built_module(label: &str) -> BuiltModule {
-    let dir = modules_dir().join(label);
-    let text = std::fs::read_to_string(dir.join("module.toml")).unwrap_or_else(|error| {
-        panic!(
-            "{}: {error}; run `cargo xtask build-plugins` first",
-            dir.display()
-        )
-    });
-    let manifest = modhost_manifest::parse(&text).expect("the built manifest is valid");
-    let component =
-        std::fs::read(dir.join(&manifest.component.path)).expect("the built component is readable");
-    BuiltModule { manifest, component }
-}
+use modhost_testkit::load as built_module;
 
 const MIB: usize = 1024 * 1024;
 /// Held by every test for its whole run. chaos's deadline is 200 ms and, in

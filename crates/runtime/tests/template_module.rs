@@ -9,7 +9,6 @@
     reason = "test code: a failed expectation is a failed test"
 )]
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use modhost_runtime::kv::MemoryKvStore;
@@ -18,31 +17,7 @@ use modhost_runtime::{
     Response, Runtime, RuntimeConfig, TenantKind, module_config,
 };
 
-/// Where `cargo xtask build-plugins` put the modules.
-fn modules_dir() -> PathBuf {
-    std::env::var_os("MODHOST_MODULES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/modules"))
-}
-
-struct BuiltModule {
-    manifest: modhost_manifest::Manifest,
-    component: Vec<u8>,
-}
-
-fn built_module(label: &str) -> BuiltModule {
-    let dir = modules_dir().join(label);
-    let text = std::fs::read_to_string(dir.join("module.toml")).unwrap_or_else(|error| {
-        panic!(
-            "{}: {error}; run `cargo xtask build-plugins` first",
-            dir.display()
-        )
-    });
-    let manifest = modhost_manifest::parse(&text).expect("the built manifest is valid");
-    let component =
-        std::fs::read(dir.join(&manifest.component.path)).expect("the built component is readable");
-    BuiltModule { manifest, component }
-}
+use modhost_testkit::load as built_module;
 
 struct Harness {
     runtime: Runtime,
@@ -113,32 +88,8 @@ fn module_error(code: ErrorCode, message: &str) -> CallError {
 #[test]
 fn the_component_exports_the_world_interfaces() {
     let built = built_module("template@0.1.0");
-    let mut exports = Vec::new();
-    let mut imports = Vec::new();
-    let mut depth = 0;
-    for payload in wasmparser::Parser::new(0).parse_all(&built.component) {
-        match payload.expect("a well-formed component") {
-            wasmparser::Payload::ModuleSection { .. } | wasmparser::Payload::ComponentSection { .. } => {
-                depth += 1
-            }
-            wasmparser::Payload::End(_) if depth > 0 => depth -= 1,
-            wasmparser::Payload::ComponentExportSection(section) if depth == 0 => {
-                exports.extend(
-                    section
-                        .into_iter()
-                        .map(|export| export.expect("export").name.name.to_owned()),
-                );
-            }
-            wasmparser::Payload::ComponentImportSection(section) if depth == 0 => {
-                imports.extend(
-                    section
-                        .into_iter()
-                        .map(|import| import.expect("import").name.name.to_owned()),
-                );
-            }
-            _ => {}
-        }
-    }
+    let interface = modhost_registry::component::inspect(&built.component).expect("a valid component");
+    let (mut exports, imports) = (interface.exports, interface.imports);
     exports.sort();
     assert_eq!(
         exports,

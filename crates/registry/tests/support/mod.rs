@@ -2,7 +2,7 @@
 
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use modhost_registry::{
     ModuleVersion, NewTenant, Organisation, Publisher, Registry, RegistryConfig, TenantKind, Upload,
@@ -56,9 +56,7 @@ pub fn component(marker: &str) -> Vec<u8> {
     component_for("1.0.0", &[], marker)
 }
 
-pub fn sha256(bytes: &[u8]) -> String {
-    modhost_registry::blobs::sha256_hex(bytes)
-}
+pub use modhost_testkit::sha256;
 
 /// A manifest for a fixture module; `extra` is appended verbatim (e.g. config fields).
 pub fn manifest(
@@ -115,22 +113,7 @@ pub fn version(text: &str) -> semver::Version {
     semver::Version::parse(text).expect("version")
 }
 
-/// Where `cargo xtask build-plugins` put the modules.
-pub fn modules_dir() -> PathBuf {
-    std::env::var_os("MODHOST_MODULES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/modules"))
-}
-
 /// The built template module: its manifest text and component.
 pub fn template() -> (String, Vec<u8>) {
-    let dir = modules_dir().join("template@0.1.0");
-    let text = std::fs::read_to_string(dir.join("module.toml")).unwrap_or_else(|error| {
-        panic!(
-            "{}: {error}; run `cargo xtask build-plugins` first",
-            dir.display()
-        )
-    });
-    let component = std::fs::read(dir.join("template.wasm")).expect("template component");
-    (text, component)
+    modhost_testkit::built("template@0.1.0")
 }

@@ -2,8 +2,6 @@
 
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
-use std::path::PathBuf;
-
 use modhost_registry::{NewToken, Registry, RegistryConfig, Role};
 use modhost_server::ServerConfig;
 
@@ -187,40 +185,9 @@ impl Drop for Server {
     }
 }
 
-/// Where `cargo xtask build-plugins` put the modules.
-pub fn modules_dir() -> PathBuf {
-    std::env::var_os("MODHOST_MODULES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/modules"))
-}
+pub use modhost_testkit::built;
 
-pub fn built(label: &str) -> (String, Vec<u8>) {
-    let dir = modules_dir().join(label);
-    let text = std::fs::read_to_string(dir.join("module.toml")).unwrap_or_else(|error| {
-        panic!(
-            "{}: {error}; run `cargo xtask build-plugins` first",
-            dir.display()
-        )
-    });
-    let manifest = modhost_manifest::parse(&text).expect("manifest");
-    let component = std::fs::read(dir.join(&manifest.component.path)).expect("component");
-    (text, component)
-}
-
-/// The template republished as `version` with distinct bytes (an extra custom section).
+/// The template republished as `version` with distinct bytes.
 pub fn template_version(version: &str) -> (String, Vec<u8>) {
-    let (text, mut bytes) = built("template@0.1.0");
-    let old_sha = modhost_registry::blobs::sha256_hex(&bytes);
-    let name = b"modhost-test-variant";
-    let mut section = vec![name.len() as u8];
-    section.extend_from_slice(name);
-    section.extend_from_slice(version.as_bytes());
-    bytes.push(0);
-    bytes.push(section.len() as u8);
-    bytes.extend_from_slice(&section);
-    let new_sha = modhost_registry::blobs::sha256_hex(&bytes);
-    let text = text
-        .replacen("version = \"0.1.0\"", &format!("version = \"{version}\""), 1)
-        .replace(&old_sha, &new_sha);
-    (text, bytes)
+    modhost_testkit::variant("template@0.1.0", version)
 }
