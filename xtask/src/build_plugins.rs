@@ -36,8 +36,14 @@ pub struct BuiltModule {
 
 /// Builds every plugin and writes the output folders.
 pub fn run(root: &Path) -> anyhow::Result<Vec<BuiltModule>> {
+    run_packages(root, &[])
+}
+
+/// Builds the named packages of the plugins workspace (all of them when
+/// `packages` is empty) and writes their output folders.
+pub fn run_packages(root: &Path, packages: &[String]) -> anyhow::Result<Vec<BuiltModule>> {
     ensure_guest_target(root)?;
-    let components = build_components(root)?;
+    let components = build_components(root, packages)?;
     let output_root = root.join("target").join("modules");
     let mut built = Vec::new();
     for (package_dir, component) in &components {
@@ -73,9 +79,15 @@ fn ensure_guest_target(root: &Path) -> anyhow::Result<()> {
 
 /// Builds the plugins workspace in release for the guest target; returns each
 /// component by the folder of the package that produced it.
-fn build_components(root: &Path) -> anyhow::Result<BTreeMap<PathBuf, PathBuf>> {
+fn build_components(root: &Path, packages: &[String]) -> anyhow::Result<BTreeMap<PathBuf, PathBuf>> {
     let mut build = cargo();
-    build.args(["build", "--release", "--workspace", "--target", GUEST_TARGET]);
+    build.args(["build", "--release", "--target", GUEST_TARGET]);
+    if packages.is_empty() {
+        build.arg("--workspace");
+    }
+    for package in packages {
+        build.args(["--package", package]);
+    }
     build.args(["--message-format", "json-render-diagnostics", "--manifest-path"]);
     build.arg(root.join("plugins").join("Cargo.toml"));
     let messages = process::output(build, root)?;

@@ -28,7 +28,11 @@ struct Cli {
 enum Task {
     /// Build every module in plugins/ and examples/ to a component, and write each
     /// with its manifest (sha256 filled in) to target/modules/<id>@<version>/.
-    BuildPlugins,
+    BuildPlugins {
+        /// Build only these packages of the plugins workspace (repeatable; default: all).
+        #[arg(short, long = "package", value_name = "PACKAGE")]
+        packages: Vec<String>,
+    },
     /// Scaffold a new module from plugins/template.
     NewModule {
         /// The module id, in kebab-case (e.g. `stock-alerts`).
@@ -69,7 +73,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let root = repository_root()?;
     match cli.task {
-        Task::BuildPlugins => build_plugins::run(&root).map(|_| ()),
+        Task::BuildPlugins { packages } => build_plugins::run_packages(&root, &packages).map(|_| ()),
         Task::NewModule { name, dir, kind } => new_module::run(&root, &name, dir.as_deref(), kind),
         Task::Run { port } => run::run(&root, port),
         Task::Test => suites::test(&root),

@@ -346,6 +346,55 @@ impl CallError {
     }
 }
 
+/// The HTTP status the data plane answers a module error code with.
+pub fn error_code_status(code: ErrorCode) -> u16 {
+    match code {
+        ErrorCode::BadRequest => 400,
+        ErrorCode::Forbidden => 403,
+        ErrorCode::NotFound => 404,
+        ErrorCode::Conflict => 409,
+        ErrorCode::Unprocessable => 422,
+        ErrorCode::Unavailable => 503,
+        ErrorCode::Internal => 500,
+    }
+}
+
+/// The request a smoke test sends.
+fn smoke_request(request: &modhost_manifest::SmokeRequest) -> Request {
+    use modhost_manifest::Method as ManifestMethod;
+    let method = match request.method {
+        ManifestMethod::Get => Method::Get,
+        ManifestMethod::Head => Method::Head,
+        ManifestMethod::Post => Method::Post,
+        ManifestMethod::Put => Method::Put,
+        ManifestMethod::Patch => Method::Patch,
+        ManifestMethod::Delete => Method::Delete,
+        ManifestMethod::Options => Method::Options,
+    };
+    let (path, query) = request.path.split_once('?').unwrap_or((&request.path, ""));
+    let mut headers: Vec<(String, String)> = request
+        .headers
+        .iter()
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    if matches!(request.body, Some(modhost_manifest::SmokeBody::Json(_)))
+        && !request.headers.contains_key("content-type")
+    {
+        headers.push(("content-type".to_owned(), "application/json".to_owned()));
+    }
+    Request {
+        method,
+        path: path.to_owned(),
+        query: query.to_owned(),
+        headers,
+        body: request
+            .body
+            .as_ref()
+            .map(modhost_manifest::SmokeBody::to_bytes)
+            .unwrap_or_default(),
+    }
+}
+
 /// The wire name of a module error code.
 pub fn error_code_name(code: ErrorCode) -> &'static str {
     match code {
@@ -666,9 +715,20 @@ impl Runtime {
     }
 
     async fn call_target(&self, target: CallTarget, request: Request) -> Result<Response, CallError> {
-        let context = target.tenant_context();
         let (tenant, module) = (target.caller.tenant_id.clone(), target.module.spec().id.clone());
         let started = std::time::Instant::now();
+        let (outcome, fuel_used) = self.handle(target, request).await;
+        let class = outcome.as_ref().map_or_else(CallError::class, |_| "ok");
+        self.inner
+            .requests
+            .observe(&tenant, &module, class, started.elapsed(), fuel_used);
+        outcome
+    }
+
+    /// Runs the `handle` export in a fresh instance and checks the response
+    /// against the host's limits; returns the outcome and the fuel used.
+    async fn handle(&self, target: CallTarget, request: Request) -> (Result<Response, CallError>, u64) {
+        let context = target.tenant_context();
         let (outcome, fuel_used) = self
             .run_in_fresh_instance(target, async |instance, store| {
                 instance
@@ -684,11 +744,43 @@ impl Runtime {
             Ok(Err(error)) => Err(CallError::Module(error)),
             Err(error) => Err(error),
         };
-        let class = outcome.as_ref().map_or_else(CallError::class, |_| "ok");
-        self.inner
-            .requests
-            .observe(&tenant, &module, class, started.elapsed(), fuel_used);
-        outcome
+        (outcome, fuel_used)
+    }
+
+    /// Runs a manifest's smoke tests (`[[tests]]`), in order, as `caller` with
+    /// `config`, against an empty scratch store that is thrown away afterwards:
+    /// the tenant's data is never read or written. Calls the module makes to
+    /// its dependencies reach the tenant's active versions with the same
+    /// scratch store. Returns how many passed, or why the first failing one failed.
+    /// Smoke-test calls are not counted in the request metrics.
+    pub async fn smoke_test(
+        &self,
+        module: Arc<ReadyModule>,
+        caller: &Caller,
+        config: Arc<ModuleConfig>,
+        tests: &[modhost_manifest::SmokeTest],
+    ) -> Result<usize, String> {
+        let scratch: Arc<dyn KvStore> = Arc::new(MemoryKvStore::new());
+        for test in tests {
+            let target = CallTarget::new(module.clone(), caller, config.clone(), 0, scratch.clone());
+            let (outcome, _) = self.handle(target, smoke_request(&test.request)).await;
+            let (status, body) = match outcome {
+                Ok(response) => (response.status, response.body),
+                Err(CallError::Module(error)) => (
+                    error_code_status(error.code),
+                    serde_json::json!({
+                        "error": { "code": error_code_name(error.code), "message": error.message }
+                    })
+                    .to_string()
+                    .into_bytes(),
+                ),
+                Err(failure) => return Err(format!("smoke test `{}` failed: {failure}", test.name)),
+            };
+            test.expect
+                .check(status, &body)
+                .map_err(|reason| format!("smoke test `{}` failed: {reason}", test.name))?;
+        }
+        Ok(tests.len())
     }
 
     /// Runs the module's `migrate` export on the caller's real data. Returns

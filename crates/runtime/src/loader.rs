@@ -135,6 +135,16 @@ pub enum DeployError {
         /// What failed.
         reason: String,
     },
+    /// One of the target version's smoke tests (`[[tests]]`) failed; nothing changed.
+    #[error("{module}@{version} failed its smoke tests, so it was not promoted: {reason}")]
+    SmokeTestFailed {
+        /// The module.
+        module: String,
+        /// The version.
+        version: Version,
+        /// Which test failed, and how.
+        reason: String,
+    },
     /// The target version's `migrate` failed; the data was restored.
     #[error("{module}@{version} failed to migrate the tenant's data, which was left untouched: {reason}")]
     MigrationFailed {
@@ -505,6 +515,25 @@ impl Loader {
             reason,
         };
         let serving = self.serving_for(&tenant, &record).await.map_err(not_ready)?;
+        if let Err(reason) = self
+            .inner
+            .runtime
+            .smoke_test(
+                serving.ready.clone(),
+                &Self::caller_for(&tenant, &format!("smoke-test-{module}@{version}")),
+                serving.config.clone(),
+                &serving.manifest.tests,
+            )
+            .await
+        {
+            let error = DeployError::SmokeTestFailed {
+                module: module.to_owned(),
+                version: version.clone(),
+                reason,
+            };
+            self.record_failed_promote(actor, tenant_id, module, version, &error)?;
+            return Err(error);
+        }
 
         let snapshot = registry.kv_snapshot(tenant_id, module)?;
         let caller = Self::caller_for(&tenant, &format!("migrate-{module}@{version}"));
@@ -527,15 +556,7 @@ impl Loader {
                 version: version.clone(),
                 reason,
             };
-            let mut draft = modhost_registry::AuditDraft::ok(
-                actor,
-                "deployment.promote",
-                format!("{tenant_id}/{module}@{version}"),
-                Some(tenant_id),
-            );
-            draft.outcome = modhost_registry::AuditOutcome::Failed;
-            draft.detail = Some(error.to_string());
-            registry.record_audit(draft)?;
+            self.record_failed_promote(actor, tenant_id, module, version, &error)?;
             return Err(error);
         }
         let data_changed = !registry.kv_matches_snapshot(tenant_id, module, snapshot)?;
@@ -561,6 +582,27 @@ impl Loader {
                 Err(error.into())
             }
         }
+    }
+
+    /// Audits a promote that was refused after the registry's checks passed.
+    fn record_failed_promote(
+        &self,
+        actor: &str,
+        tenant_id: &str,
+        module: &str,
+        version: &Version,
+        error: &DeployError,
+    ) -> Result<(), RegistryError> {
+        let mut draft = modhost_registry::AuditDraft::ok(
+            actor,
+            "deployment.promote",
+            format!("{tenant_id}/{module}@{version}"),
+            Some(tenant_id),
+        );
+        draft.outcome = modhost_registry::AuditOutcome::Failed;
+        draft.detail = Some(error.to_string());
+        self.inner.registry.record_audit(draft)?;
+        Ok(())
     }
 
     /// Rolls the tenant's `module` back: make the target ready, then let the

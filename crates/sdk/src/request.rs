@@ -81,6 +81,26 @@ impl Request {
         &self.params
     }
 
+    /// Every query parameter in order, decoded (`+` is a space), repeated names
+    /// kept. A pair that is not valid percent-encoded UTF-8 is a `bad-request`
+    /// naming it, so filters built from the query never silently drop a term.
+    pub fn query_pairs(&self) -> Result<Vec<(String, String)>> {
+        self.inner
+            .query
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                match (decode_query_component(key), decode_query_component(value)) {
+                    (Some(key), Some(value)) => Ok((key, value)),
+                    _ => Err(Error::bad_request(format!(
+                        "query parameter `{pair}` is not valid percent-encoded utf-8"
+                    ))),
+                }
+            })
+            .collect()
+    }
+
     /// The first value of query parameter `name`, decoded (`+` is a space).
     /// `None` when absent or not valid percent-encoded UTF-8.
     pub fn query(&self, name: &str) -> Option<String> {
@@ -166,6 +186,22 @@ mod tests {
         assert_eq!(request.query("size").as_deref(), Some("M/L"));
         assert_eq!(request.query("empty").as_deref(), Some(""));
         assert_eq!(request.query("missing"), None);
+        assert_eq!(
+            request.query_pairs().expect("valid pairs"),
+            [
+                ("name", "t shirt"),
+                ("size", "M/L"),
+                ("empty", ""),
+                ("limit", "x")
+            ]
+            .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        );
+        assert_eq!(
+            Request::for_test(Method::Get, "/items?a=%FF", "").query_pairs(),
+            Err(Error::bad_request(
+                "query parameter `a=%FF` is not valid percent-encoded utf-8"
+            ))
+        );
         assert_eq!(request.query_as::<u32>("missing"), Ok(None));
         assert_eq!(
             request.query_as::<u32>("limit"),

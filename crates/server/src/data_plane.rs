@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use modhost_runtime::{CallError, Caller, ErrorCode, Method, TenantKind};
+use modhost_runtime::{CallError, Caller, Method, TenantKind, error_code_name, error_code_status};
 
 use crate::App;
 use crate::api::read_body;
@@ -54,16 +54,13 @@ pub(crate) fn call_error(error: &CallError) -> ApiError {
     let message = error.to_string();
     match error {
         CallError::Module(module_error) => {
-            let (status, code) = match module_error.code {
-                ErrorCode::BadRequest => (StatusCode::BAD_REQUEST, "bad-request"),
-                ErrorCode::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
-                ErrorCode::NotFound => (StatusCode::NOT_FOUND, "not-found"),
-                ErrorCode::Conflict => (StatusCode::CONFLICT, "conflict"),
-                ErrorCode::Unprocessable => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
-                ErrorCode::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-                ErrorCode::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-            };
-            ApiError::new(status, code, module_error.message.clone())
+            let status = StatusCode::from_u16(error_code_status(module_error.code))
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            ApiError::new(
+                status,
+                error_code_name(module_error.code),
+                module_error.message.clone(),
+            )
         }
         CallError::DeadlineExceeded(_) => {
             ApiError::new(StatusCode::GATEWAY_TIMEOUT, "deadline-exceeded", message)

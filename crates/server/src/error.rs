@@ -152,6 +152,9 @@ impl From<DeployError> for ApiError {
         match error {
             DeployError::Registry(error) => error.into(),
             DeployError::NotReady { .. } => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "not-ready", message),
+            DeployError::SmokeTestFailed { .. } => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "smoke-test-failed", message)
+            }
             DeployError::MigrationFailed { .. } => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "migration-failed", message)
             }

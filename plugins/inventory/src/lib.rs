@@ -1,0 +1,18 @@
+//! The inventory module (skeleton, being written).
+
+use modhost_sdk::{Module, Request, Response, Result, Router};
+
+/// The module; see the crate docs.
+pub struct Inventory;
+
+impl Module for Inventory {
+    fn router() -> Router {
+        Router::new().get("/health", health)
+    }
+}
+
+modhost_sdk::export_module!(Inventory);
+
+fn health(_request: &Request) -> Result<Response> {
+    Response::ok(&serde_json::json!({ "ok": true }))
+}
