@@ -1,6 +1,6 @@
 //! Shared helpers for the runtime's tests: built modules, registries on temp dirs, version variants.
 
-#![allow(dead_code, reason = "each test file uses a different subset")]
+#![allow(dead_code, unused_imports, reason = "each test file uses a different subset")]
 
 use modhost_registry::{NewTenant, Publisher, Registry, RegistryConfig, TenantKind, Upload};
 
