@@ -121,23 +121,32 @@ fn seed(binary: &Path, url: &str, token: &str, modules: &[BuiltModule]) -> anyho
         .iter()
         .filter(|module| !TEST_FIXTURE_MODULES.contains(&module.id.as_str()))
         .collect();
-    demo.sort_by_key(|module| (module.custom, !module.dependencies_empty));
-    for module in demo {
+    // Standard before custom, modules without dependencies first, and each
+    // module's versions oldest first; every version is pushed, only the newest
+    // is promoted (promoting an older one over newer data would be refused).
+    demo.sort_by_key(|module| {
+        (
+            module.custom,
+            !module.dependencies_empty,
+            module.id.clone(),
+            semver::Version::parse(&module.version).ok(),
+        )
+    });
+    for (index, module) in demo.iter().enumerate() {
         let dir: PathBuf = module.dir.clone();
         let dir = dir.to_string_lossy().into_owned();
         let target = format!("{}@{}", module.id, module.version);
-        if module.custom {
-            step(
-                binary,
-                url,
-                token,
-                &["module", "push", &dir, "--owner", "banban"],
-                None,
-            )?;
-            step(binary, url, token, &["promote", "banban", &target], None)?;
+        let newest = demo.get(index + 1).is_none_or(|next| next.id != module.id);
+        let (push_owner, tenants): (&[&str], Vec<&str>) = if module.custom {
+            (&["--owner", "banban"], vec!["banban"])
         } else {
-            step(binary, url, token, &["module", "push", &dir], None)?;
-            for (tenant, _, _) in DEMO_TENANTS {
+            (&[], DEMO_TENANTS.iter().map(|(id, _, _)| *id).collect())
+        };
+        let mut push = vec!["module", "push", dir.as_str()];
+        push.extend_from_slice(push_owner);
+        step(binary, url, token, &push, None)?;
+        if newest {
+            for tenant in tenants {
                 step(binary, url, token, &["promote", tenant, &target], None)?;
             }
         }
@@ -155,6 +164,8 @@ fn print_banner(url: &str, token: &str, binary: &Path) {
          \x20 {binary} tenant list\n\
          \x20 {binary} status\n\
          \x20 {binary} call acme template /hello/world\n\
+         \x20 {binary} call acme inventory /locations/sp-01 -X PUT -d '{{\"name\": \"Sao Paulo\"}}'\n\
+         \x20 {binary} call banban banban /transfers/suggestions\n\
          \x20 curl -H \"authorization: Bearer $MODHOST_TOKEN\" {url}/t/acme/template/hello/world\n\
          \x20 curl -H \"authorization: Bearer $MODHOST_TOKEN\" {url}/v1/tenants/banban/context\n"
     );
