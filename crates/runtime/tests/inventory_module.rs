@@ -513,30 +513,17 @@ async fn movement_history_is_filtered_and_paged() {
         .await
         .expect(200);
     assert_eq!(seqs(&at_store), [3, 4]);
-    let first_page = host
-        .get("acme", INVENTORY, "/movements?limit=2")
-        .await
-        .expect(200);
-    assert_eq!(
-        (seqs(&first_page), first_page["next"].clone()),
-        (vec![1, 2], json!(2))
-    );
-    let second_page = host
-        .get("acme", INVENTORY, "/movements?limit=2&after=2")
-        .await
-        .expect(200);
-    assert_eq!(
-        (seqs(&second_page), second_page["next"].clone()),
-        (vec![3, 4], json!(4))
-    );
-    let last_page = host
-        .get("acme", INVENTORY, "/movements?limit=2&after=4")
-        .await
-        .expect(200);
-    assert_eq!(
-        (seqs(&last_page), last_page["next"].clone()),
-        (vec![5], Value::Null)
-    );
+    for (query, page, next) in [
+        ("limit=2", vec![1, 2], json!(2)),
+        ("limit=2&after=2", vec![3, 4], json!(4)),
+        ("limit=2&after=4", vec![5], Value::Null),
+    ] {
+        let reply = host
+            .get("acme", INVENTORY, &format!("/movements?{query}"))
+            .await
+            .expect(200);
+        assert_eq!((seqs(&reply), reply["next"].clone()), (page, next), "{query}");
+    }
     let recorded_at = all["movements"][0]["at"].as_u64().expect("at");
     let none_before = host
         .get("acme", INVENTORY, &format!("/movements?to={recorded_at}"))

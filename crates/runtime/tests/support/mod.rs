@@ -14,8 +14,15 @@ pub fn registry() -> (tempfile::TempDir, Registry) {
     (dir, registry)
 }
 
-pub fn publish(registry: &Registry, (text, bytes): &(String, Vec<u8>)) {
-    let publisher = Publisher::Operator { owner: None };
+pub fn publish(registry: &Registry, module: &(String, Vec<u8>)) {
+    publish_owned(registry, module, None);
+}
+
+/// Publishes as an operator; a custom module is owned by `owner`.
+pub fn publish_owned(registry: &Registry, (text, bytes): &(String, Vec<u8>), owner: Option<&str>) {
+    let publisher = Publisher::Operator {
+        owner: owner.map(str::to_owned),
+    };
     registry
         .publish(Upload {
             manifest_text: text,
@@ -27,10 +34,14 @@ pub fn publish(registry: &Registry, (text, bytes): &(String, Vec<u8>)) {
 }
 
 pub fn tenant(registry: &Registry, id: &str) {
+    tenant_of_kind(registry, id, TenantKind::Standard);
+}
+
+pub fn tenant_of_kind(registry: &Registry, id: &str, kind: TenantKind) {
     let new = NewTenant {
         id: id.to_owned(),
         name: id.to_owned(),
-        kind: TenantKind::Standard,
+        kind,
         organisation: Default::default(),
         features: Default::default(),
     };
@@ -116,31 +127,13 @@ impl ModuleHost {
 
     /// Creates a tenant of `kind`.
     pub fn tenant(&self, id: &str, kind: TenantKind) {
-        let new = NewTenant {
-            id: id.to_owned(),
-            name: id.to_owned(),
-            kind,
-            organisation: Default::default(),
-            features: Default::default(),
-        };
-        self.registry.create_tenant(new, OPERATOR).expect("tenant");
+        tenant_of_kind(&self.registry, id, kind);
     }
 
     /// Publishes the built module `label` (`<id>@<version>`) as an operator;
     /// a custom module is owned by `owner`.
     pub fn publish(&self, label: &str, owner: Option<&str>) {
-        let (text, bytes) = built(label);
-        let publisher = Publisher::Operator {
-            owner: owner.map(str::to_owned),
-        };
-        self.registry
-            .publish(Upload {
-                manifest_text: &text,
-                component: &bytes,
-                publisher: &publisher,
-                actor: OPERATOR,
-            })
-            .unwrap_or_else(|error| panic!("publish {label}: {error}"));
+        publish_owned(&self.registry, &built(label), owner);
     }
 
     /// Promotes `module@version` for `tenant` through the loader.
