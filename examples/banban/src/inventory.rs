@@ -97,11 +97,27 @@ fn get<T: DeserializeOwned>(path: &str) -> Result<T> {
     modules::get_json("inventory", path)
 }
 
-fn too_many(what: &str) -> Error {
-    Error::unprocessable(format!(
+/// Every item of a paged inventory list: `path` (with its query) is asked
+/// again with `&after=<next>` until `next` is `null`, at most [`MAX_PAGES`] times.
+fn all_pages<P: DeserializeOwned, T>(
+    path: &str,
+    what: &str,
+    split: impl Fn(P) -> (Vec<T>, Option<String>),
+) -> Result<Vec<T>> {
+    let mut items = Vec::new();
+    let mut after = String::new();
+    for _ in 0..MAX_PAGES {
+        let (page, next) = split(get(&format!("{path}&limit={PAGE}{after}"))?);
+        items.extend(page);
+        match next {
+            Some(next) => after = format!("&after={next}"),
+            None => return Ok(items),
+        }
+    }
+    Err(Error::unprocessable(format!(
         "more than {} {what} to read in one request; narrow the request (e.g. by style)",
         MAX_PAGES * PAGE
-    ))
+    )))
 }
 
 /// Every product (of `style`, when given) with its stock.
@@ -109,17 +125,11 @@ pub fn products(style: Option<&str>) -> Result<Vec<Product>> {
     let filter = style
         .map(|style| format!("&attr.style={style}"))
         .unwrap_or_default();
-    let mut products = Vec::new();
-    let mut after = String::new();
-    for _ in 0..MAX_PAGES {
-        let page: ProductPage = get(&format!("/products?include=stock&limit={PAGE}{filter}{after}"))?;
-        products.extend(page.products);
-        match page.next {
-            Some(next) => after = format!("&after={next}"),
-            None => return Ok(products),
-        }
-    }
-    Err(too_many("products"))
+    all_pages(
+        &format!("/products?include=stock{filter}"),
+        "products",
+        |page: ProductPage| (page.products, page.next),
+    )
 }
 
 /// Every location.
@@ -129,17 +139,11 @@ pub fn locations() -> Result<Vec<Location>> {
 
 /// Every sale recorded at or after `from` (unix ms).
 pub fn sales_since(from: u64) -> Result<Vec<Movement>> {
-    let mut sales = Vec::new();
-    let mut after = String::new();
-    for _ in 0..MAX_PAGES {
-        let page: MovementPage = get(&format!("/movements?kind=sell&from={from}&limit={PAGE}{after}"))?;
-        sales.extend(page.movements);
-        match page.next {
-            Some(next) => after = format!("&after={next}"),
-            None => return Ok(sales),
-        }
-    }
-    Err(too_many("sales"))
+    all_pages(
+        &format!("/movements?kind=sell&from={from}"),
+        "sales",
+        |page: MovementPage| (page.movements, page.next.map(|next| next.to_string())),
+    )
 }
 
 #[cfg(test)]

@@ -74,6 +74,15 @@ pub fn query_params(request: &Request, allowed: &[&str]) -> Result<BTreeMap<Stri
     Ok(params)
 }
 
+/// The checked `style` query parameter, if any.
+fn style_filter(params: &BTreeMap<String, String>) -> Result<Option<&str>> {
+    let style = params.get("style").map(String::as_str);
+    if let Some(style) = style {
+        check_id("style", style)?;
+    }
+    Ok(style)
+}
+
 /// A whole number from the query within `range`, or `default`.
 pub fn bounded_number(
     params: &BTreeMap<String, String>,
@@ -120,10 +129,7 @@ fn style_grid(request: &Request) -> Result<Response> {
 
 fn transfer_suggestions(request: &Request) -> Result<Response> {
     let params = query_params(request, &["style", "min_units"])?;
-    let style = params.get("style").map(String::as_str);
-    if let Some(style) = style {
-        check_id("style", style)?;
-    }
+    let style = style_filter(&params)?;
     let configured = config::int("min_transfer_units").unwrap_or(DEFAULT_MIN_TRANSFER_UNITS);
     let min_units = bounded_number(&params, "min_units", configured, 1..=1_000_000)?;
     let stores: Vec<String> = inventory::locations()?
@@ -150,10 +156,7 @@ fn transfer_suggestions(request: &Request) -> Result<Response> {
 
 fn sell_through_report(request: &Request) -> Result<Response> {
     let params = query_params(request, &["days", "style"])?;
-    let style = params.get("style").map(String::as_str);
-    if let Some(style) = style {
-        check_id("style", style)?;
-    }
+    let style = style_filter(&params)?;
     let configured = config::int("sell_through_days").unwrap_or(DEFAULT_SELL_THROUGH_DAYS);
     let days = bounded_number(&params, "days", configured, 1..=MAX_DAYS)?;
     let now = std::time::SystemTime::now()

@@ -98,12 +98,17 @@ fn put_product(request: &Request) -> Result<Response> {
     let sku = request.param("sku")?;
     let input: ProductInput = request.json()?;
     let product = model::check_product(sku, input, now_ms())?;
-    let existed = kv::get(&store::product_key(sku))?.is_some();
-    store::put(&store::product_key(sku), &product)?;
+    create_or_replace(&store::product_key(sku), &product)
+}
+
+/// Stores `value` under `key`: 201 when it is new, 200 when it replaced one.
+fn create_or_replace<T: serde::Serialize>(key: &str, value: &T) -> Result<Response> {
+    let existed = kv::get(key)?.is_some();
+    store::put(key, value)?;
     if existed {
-        Response::ok(&product)
+        Response::ok(value)
     } else {
-        Response::created(&product)
+        Response::created(value)
     }
 }
 
@@ -149,13 +154,7 @@ fn stock_rows_json(sku: &str, levels: &BTreeMap<String, Level>, threshold: i64) 
 fn put_location(request: &Request) -> Result<Response> {
     let id = request.param("id")?;
     let location = model::check_location(id, request.json::<LocationInput>()?)?;
-    let existed = kv::get(&store::location_key(id))?.is_some();
-    store::put(&store::location_key(id), &location)?;
-    if existed {
-        Response::ok(&location)
-    } else {
-        Response::created(&location)
-    }
+    create_or_replace(&store::location_key(id), &location)
 }
 
 fn list_locations(_request: &Request) -> Result<Response> {
