@@ -597,3 +597,40 @@ fn bad_input_gets_a_clear_json_error_and_the_server_keeps_serving() {
     let (_, deployment) = server.get("/v1/tenants/acme/deployments/template", Some(&operator));
     assert_eq!(deployment["active"], "0.1.0", "nothing changed");
 }
+
+#[test]
+fn a_version_failing_its_smoke_tests_is_refused_with_422_and_nothing_changes() {
+    let server = setup();
+    let operator = server.operator.clone();
+    assert_eq!(promote(&server, &operator, "acme", "0.1.0").0, 200);
+    let (manifest, component) = template_version("0.2.0");
+    let failing = manifest.replacen(
+        r#"json = { message = "hello, world" }"#,
+        r#"json = { message = "bom dia, world" }"#,
+        1,
+    );
+    assert_ne!(
+        failing, manifest,
+        "the template's smoke test changed; update this test"
+    );
+    assert_eq!(server.push(&operator, &failing, &component, None).0, 201);
+
+    let (status, body) = promote(&server, &operator, "acme", "0.2.0");
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (422, json!("smoke-test-failed")),
+        "{body}"
+    );
+    assert_eq!(
+        body["error"]["message"],
+        "template@0.2.0 failed its smoke tests, so it was not promoted: smoke test `greets` failed: \
+         the response JSON differs at `$.message`: expected \"bom dia, world\", found a string"
+    );
+    let invoker = server.token("invoker", Some("acme"));
+    let (status, version, body) = served_version(&server, &invoker);
+    assert_eq!((status, version.as_str()), (200, "template@0.1.0"));
+    assert_eq!(
+        body["visits"], 1,
+        "the smoke tests never touched the tenant's data"
+    );
+}
