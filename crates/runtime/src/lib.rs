@@ -752,7 +752,8 @@ impl Runtime {
     /// the tenant's data is never read or written. Calls the module makes to
     /// its dependencies reach the tenant's active versions with the same
     /// scratch store. Returns how many passed, or why the first failing one failed.
-    /// Smoke-test calls are not counted in the request metrics.
+    /// The tests' own calls are not counted in the request metrics (the nested
+    /// calls they make to dependencies are, as the dependencies' requests).
     pub async fn smoke_test(
         &self,
         module: Arc<ReadyModule>,
