@@ -17,7 +17,30 @@ pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
 /// The longest key the host accepts, in bytes.
 pub const MAX_KEY_BYTES: usize = 512;
 
+/// The longest id [`check_key_part`] accepts, in bytes.
+pub const MAX_KEY_PART_BYTES: usize = 64;
+
 pub use wit::KeyPage;
+
+/// Whether `part` can safely become one part of a key built from input:
+/// 1 to [`MAX_KEY_PART_BYTES`] of `A-Z a-z 0-9 . _ -`. No `/`, so an id taken
+/// from a request can never forge the key structure (`products/<sku>`).
+pub fn is_key_part(part: &str) -> bool {
+    (1..=MAX_KEY_PART_BYTES).contains(&part.len())
+        && part
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'))
+}
+
+/// [`is_key_part`] as a `bad-request` naming `what` (e.g. `sku`) and the value.
+pub fn check_key_part(what: &str, part: &str) -> Result<()> {
+    if is_key_part(part) {
+        return Ok(());
+    }
+    Err(Error::bad_request(format!(
+        "{what} `{part}` is not valid; use 1 to {MAX_KEY_PART_BYTES} letters, digits, `.`, `_` or `-`"
+    )))
+}
 
 impl From<wit::KvError> for Error {
     fn from(error: wit::KvError) -> Self {
@@ -92,5 +115,31 @@ pub fn list_all(prefix: &str, max_keys: usize) -> Result<Vec<String>> {
             Some(next) => after = Some(next),
             None => return Ok(keys),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_parts_cannot_contain_separators() {
+        assert_eq!(check_key_part("sku", "TS-01.M_blue"), Ok(()));
+        assert!(is_key_part(&"x".repeat(64)));
+        for bad in ["", "a/b", "a b", "é", &"x".repeat(65)] {
+            assert!(!is_key_part(bad), "{bad}");
+            assert_eq!(
+                check_key_part("sku", bad),
+                Err(Error::bad_request(format!(
+                    "sku `{bad}` is not valid; use 1 to 64 letters, digits, `.`, `_` or `-`"
+                )))
+            );
+        }
+        assert_eq!(
+            check_key_part("location", "s/1"),
+            Err(Error::bad_request(
+                "location `s/1` is not valid; use 1 to 64 letters, digits, `.`, `_` or `-`"
+            ))
+        );
     }
 }

@@ -9,7 +9,8 @@
 //! - [`Request`] and [`Response`] carry JSON in and out with serde;
 //! - [`Error`] is a module error with a code the host turns into an HTTP status;
 //! - [`kv`], [`config`], [`log`], [`metrics`] and [`modules`] are thin, typed
-//!   helpers over the host capabilities of the same names;
+//!   helpers over the host capabilities of the same names; [`clock`] reads
+//!   the wall clock in the milliseconds module data uses;
 //! - [`Module`] plus [`export_module!`] wire everything to the world's exports.
 //!
 //! ```ignore
@@ -42,6 +43,7 @@
 
 extern crate self as modhost_sdk;
 
+pub mod clock;
 pub mod config;
 mod error;
 pub mod kv;

@@ -25,6 +25,7 @@ pub mod transfers;
 
 use std::collections::BTreeMap;
 
+use modhost_sdk::kv::check_key_part;
 use modhost_sdk::{Error, Module, Request, Response, Result, Router, config};
 
 /// The module; see the crate docs.
@@ -48,17 +49,6 @@ const DEFAULT_SELL_THROUGH_DAYS: i64 = 30;
 pub const MAX_DAYS: i64 = 365;
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 
-/// Checks an id from the query or path (a style, a location): the inventory's id rule.
-pub fn check_id(what: &str, id: &str) -> Result<()> {
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
-    if id.is_empty() || id.len() > 64 || !id.chars().all(allowed) {
-        return Err(Error::bad_request(format!(
-            "{what} `{id}` is not valid; use 1 to 64 letters, digits, `.`, `_` or `-`"
-        )));
-    }
-    Ok(())
-}
-
 /// The query's parameters by name, refusing any not in `allowed`.
 pub fn query_params(request: &Request, allowed: &[&str]) -> Result<BTreeMap<String, String>> {
     let mut params = BTreeMap::new();
@@ -78,7 +68,7 @@ pub fn query_params(request: &Request, allowed: &[&str]) -> Result<BTreeMap<Stri
 fn style_filter(params: &BTreeMap<String, String>) -> Result<Option<&str>> {
     let style = params.get("style").map(String::as_str);
     if let Some(style) = style {
-        check_id("style", style)?;
+        check_key_part("style", style)?;
     }
     Ok(style)
 }
@@ -105,11 +95,11 @@ pub fn bounded_number(
 
 fn style_grid(request: &Request) -> Result<Response> {
     let style = request.param("style")?;
-    check_id("style", style)?;
+    check_key_part("style", style)?;
     let params = query_params(request, &["location"])?;
     let location = params.get("location").map(String::as_str);
     if let Some(location) = location {
-        check_id("location", location)?;
+        check_key_part("location", location)?;
         if !inventory::locations()?.iter().any(|known| known.id == location) {
             return Err(Error::not_found(format!(
                 "no location `{location}` in the inventory"
@@ -159,12 +149,7 @@ fn sell_through_report(request: &Request) -> Result<Response> {
     let style = style_filter(&params)?;
     let configured = config::int("sell_through_days").unwrap_or(DEFAULT_SELL_THROUGH_DAYS);
     let days = bounded_number(&params, "days", configured, 1..=MAX_DAYS)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-        });
-    let from = now.saturating_sub(u64::try_from(days).unwrap_or(0) * DAY_MS);
+    let from = modhost_sdk::clock::now_ms().saturating_sub(u64::try_from(days).unwrap_or(0) * DAY_MS);
     let products = inventory::products(style)?;
     let sales = inventory::sales_since(from)?;
     let report = sell_through::build(&products, &sales);
@@ -198,7 +183,7 @@ mod tests {
         );
         assert_eq!(bounded_number(&params, "min_units", 2, 1..=9), Ok(2));
         assert_eq!(
-            check_id("style", "T S"),
+            check_key_part("style", "T S"),
             Err(Error::bad_request(
                 "style `T S` is not valid; use 1 to 64 letters, digits, `.`, `_` or `-`"
             ))

@@ -6,8 +6,6 @@ use serde::{Deserialize, Serialize};
 use crate::model::{check_time, shown};
 use crate::query::{self, DAY_MS, QuerySpec};
 
-/// The longest dashboard id, in bytes.
-pub const MAX_ID_BYTES: usize = 64;
 /// The longest title, in characters.
 pub const MAX_TITLE_CHARS: usize = 128;
 /// The most queries on one dashboard.
@@ -17,11 +15,7 @@ pub const MAX_QUERY_NAME_CHARS: usize = 64;
 
 /// Checks a dashboard id: `[A-Za-z0-9._-]{1,64}`.
 pub fn check_id(id: &str) -> Result<()> {
-    let valid = (1..=MAX_ID_BYTES).contains(&id.len())
-        && id
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'));
-    if valid {
+    if modhost_sdk::kv::is_key_part(id) {
         Ok(())
     } else {
         Err(Error::bad_request(format!(

@@ -29,8 +29,6 @@ pub mod model;
 pub mod query;
 pub mod store;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use modhost_sdk::{Error, Module, Request, Response, Result, Router, config, kv, log};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -79,11 +77,8 @@ fn config_int(key: &str, default: i64) -> i64 {
     config::int(key).unwrap_or(default).max(1)
 }
 
-fn now_ms() -> Result<i64> {
-    let elapsed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_err(|_| Error::internal("the clock is before 1970"))?;
-    Ok(i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+fn now_ms() -> i64 {
+    i64::try_from(modhost_sdk::clock::now_ms()).unwrap_or(i64::MAX)
 }
 
 /// A JSON response, refused with `422` when it would exceed what the host passes on.
@@ -192,7 +187,7 @@ fn max_query_events() -> u64 {
 fn post_events(request: &Request) -> Result<Response> {
     let batch: EventBatch = body(request)?;
     let max_batch = config_int("max_events_per_batch", DEFAULT_MAX_EVENTS_PER_BATCH);
-    let events = model::validate_batch(batch, usize::try_from(max_batch).unwrap_or(usize::MAX), now_ms()?)?;
+    let events = model::validate_batch(batch, usize::try_from(max_batch).unwrap_or(usize::MAX), now_ms())?;
     let stored = store::append(events)?;
     log::log(
         log::Level::Info,
@@ -310,7 +305,7 @@ fn run_dashboard(request: &Request) -> Result<Response> {
     } else {
         body(request)?
     };
-    let now = now_ms()?;
+    let now = now_ms();
     let days = config_int("default_dashboard_days", DEFAULT_DASHBOARD_DAYS);
     let budget = max_query_events();
     let mut results = Vec::with_capacity(dashboard.queries.len());

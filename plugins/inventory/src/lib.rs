@@ -36,9 +36,11 @@ pub mod store;
 
 use std::collections::BTreeMap;
 
+use modhost_sdk::clock::now_ms;
+use modhost_sdk::kv::check_key_part;
 use modhost_sdk::{Error, Module, Request, Response, Result, Router, config, kv, log};
 
-use crate::model::{LocationInput, Movement, MovementInput, ProductInput, check_id};
+use crate::model::{LocationInput, Movement, MovementInput, ProductInput};
 use crate::queries::{MovementFilter, Paging, ProductFilter};
 use crate::stock::{Level, RESERVATIONS, StockRow};
 
@@ -85,15 +87,6 @@ fn max_page_size() -> usize {
     usize::try_from(config::int("max_page_size").unwrap_or(200)).unwrap_or(200)
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-        })
-}
-
 fn put_product(request: &Request) -> Result<Response> {
     let sku = request.param("sku")?;
     let input: ProductInput = request.json()?;
@@ -114,7 +107,7 @@ fn create_or_replace<T: serde::Serialize>(key: &str, value: &T) -> Result<Respon
 
 fn get_product(request: &Request) -> Result<Response> {
     let sku = request.param("sku")?;
-    check_id("sku", sku)?;
+    check_key_part("sku", sku)?;
     Response::ok(&store::product(sku)?)
 }
 
@@ -169,7 +162,7 @@ fn list_locations(_request: &Request) -> Result<Response> {
 
 fn sku_stock(request: &Request) -> Result<Response> {
     let sku = request.param("sku")?;
-    check_id("sku", sku)?;
+    check_key_part("sku", sku)?;
     store::product(sku)?;
     let threshold = threshold();
     let levels = store::levels_of(sku)?;
@@ -188,7 +181,7 @@ fn sku_stock(request: &Request) -> Result<Response> {
 
 fn location_stock(request: &Request) -> Result<Response> {
     let id = request.param("id")?;
-    check_id("location", id)?;
+    check_key_part("location", id)?;
     store::location(id)?;
     let paging = Paging::from_query(&request.query_pairs()?, &[], max_page_size())?;
     let threshold = threshold();

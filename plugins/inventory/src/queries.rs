@@ -5,9 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use modhost_sdk::kv::check_key_part;
 use modhost_sdk::{Error, Result};
 
-use crate::model::{Movement, MovementKind, Product, check_id};
+use crate::model::{Movement, MovementKind, Product};
 
 /// The page size when `limit` is absent (capped by the tenant's `max_page_size`).
 pub const DEFAULT_LIMIT: usize = 50;
@@ -99,7 +100,7 @@ impl ProductFilter {
         let mut attributes = BTreeMap::new();
         for (name, value) in attribute_pairs {
             let attribute = &name["attr.".len()..];
-            check_id("attribute name", attribute)?;
+            check_key_part("attribute name", attribute)?;
             attributes.insert(attribute.to_owned(), value);
         }
         let mut include_stock = false;
@@ -158,11 +159,11 @@ impl MovementFilter {
         for (name, value) in pairs {
             match name.as_str() {
                 "sku" => {
-                    check_id("sku", value)?;
+                    check_key_part("sku", value)?;
                     filter.sku = Some(value.clone());
                 }
                 "location" => {
-                    check_id("location", value)?;
+                    check_key_part("location", value)?;
                     filter.location = Some(value.clone());
                 }
                 "kind" => filter.kind = Some(MovementKind::parse(value)?),

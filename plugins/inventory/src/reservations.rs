@@ -5,13 +5,15 @@
 //! back, and `POST /reservations/{id}/fulfil` sells them: one `sell` movement
 //! whose reference names the reservation.
 
+use modhost_sdk::clock::now_ms;
+use modhost_sdk::kv::check_key_part;
 use modhost_sdk::{Error, Request, Response, Result, Router, kv};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{MovementInput, MovementKind, check_id, check_quantity};
+use crate::model::{MovementInput, MovementKind, check_quantity};
 use crate::queries::Paging;
 use crate::stock::StockRow;
-use crate::{now_ms, store, threshold};
+use crate::{store, threshold};
 
 /// Adds the reservation routes.
 pub fn routes(router: Router) -> Router {
@@ -57,8 +59,8 @@ pub struct Reservation {
 
 /// Checks a reservation body's shape.
 pub fn check_input(input: &ReservationInput) -> Result<()> {
-    check_id("sku", &input.sku)?;
-    check_id("location", &input.location)?;
+    check_key_part("sku", &input.sku)?;
+    check_key_part("location", &input.location)?;
     check_quantity(input.quantity).map(|_| ())
 }
 
@@ -68,7 +70,7 @@ fn key(id: &str) -> String {
 
 fn load(request: &Request) -> Result<Reservation> {
     let id = request.param("id")?;
-    check_id("reservation", id)?;
+    check_key_part("reservation", id)?;
     store::require(&key(id), || format!("no reservation `{id}`"))
 }
 

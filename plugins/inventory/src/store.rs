@@ -11,7 +11,7 @@
 //! meta/next-seq                       the next movement / reservation number
 //! ```
 //!
-//! Ids are checked by `model::check_id` before they reach a key, so a key's
+//! Ids are checked by `modhost_sdk::kv::check_key_part` before they reach a key, so a key's
 //! parts never contain `/`. Sequence numbers are zero-padded so key order is
 //! numeric order.
 

@@ -62,11 +62,7 @@ modhost_sdk::export_module!(Performance);
 
 /// The current time in unix milliseconds (the WASI wall clock).
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
-        })
+    i64::try_from(modhost_sdk::clock::now_ms()).unwrap_or(i64::MAX)
 }
 
 /// The tenant's settings (`[config.fields.*]` in `module.toml`), with the manifest's defaults

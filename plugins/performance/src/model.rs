@@ -25,8 +25,6 @@ pub const MAX_SERIES_BYTES: usize = 256;
 pub const MAX_UNIT_CHARS: usize = 32;
 /// The longest description, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 1024;
-/// The longest rule id, in bytes.
-pub const MAX_RULE_ID_BYTES: usize = 64;
 /// How far in the future a point may be, in milliseconds (one day).
 pub const MAX_FUTURE_MS: i64 = 24 * 3_600_000;
 /// One day in milliseconds.
@@ -54,10 +52,7 @@ pub fn is_tag_value(text: &str) -> bool {
 
 /// Whether `text` is a rule id: `[A-Za-z0-9._-]{1,64}`.
 pub fn is_rule_id(text: &str) -> bool {
-    (1..=MAX_RULE_ID_BYTES).contains(&text.len())
-        && text
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'))
+    modhost_sdk::kv::is_key_part(text)
 }
 
 /// Checks a metric name taken from the path or a query (`bad-request` when invalid).
