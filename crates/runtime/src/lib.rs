@@ -359,6 +359,15 @@ pub fn error_code_status(code: ErrorCode) -> u16 {
     }
 }
 
+/// The status and JSON body (`{"error": {"code", "message"}}`) the data
+/// plane answers a module's own error with.
+pub fn module_error_reply(error: &ModuleError) -> (u16, serde_json::Value) {
+    let body = serde_json::json!({
+        "error": { "code": error_code_name(error.code), "message": error.message }
+    });
+    (error_code_status(error.code), body)
+}
+
 /// The request a smoke test sends.
 fn smoke_request(request: &modhost_manifest::SmokeRequest) -> Request {
     use modhost_manifest::Method as ManifestMethod;
@@ -767,14 +776,10 @@ impl Runtime {
             let (outcome, _) = self.handle(target, smoke_request(&test.request)).await;
             let (status, body) = match outcome {
                 Ok(response) => (response.status, response.body),
-                Err(CallError::Module(error)) => (
-                    error_code_status(error.code),
-                    serde_json::json!({
-                        "error": { "code": error_code_name(error.code), "message": error.message }
-                    })
-                    .to_string()
-                    .into_bytes(),
-                ),
+                Err(CallError::Module(error)) => {
+                    let (status, body) = module_error_reply(&error);
+                    (status, body.to_string().into_bytes())
+                }
                 Err(failure) => return Err(format!("smoke test `{}` failed: {failure}", test.name)),
             };
             test.expect

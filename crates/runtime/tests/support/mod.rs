@@ -198,15 +198,10 @@ impl ModuleHost {
                         .unwrap_or_else(|error| panic!("{module}{path_and_query} answered non-JSON: {error}"))
                 },
             },
-            Err(modhost_runtime::CallError::Module(error)) => Reply {
-                status: modhost_runtime::error_code_status(error.code),
-                json: serde_json::json!({
-                    "error": {
-                        "code": modhost_runtime::error_code_name(error.code),
-                        "message": error.message,
-                    }
-                }),
-            },
+            Err(modhost_runtime::CallError::Module(error)) => {
+                let (status, json) = modhost_runtime::module_error_reply(&error);
+                Reply { status, json }
+            }
             Err(failure) => panic!("{module}{path_and_query} failed in the host: {failure}"),
         }
     }
