@@ -93,13 +93,11 @@ pub fn level(sku: &str, location: &str) -> Result<Level> {
     }
 }
 
-/// Stores a stock level, indexing the location on first write.
+/// Stores a stock level and its location index marker (rewriting an existing
+/// marker costs no more than reading it first would).
 pub fn set_level(sku: &str, location: &str, level: &Level) -> Result<()> {
-    let key = stock_key(sku, location);
-    if kv::get(&key)?.is_none() {
-        kv::set(&location_index_key(location, sku), b"")?;
-    }
-    kv::set_json(&key, &encode_level(level))
+    kv::set(&location_index_key(location, sku), b"")?;
+    kv::set_json(&stock_key(sku, location), &encode_level(level))
 }
 
 /// Every stock level of `sku`, by location.
