@@ -1,4 +1,4 @@
-//! The closed sets of keywords a manifest uses: module kinds, capabilities and HTTP methods.
+//! The closed sets of keywords the host shares: module and tenant kinds, capabilities and HTTP methods.
 
 use crate::text::{alternatives, quoted};
 
@@ -81,6 +81,27 @@ keyword_enum! {
         Standard = "standard",
         /// Uploaded by one tenant, visible to that tenant only.
         Custom = "custom",
+    }
+}
+
+keyword_enum! {
+    /// Whether a tenant is a standard client or one with custom modules too.
+    ///
+    /// The host's one tenant kind: the registry stores it, the API returns it
+    /// and a module sees it in its tenant context.
+    pub enum TenantKind {
+        /// Uses standard modules only.
+        Standard = "standard",
+        /// May own custom modules too.
+        Custom = "custom",
+    }
+}
+
+impl std::str::FromStr for TenantKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        parse_keyword(text, "a tenant kind")
     }
 }
 

@@ -139,7 +139,7 @@ mod validate;
 
 pub use config::{ConfigField, ConfigSchema, ConfigType, ConfigValue, ResolvedConfig};
 pub use error::{ManifestError, Problem};
-pub use keywords::{Capability, Method, ModuleKind};
+pub use keywords::{Capability, Method, ModuleKind, TenantKind};
 pub use manifest::{Component, Endpoint, Limits, Manifest, ModuleInfo};
 pub use names::{ModuleId, ModuleIdError};
 pub use smoke::{SmokeBody, SmokeExpect, SmokeRequest, SmokeTest};
