@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
+use modhost_deploy::{Loader, RegistryKvStore};
 use modhost_registry::{Publisher, TenantKind};
-use modhost_runtime::loader::{Loader, RegistryKvStore};
 use modhost_runtime::{ModuleSpec, Runtime, RuntimeConfig};
 
 use crate::support::{self, ACTOR, Modules};

@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use modhost_deploy::{Loader, RegistryKvStore};
 use modhost_registry::{Publisher, TenantKind};
 use modhost_runtime::kv::MemoryKvStore;
-use modhost_runtime::loader::{Loader, RegistryKvStore};
 use modhost_runtime::{Method, ModuleSpec, Runtime, RuntimeConfig};
 
 use crate::support::{self, ACTOR, Modules, caller, request};

@@ -25,15 +25,8 @@ pub fn check_tenant_id(id: &str) -> Result<(), RegistryError> {
     })
 }
 
-/// Whether a tenant is a standard client or one with custom modules (the seeds' `ClientType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TenantKind {
-    /// Uses standard modules only.
-    Standard,
-    /// May own custom modules too.
-    Custom,
-}
+/// Whether a tenant is a standard client or one with custom modules: the host's one tenant kind.
+pub use modhost_manifest::TenantKind;
 
 /// Organisation details shown to the tenant's front end.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,8 +1,8 @@
-//! The key-value capability's storage contract: scopes, key rules and an in-memory store.
+//! The key-value capability's storage contract: scopes, key rules, one call's writes as one commit, an in-memory store.
 //!
 //! A [`KvScope`] is chosen by the host from the call's tenant and module; a
 //! guest only ever supplies a key inside it. [`validate_key`] enforces the
-//! rules documented in `wit/v1.0.0/kv.wit` before any store sees a key, so
+//! rules documented in the WIT `kv` interface before any store sees a key, so
 //! every [`KvStore`] implementation can treat keys as opaque, bounded UTF-8.
 
 use std::collections::BTreeMap;
@@ -24,15 +24,29 @@ pub struct KvScope {
     pub module: String,
 }
 
+/// One write of a call's transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvWrite {
+    /// Store `value` under `key`.
+    Set {
+        /// The key.
+        key: String,
+        /// The value.
+        value: Vec<u8>,
+    },
+    /// Remove `key`.
+    Delete {
+        /// The key.
+        key: String,
+    },
+}
+
 /// Where kv data lives. Implementations receive only validated keys and values
-/// within the limits above.
+/// within the limits above. A call's writes are buffered by the sandbox and
+/// reach the store in one [`KvStore::commit`] when the call succeeds.
 pub trait KvStore: Send + Sync + 'static {
     /// The value under `key`.
     fn get(&self, scope: &KvScope, key: &str) -> anyhow::Result<Option<Vec<u8>>>;
-    /// Stores `value` under `key`.
-    fn set(&self, scope: &KvScope, key: &str, value: &[u8]) -> anyhow::Result<()>;
-    /// Removes `key`; whether it existed.
-    fn delete(&self, scope: &KvScope, key: &str) -> anyhow::Result<bool>;
     /// Up to `limit` keys starting with `prefix`, strictly after `after`, ascending.
     fn list(
         &self,
@@ -41,11 +55,9 @@ pub trait KvStore: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> anyhow::Result<Vec<String>>;
-    /// Makes the writes so far durable; the runtime calls it before a call
-    /// that wrote returns its response.
-    fn commit(&self) -> anyhow::Result<()> {
-        Ok(())
-    }
+    /// Applies one call's writes to `scope`, in order, atomically (all or
+    /// none) and durably: it returns once they would survive a crash.
+    fn commit(&self, scope: &KvScope, writes: &[KvWrite]) -> anyhow::Result<()>;
 }
 
 /// Why a key was refused, in words for the guest.
@@ -87,18 +99,38 @@ impl MemoryKvStore {
     }
 }
 
+impl MemoryKvStore {
+    /// Stores `value` under `key` at once (setting up a test's data).
+    pub fn set(&self, scope: &KvScope, key: &str, value: &[u8]) -> anyhow::Result<()> {
+        self.with_scope(scope, |entries| entries.insert(key.to_owned(), value.to_vec()));
+        Ok(())
+    }
+
+    /// Removes `key` at once; whether it existed.
+    pub fn delete(&self, scope: &KvScope, key: &str) -> anyhow::Result<bool> {
+        Ok(self.with_scope(scope, |entries| entries.remove(key).is_some()))
+    }
+}
+
 impl KvStore for MemoryKvStore {
     fn get(&self, scope: &KvScope, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
         Ok(self.with_scope(scope, |entries| entries.get(key).cloned()))
     }
 
-    fn set(&self, scope: &KvScope, key: &str, value: &[u8]) -> anyhow::Result<()> {
-        self.with_scope(scope, |entries| entries.insert(key.to_owned(), value.to_vec()));
+    fn commit(&self, scope: &KvScope, writes: &[KvWrite]) -> anyhow::Result<()> {
+        self.with_scope(scope, |entries| {
+            for write in writes {
+                match write {
+                    KvWrite::Set { key, value } => {
+                        entries.insert(key.clone(), value.clone());
+                    }
+                    KvWrite::Delete { key } => {
+                        entries.remove(key);
+                    }
+                }
+            }
+        });
         Ok(())
-    }
-
-    fn delete(&self, scope: &KvScope, key: &str) -> anyhow::Result<bool> {
-        Ok(self.with_scope(scope, |entries| entries.remove(key).is_some()))
     }
 
     fn list(

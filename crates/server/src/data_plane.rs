@@ -6,7 +6,9 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use modhost_runtime::{CallError, Caller, Method, TenantKind, error_code_name, error_code_status};
+use modhost_deploy::error_code_status;
+use modhost_manifest::{Method, TenantKind};
+use modhost_runtime::{CallError, Caller, error_code_name};
 
 use crate::App;
 use crate::api::read_body;
@@ -24,7 +26,7 @@ const HOST_RESPONSE_HEADERS: &[&str] = &[
     "x-modhost-version",
 ];
 
-fn wit_method(method: &hyper::Method) -> Option<Method> {
+fn request_method(method: &hyper::Method) -> Option<Method> {
     Some(match *method {
         hyper::Method::GET => Method::Get,
         hyper::Method::HEAD => Method::Head,
@@ -35,18 +37,6 @@ fn wit_method(method: &hyper::Method) -> Option<Method> {
         hyper::Method::OPTIONS => Method::Options,
         _ => return None,
     })
-}
-
-fn manifest_method(method: Method) -> modhost_manifest::Method {
-    match method {
-        Method::Get => modhost_manifest::Method::Get,
-        Method::Head => modhost_manifest::Method::Head,
-        Method::Post => modhost_manifest::Method::Post,
-        Method::Put => modhost_manifest::Method::Put,
-        Method::Patch => modhost_manifest::Method::Patch,
-        Method::Delete => modhost_manifest::Method::Delete,
-        Method::Options => modhost_manifest::Method::Options,
-    }
 }
 
 /// The HTTP answer for a failed module call.
@@ -107,7 +97,7 @@ async fn serve(
         return Err(error);
     }
     let principal = principal.ok_or_else(ApiError::unauthorized)?;
-    let method = wit_method(&parts.method).ok_or_else(|| {
+    let method = request_method(&parts.method).ok_or_else(|| {
         ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method-not-allowed",
@@ -115,10 +105,7 @@ async fn serve(
         )
     })?;
     let serving = app.loader.serving(tenant, module).await?;
-    let Some((endpoint, _)) = serving
-        .manifest
-        .find_endpoint(manifest_method(method), &module_path)
-    else {
+    let Some((endpoint, _)) = serving.manifest.find_endpoint(method, &module_path) else {
         let allowed: Vec<&str> = serving
             .manifest
             .endpoints
@@ -171,10 +158,9 @@ async fn serve(
         .collect();
     let caller = Caller {
         tenant_id: tenant.to_owned(),
-        tenant_kind: match tenant_record.as_ref().map(|tenant| tenant.kind) {
-            Some(modhost_registry::TenantKind::Custom) => TenantKind::Custom,
-            _ => TenantKind::Standard,
-        },
+        tenant_kind: tenant_record
+            .as_ref()
+            .map_or(TenantKind::Standard, |tenant| tenant.kind),
         request_id: request_id.to_owned(),
         permissions,
         features: tenant_record
@@ -195,13 +181,13 @@ async fn serve(
             let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
             let mut response = Response::new(Full::new(Bytes::from(answer.body)));
             *response.status_mut() = status;
-            for (name, value) in answer.headers {
+            for (name, value) in &answer.headers {
                 if HOST_RESPONSE_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
                     continue;
                 }
                 if let (Ok(name), Ok(value)) = (
                     hyper::header::HeaderName::from_bytes(name.as_bytes()),
-                    hyper::header::HeaderValue::from_str(&value),
+                    hyper::header::HeaderValue::from_str(value),
                 ) {
                     response.headers_mut().append(name, value);
                 }

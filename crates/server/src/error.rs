@@ -3,8 +3,8 @@
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Response, StatusCode};
+use modhost_deploy::{DeployError, ServeError};
 use modhost_registry::RegistryError;
-use modhost_runtime::loader::{DeployError, ServeError};
 use serde_json::json;
 
 /// An error answer.

@@ -41,8 +41,8 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use modhost_deploy::{Loader, RegistryKvStore};
 use modhost_registry::{Registry, RegistryConfig};
-use modhost_runtime::loader::{Loader, RegistryKvStore};
 use modhost_runtime::{Runtime, RuntimeConfig};
 
 pub use crate::config::ServerConfig;

@@ -78,7 +78,8 @@ pub fn variant(label: &str, version: &str) -> (String, Vec<u8>) {
 
 /// The lower-case hex SHA-256 the registry uses.
 pub fn sha256(bytes: &[u8]) -> String {
-    modhost_registry::blobs::sha256_hex(bytes)
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// Appends a custom section: still a valid component, with different bytes.

@@ -9,8 +9,8 @@
 
 mod support;
 
+use modhost_deploy::DeployError;
 use modhost_registry::{AuditOutcome, AuditQuery, TenantKind};
-use modhost_runtime::loader::DeployError;
 use support::*;
 
 /// template 0.2.0 whose first smoke test expects a greeting the module never gives.

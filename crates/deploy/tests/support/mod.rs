@@ -78,7 +78,7 @@ pub fn caller(tenant: &str) -> modhost_runtime::Caller {
 /// included) and called the way the data plane calls them.
 pub struct ModuleHost {
     pub registry: Registry,
-    pub loader: modhost_runtime::loader::Loader,
+    pub loader: modhost_deploy::Loader,
     _dir: tempfile::TempDir,
 }
 
@@ -114,10 +114,10 @@ impl ModuleHost {
         let (dir, registry) = registry();
         let runtime = modhost_runtime::Runtime::new(
             modhost_runtime::RuntimeConfig::default(),
-            std::sync::Arc::new(modhost_runtime::loader::RegistryKvStore(registry.clone())),
+            std::sync::Arc::new(modhost_deploy::RegistryKvStore(registry.clone())),
         )
         .expect("runtime");
-        let loader = modhost_runtime::loader::Loader::start(runtime, registry.clone()).expect("loader");
+        let loader = modhost_deploy::Loader::start(runtime, registry.clone()).expect("loader");
         Self {
             registry,
             loader,
@@ -142,7 +142,7 @@ impl ModuleHost {
         tenant: &str,
         module: &str,
         version_text: &str,
-    ) -> Result<modhost_registry::DeploymentChange, modhost_runtime::loader::DeployError> {
+    ) -> Result<modhost_registry::DeploymentChange, modhost_deploy::DeployError> {
         self.loader
             .promote(tenant, module, &version(version_text), OPERATOR)
             .await
@@ -199,7 +199,7 @@ impl ModuleHost {
                 },
             },
             Err(modhost_runtime::CallError::Module(error)) => {
-                let (status, json) = modhost_runtime::module_error_reply(&error);
+                let (status, json) = modhost_deploy::module_error_reply(&error);
                 Reply { status, json }
             }
             Err(failure) => panic!("{module}{path_and_query} failed in the host: {failure}"),
@@ -232,12 +232,11 @@ impl ModuleHost {
 }
 
 /// A config value as the JSON it was set from.
-fn config_json(value: &modhost_runtime::bindings::config::Value) -> serde_json::Value {
-    use modhost_runtime::bindings::config::Value;
+fn config_json(value: &modhost_manifest::ConfigValue) -> serde_json::Value {
     match value {
-        Value::Text(text) => serde_json::json!(text),
-        Value::Integer(integer) => serde_json::json!(integer),
-        Value::Float(float) => serde_json::json!(float),
-        Value::Boolean(boolean) => serde_json::json!(boolean),
+        modhost_manifest::ConfigValue::Text(text) => serde_json::json!(text),
+        modhost_manifest::ConfigValue::Integer(integer) => serde_json::json!(integer),
+        modhost_manifest::ConfigValue::Float(float) => serde_json::json!(float),
+        modhost_manifest::ConfigValue::Boolean(boolean) => serde_json::json!(boolean),
     }
 }

@@ -11,8 +11,8 @@ mod support;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use modhost_deploy::{Loader, RegistryKvStore};
 use modhost_registry::RollbackTarget;
-use modhost_runtime::loader::{Loader, RegistryKvStore};
 use modhost_runtime::{Method, Runtime, RuntimeConfig};
 use support::*;
 

@@ -9,8 +9,8 @@
 
 mod support;
 
+use modhost_deploy::DeployError;
 use modhost_registry::{RollbackTarget, TenantKind};
-use modhost_runtime::loader::DeployError;
 use serde_json::{Value, json};
 use support::*;
 

@@ -11,8 +11,8 @@ mod support;
 
 use std::sync::Arc;
 
+use modhost_deploy::{DeployError, Loader, RegistryKvStore};
 use modhost_registry::{AuditOutcome, AuditQuery, RollbackTarget};
-use modhost_runtime::loader::{DeployError, Loader, RegistryKvStore};
 use modhost_runtime::{CallError, ErrorCode, Method, Runtime, RuntimeConfig};
 use support::*;
 

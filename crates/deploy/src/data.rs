@@ -1,0 +1,39 @@
+//! The module data store over the registry: the sandbox's `KvStore`, backed by the registry's durable module data.
+
+use modhost_registry::Registry;
+use modhost_runtime::kv::{KvScope, KvStore, KvWrite};
+
+/// The module data store backed by the registry's storage.
+#[derive(Debug, Clone)]
+pub struct RegistryKvStore(pub Registry);
+
+impl KvStore for RegistryKvStore {
+    fn get(&self, scope: &KvScope, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self.0.kv_get(&scope.tenant, &scope.module, key)?)
+    }
+
+    fn list(
+        &self,
+        scope: &KvScope,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<String>> {
+        Ok(self
+            .0
+            .kv_list(&scope.tenant, &scope.module, prefix, after, limit)?)
+    }
+
+    fn commit(&self, scope: &KvScope, writes: &[KvWrite]) -> anyhow::Result<()> {
+        // MERGE: switch to the registry's atomic `kv_apply` once it lands.
+        for write in writes {
+            match write {
+                KvWrite::Set { key, value } => self.0.kv_set(&scope.tenant, &scope.module, key, value)?,
+                KvWrite::Delete { key } => {
+                    self.0.kv_delete(&scope.tenant, &scope.module, key)?;
+                }
+            }
+        }
+        Ok(self.0.kv_commit()?)
+    }
+}

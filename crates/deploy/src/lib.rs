@@ -1,0 +1,46 @@
+//! Deployment: the registry's per-tenant deployments made ready, routed, moved and watched.
+//!
+//! The [`Loader`] connects the registry (what each tenant should run) to the
+//! sandbox (`modhost-runtime`, running it). Its routing table maps tenant →
+//! module → route and is an immutable snapshot behind an `ArcSwap`: the
+//! request path reads it without a lock, and a change builds a new table and
+//! swaps it in, so in-flight requests finish on the version they started
+//! with and new ones get the new one.
+//!
+//! - **Lazy and warm.** A route's version is compiled (or loaded from the
+//!   compile cache) and self-tested on first use, then kept; versions are
+//!   shared by every tenant that runs them.
+//! - **Prepare, then swap.** `promote` and `rollback` make the target ready
+//!   first (promote also runs the manifest's smoke tests on a scratch store);
+//!   only then does the registry move the pointer (durably) and the loader
+//!   install the route. One path changes a route: the loader's own moves,
+//!   plus config and tenant changes it follows from the registry.
+//! - **Migrations with a safety net.** Promoting snapshots the tenant's data,
+//!   runs the new version's `migrate(from)` and records the snapshot if the
+//!   data changed; a failed migration restores the data and changes nothing.
+//!   The registry restores the snapshot when rolling back across it.
+//! - **Fallback.** If the active version cannot be loaded (corrupt blob,
+//!   compile failure), the route serves the newest earlier version from the
+//!   tenant's history that loads, reports it (log, counter, [`Loader::status`]),
+//!   and never crashes.
+//!
+//! # Invariants
+//!
+//! - Knows nothing of HTTP serving; the only HTTP-shaped rule here is how a
+//!   module's error is rendered for smoke-test expectations
+//!   ([`module_error_reply`]), which the server reuses.
+//! - The sandbox never learns about the registry: it gets bytes, specs and a
+//!   [`RegistryKvStore`].
+
+mod data;
+mod errors;
+mod loader;
+mod moves;
+mod smoke;
+mod table;
+
+pub use crate::data::RegistryKvStore;
+pub use crate::errors::{DeployError, ServeError};
+pub use crate::loader::Loader;
+pub use crate::smoke::{error_code_status, module_error_reply, run_smoke_tests};
+pub use crate::table::{Route, RouteStatus, Serving, TenantRoutes};

@@ -1,0 +1,431 @@
+//! The [`Loader`]: the registry's deployments made ready and served, with lazy loading and fallback.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use modhost_manifest::Manifest;
+use modhost_registry::{ModuleVersion, Registry, RegistryError, RegistryEvent, Tenant};
+use modhost_runtime::{
+    CallError, Caller, ModuleConfig, ModuleResolver, ModuleSpec, ReadyModule, Request, ResolveFuture,
+    Response, Runtime, module_config,
+};
+use semver::Version;
+
+use crate::errors::ServeError;
+use crate::table::{Route, RouteStatus, RoutingTable, Serving, TenantRoutes, Tenants};
+
+/// Serialises promote, rollback and disable of one (tenant, module), across the migration.
+pub(crate) type MoveLock = Arc<tokio::sync::Mutex<()>>;
+
+/// Serves the registry's deployments through the runtime. Cheap to clone.
+#[derive(Clone)]
+pub struct Loader {
+    pub(crate) inner: Arc<LoaderInner>,
+}
+
+pub(crate) struct LoaderInner {
+    pub(crate) runtime: Runtime,
+    pub(crate) registry: Registry,
+    pub(crate) table: RoutingTable,
+    ready: Mutex<HashMap<(String, Version), Arc<ReadyModule>>>,
+    move_locks: Mutex<HashMap<(String, String), MoveLock>>,
+    swaps: AtomicU64,
+    fallbacks: AtomicU64,
+}
+
+impl Loader {
+    /// Builds the routing table from the registry (loading nothing yet),
+    /// becomes the runtime's resolver for `modules.call`, and follows the
+    /// registry's tenant and config changes in a background task. Call
+    /// inside a tokio runtime.
+    pub fn start(runtime: Runtime, registry: Registry) -> Result<Self, RegistryError> {
+        let loader = Self {
+            inner: Arc::new(LoaderInner {
+                runtime,
+                registry,
+                table: RoutingTable::new(),
+                ready: Mutex::new(HashMap::new()),
+                move_locks: Mutex::new(HashMap::new()),
+                swaps: AtomicU64::new(0),
+                fallbacks: AtomicU64::new(0),
+            }),
+        };
+        let events = loader.inner.registry.subscribe();
+        loader.reload_all()?;
+        loader
+            .inner
+            .runtime
+            .set_resolver(Arc::new(LoaderResolver(Arc::downgrade(&loader.inner))));
+        let follower = Arc::downgrade(&loader.inner);
+        tokio::spawn(follow_registry(follower, events));
+        Ok(loader)
+    }
+
+    /// The runtime.
+    pub fn runtime(&self) -> &Runtime {
+        &self.inner.runtime
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// How many times a route was switched to another version.
+    pub fn swap_count(&self) -> u64 {
+        self.inner.swaps.load(Ordering::Relaxed)
+    }
+
+    /// How many times a route fell back to an earlier version.
+    pub fn fallback_count(&self) -> u64 {
+        self.inner.fallbacks.load(Ordering::Relaxed)
+    }
+
+    /// The tenant and its routes, if it exists.
+    pub fn tenant(&self, tenant: &str) -> Option<Arc<TenantRoutes>> {
+        self.inner.table.tenant(tenant)
+    }
+
+    /// What serves `module` for `tenant`, loading it on first use.
+    pub async fn serving(&self, tenant: &str, module: &str) -> Result<Arc<Serving>, ServeError> {
+        let routes = self
+            .tenant(tenant)
+            .ok_or_else(|| ServeError::UnknownTenant(tenant.to_owned()))?;
+        let route = routes
+            .modules
+            .get(module)
+            .cloned()
+            .ok_or_else(|| ServeError::NotEnabled {
+                tenant: tenant.to_owned(),
+                module: module.to_owned(),
+            })?;
+        let serving = route
+            .serving
+            .get_or_init(|| self.load_route(&routes.tenant, module, &route.active))
+            .await;
+        serving.clone().map_err(|reason| ServeError::NoReadyVersion {
+            tenant: tenant.to_owned(),
+            module: module.to_owned(),
+            reason,
+        })
+    }
+
+    /// Serves one request for `tenant`'s `module`.
+    pub async fn call(
+        &self,
+        serving: &Serving,
+        caller: &Caller,
+        request: Request,
+    ) -> Result<Response, CallError> {
+        self.inner
+            .runtime
+            .call(serving.ready.clone(), caller, serving.config.clone(), request)
+            .await
+    }
+
+    /// Every route's state.
+    pub fn status(&self) -> Vec<RouteStatus> {
+        self.inner.table.status()
+    }
+
+    pub(crate) fn caller_for(tenant: &Tenant, purpose: &str) -> Caller {
+        Caller {
+            tenant_id: tenant.id.clone(),
+            tenant_kind: tenant.kind,
+            request_id: purpose.to_owned(),
+            permissions: Vec::new(),
+            features: tenant.features.iter().cloned().collect(),
+        }
+    }
+
+    /// The ready module of a version: compiled (or loaded from the compile
+    /// cache) off the async threads and self-tested, once per version.
+    async fn ready_module(
+        &self,
+        record: &ModuleVersion,
+    ) -> Result<(Arc<ReadyModule>, Arc<Manifest>), String> {
+        let manifest = Arc::new(record.manifest().map_err(|error| error.to_string())?);
+        let key = (record.module.clone(), record.version.clone());
+        if let Some(ready) = self
+            .inner
+            .ready
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+        {
+            return Ok((ready.clone(), manifest));
+        }
+        let bytes = self
+            .inner
+            .registry
+            .component(record)
+            .map_err(|error| error.to_string())?;
+        let spec = ModuleSpec::from_manifest(&manifest);
+        let runtime = self.inner.runtime.clone();
+        let prepared = tokio::task::spawn_blocking(move || runtime.prepare(spec, &bytes))
+            .await
+            .map_err(|error| format!("the compile task failed: {error}"))?
+            .map_err(|error| error.to_string())?;
+        let ready = Arc::new(prepared);
+        let defaults = manifest
+            .config
+            .validate(&Default::default())
+            .map(|resolved| module_config(&resolved));
+        let defaults = Arc::new(defaults.unwrap_or_default());
+        self.inner
+            .runtime
+            .self_test(ready.clone(), defaults)
+            .await
+            .map_err(|message| format!("its self-test failed: {message}"))?;
+        self.inner
+            .ready
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key, ready.clone());
+        Ok((ready, manifest))
+    }
+
+    /// The tenant's config for `module`, resolved against `manifest`'s schema.
+    pub(crate) fn config_for(
+        &self,
+        tenant: &str,
+        module: &str,
+        manifest: &Manifest,
+    ) -> Result<Arc<ModuleConfig>, String> {
+        let values = self
+            .inner
+            .registry
+            .config(tenant, module)
+            .map_err(|error| error.to_string())?
+            .current_values();
+        let resolved = manifest.config.validate(&values).map_err(|problems| {
+            let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            format!("the tenant's config does not fit: {}", listed.join("; "))
+        })?;
+        Ok(Arc::new(module_config(&resolved)))
+    }
+
+    pub(crate) async fn serving_for(
+        &self,
+        tenant: &Tenant,
+        record: &ModuleVersion,
+    ) -> Result<Arc<Serving>, String> {
+        let (ready, manifest) = self.ready_module(record).await?;
+        let config = self.config_for(&tenant.id, &record.module, &manifest)?;
+        Ok(Arc::new(Serving {
+            version: record.version.clone(),
+            ready,
+            manifest,
+            config,
+            fallback_reason: None,
+        }))
+    }
+
+    /// Loads the active version, or falls back to the newest earlier one that loads.
+    async fn load_route(
+        &self,
+        tenant: &Tenant,
+        module: &str,
+        active: &Version,
+    ) -> Result<Arc<Serving>, String> {
+        let registry = &self.inner.registry;
+        let failure = match registry.version(module, active, Some(&tenant.id)) {
+            Ok(record) => match self.serving_for(tenant, &record).await {
+                Ok(serving) => return Ok(serving),
+                Err(reason) => reason,
+            },
+            Err(error) => error.to_string(),
+        };
+        tracing::error!(tenant = %tenant.id, module, version = %active, reason = %failure, "the active version cannot be loaded");
+        let history = registry
+            .deployment(&tenant.id, module)
+            .map_err(|error| error.to_string())?
+            .history;
+        let mut tried = vec![active.clone()];
+        for earlier in history.iter().rev().filter_map(|event| event.from.clone()) {
+            if tried.contains(&earlier) {
+                continue;
+            }
+            tried.push(earlier.clone());
+            let Ok(record) = registry.version(module, &earlier, Some(&tenant.id)) else {
+                continue;
+            };
+            if let Ok(serving) = self.serving_for(tenant, &record).await {
+                let reason =
+                    format!("{module}@{active} cannot be loaded ({failure}); serving {earlier} instead");
+                tracing::warn!(tenant = %tenant.id, module, active = %active, serving = %earlier, "falling back to an earlier version");
+                self.inner.fallbacks.fetch_add(1, Ordering::Relaxed);
+                let serving = Serving {
+                    fallback_reason: Some(reason),
+                    ..Arc::unwrap_or_clone(serving)
+                };
+                return Ok(Arc::new(serving));
+            }
+        }
+        Err(format!(
+            "{module}@{active} cannot be loaded ({failure}) and no earlier version of it loads"
+        ))
+    }
+
+    pub(crate) fn move_lock(&self, tenant: &str, module: &str) -> MoveLock {
+        let mut locks = self
+            .inner
+            .move_locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        locks
+            .entry((tenant.to_owned(), module.to_owned()))
+            .or_default()
+            .clone()
+    }
+
+    /// Installs a ready route after a durable deployment change.
+    pub(crate) fn install(&self, tenant: &Tenant, module: &str, route: Arc<Route>) {
+        self.inner.table.install(tenant, module, route);
+        self.inner.swaps.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Rebuilds every route from the registry.
+    fn reload_all(&self) -> Result<(), RegistryError> {
+        let registry = &self.inner.registry;
+        let mut table = Tenants::new();
+        for tenant in registry.tenants()? {
+            let mut modules = HashMap::new();
+            for deployment in registry.deployments_of(&tenant.id)? {
+                if let Some(active) = deployment.active {
+                    modules.insert(deployment.module, Route::lazy(active));
+                }
+            }
+            table.insert(
+                tenant.id.clone(),
+                Arc::new(TenantRoutes {
+                    tenant: Arc::new(tenant),
+                    modules,
+                }),
+            );
+        }
+        self.inner.table.replace(table);
+        Ok(())
+    }
+
+    /// Brings one tenant (and one of its modules) in line with the registry,
+    /// keeping a ready version when only config or tenant details changed.
+    pub(crate) fn refresh(&self, tenant_id: &str, module: &str) {
+        let registry = &self.inner.registry;
+        let tenant = match registry.tenant(tenant_id) {
+            Ok(tenant) => Arc::new(tenant),
+            Err(error) => {
+                tracing::warn!(tenant = tenant_id, %error, "dropping the routes of a tenant the registry cannot return");
+                self.inner.table.update_tenant(tenant_id, |_| None);
+                return;
+            }
+        };
+        let active = registry
+            .deployment(tenant_id, module)
+            .ok()
+            .and_then(|deployment| deployment.active);
+        let config = |manifest: &Manifest| self.config_for(tenant_id, module, manifest);
+        self.inner.table.update_tenant(tenant_id, |routes| {
+            let mut routes = routes.unwrap_or_else(|| TenantRoutes {
+                tenant: tenant.clone(),
+                modules: HashMap::new(),
+            });
+            routes.tenant = tenant.clone();
+            let existing = routes.modules.get(module).cloned();
+            match active {
+                None => {
+                    routes.modules.remove(module);
+                }
+                Some(active) => {
+                    let route = match existing
+                        .as_ref()
+                        .and_then(|route| route.serving.get().map(|s| (route, s)))
+                    {
+                        Some((route, Ok(serving)))
+                            if route.active == active && serving.fallback_reason.is_none() =>
+                        {
+                            match config(&serving.manifest) {
+                                Ok(config) => Route::ready(Arc::new(Serving {
+                                    version: serving.version.clone(),
+                                    ready: serving.ready.clone(),
+                                    manifest: serving.manifest.clone(),
+                                    config,
+                                    fallback_reason: None,
+                                })),
+                                Err(_) => Route::lazy(active),
+                            }
+                        }
+                        _ if existing
+                            .as_ref()
+                            .is_some_and(|route| route.active == active && route.serving.get().is_none()) =>
+                        {
+                            existing.clone().unwrap_or_else(|| Route::lazy(active.clone()))
+                        }
+                        _ => Route::lazy(active),
+                    };
+                    routes.modules.insert(module.to_owned(), route);
+                }
+            }
+            Some(routes)
+        });
+    }
+
+    fn refresh_tenant(&self, tenant_id: &str) {
+        match self.inner.registry.tenant(tenant_id) {
+            Ok(tenant) => {
+                let tenant = Arc::new(tenant);
+                self.inner.table.update_tenant(tenant_id, |routes| {
+                    let mut routes = routes.unwrap_or_else(|| TenantRoutes {
+                        tenant: tenant.clone(),
+                        modules: HashMap::new(),
+                    });
+                    routes.tenant = tenant;
+                    Some(routes)
+                });
+            }
+            Err(_) => self.inner.table.update_tenant(tenant_id, |_| None),
+        }
+    }
+}
+
+/// Applies registry changes to the table until the registry or the loader goes away.
+async fn follow_registry(
+    loader: std::sync::Weak<LoaderInner>,
+    mut events: tokio::sync::broadcast::Receiver<RegistryEvent>,
+) {
+    loop {
+        let event = events.recv().await;
+        let Some(inner) = loader.upgrade() else { return };
+        let loader = Loader { inner };
+        match event {
+            // Deployments move only through the loader, which installs the
+            // route itself after the durable write: one path changes a route.
+            Ok(RegistryEvent::DeploymentChanged { .. } | RegistryEvent::VersionPublished { .. }) => {}
+            Ok(RegistryEvent::ConfigChanged { tenant, module, .. }) => loader.refresh(&tenant, &module),
+            Ok(RegistryEvent::TenantChanged { tenant }) => loader.refresh_tenant(&tenant),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "the loader missed registry events; reloading every route");
+                if let Err(error) = loader.reload_all() {
+                    tracing::error!(%error, "could not reload the routing table");
+                }
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Resolves `modules.call` through the routing table.
+struct LoaderResolver(std::sync::Weak<LoaderInner>);
+
+impl ModuleResolver for LoaderResolver {
+    fn resolve<'a>(&'a self, tenant: &'a str, module: &'a str) -> ResolveFuture<'a> {
+        Box::pin(async move {
+            let loader = Loader {
+                inner: self.0.upgrade()?,
+            };
+            let serving = loader.serving(tenant, module).await.ok()?;
+            Some((serving.ready.clone(), serving.config.clone()))
+        })
+    }
+}

@@ -1,0 +1,177 @@
+//! Moving a deployment: promote (ready, smoke-tested, migrated under a snapshot), rollback, disable.
+
+use modhost_registry::{AuditDraft, AuditOutcome, DeploymentChange, RegistryError, RollbackTarget};
+use semver::Version;
+
+use crate::errors::DeployError;
+use crate::loader::Loader;
+use crate::smoke::run_smoke_tests;
+use crate::table::Route;
+
+impl Loader {
+    /// Promotes `version` for the tenant: make it ready, migrate the data
+    /// (with a snapshot), move the registry's pointer, swap the route.
+    pub async fn promote(
+        &self,
+        tenant_id: &str,
+        module: &str,
+        version: &Version,
+        actor: &str,
+    ) -> Result<DeploymentChange, DeployError> {
+        let lock = self.move_lock(tenant_id, module);
+        let _guard = lock.lock().await;
+        let registry = &self.inner.registry;
+        let from = registry.check_promote(tenant_id, module, version)?;
+        let tenant = registry.tenant(tenant_id)?;
+        if from.as_ref() == Some(version) {
+            return Ok(registry.promote(tenant_id, module, version, actor)?);
+        }
+        let record = registry.version(module, version, Some(tenant_id))?;
+        let not_ready = |reason: String| DeployError::NotReady {
+            module: module.to_owned(),
+            version: version.clone(),
+            reason,
+        };
+        let serving = self.serving_for(&tenant, &record).await.map_err(not_ready)?;
+        if let Err(reason) = run_smoke_tests(
+            &self.inner.runtime,
+            &serving,
+            &Loader::caller_for(&tenant, &format!("smoke-test-{module}@{version}")),
+        )
+        .await
+        {
+            let error = DeployError::SmokeTestFailed {
+                module: module.to_owned(),
+                version: version.clone(),
+                reason,
+            };
+            self.record_failed_promote(actor, tenant_id, module, version, &error)?;
+            return Err(error);
+        }
+
+        let snapshot = registry.kv_snapshot(tenant_id, module)?;
+        let caller = Loader::caller_for(&tenant, &format!("migrate-{module}@{version}"));
+        let from_text = from.as_ref().map(ToString::to_string);
+        let migrated = self
+            .inner
+            .runtime
+            .migrate(
+                serving.ready.clone(),
+                &caller,
+                serving.config.clone(),
+                from_text.as_deref(),
+            )
+            .await;
+        if let Err(reason) = migrated {
+            registry.kv_restore_snapshot(tenant_id, module, snapshot)?;
+            registry.kv_drop_snapshot(snapshot)?;
+            let error = DeployError::MigrationFailed {
+                module: module.to_owned(),
+                version: version.clone(),
+                reason,
+            };
+            self.record_failed_promote(actor, tenant_id, module, version, &error)?;
+            return Err(error);
+        }
+        let data_changed = !registry.kv_matches_snapshot(tenant_id, module, snapshot)?;
+        if !data_changed {
+            registry.kv_drop_snapshot(snapshot)?;
+        }
+        match registry.promote_migrated(
+            tenant_id,
+            module,
+            version,
+            actor,
+            data_changed.then_some(snapshot),
+        ) {
+            Ok(change) => {
+                self.install(&tenant, module, Route::ready(serving));
+                Ok(change)
+            }
+            Err(error) => {
+                if data_changed {
+                    registry.kv_restore_snapshot(tenant_id, module, snapshot)?;
+                    registry.kv_drop_snapshot(snapshot)?;
+                }
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Audits a promote that was refused after the registry's checks passed.
+    fn record_failed_promote(
+        &self,
+        actor: &str,
+        tenant_id: &str,
+        module: &str,
+        version: &Version,
+        error: &DeployError,
+    ) -> Result<(), RegistryError> {
+        let mut draft = AuditDraft::ok(
+            actor,
+            "deployment.promote",
+            format!("{tenant_id}/{module}@{version}"),
+            Some(tenant_id),
+        );
+        draft.outcome = AuditOutcome::Failed;
+        draft.detail = Some(error.to_string());
+        self.inner.registry.record_audit(draft)?;
+        Ok(())
+    }
+
+    /// Rolls the tenant's `module` back: make the target ready, then let the
+    /// registry move the pointer (restoring pre-migration data if it crosses a
+    /// migration), then swap the route.
+    pub async fn rollback(
+        &self,
+        tenant_id: &str,
+        module: &str,
+        to: &RollbackTarget,
+        actor: &str,
+    ) -> Result<DeploymentChange, DeployError> {
+        let lock = self.move_lock(tenant_id, module);
+        let _guard = lock.lock().await;
+        let registry = &self.inner.registry;
+        let tenant = registry.tenant(tenant_id)?;
+        let deployment = registry.deployment(tenant_id, module)?;
+        let destination = match to {
+            RollbackTarget::Previous => deployment.previous().cloned(),
+            RollbackTarget::To(version) => Some(version.clone()),
+        };
+        let prepared = match &destination {
+            Some(version) => match registry.version(module, version, Some(tenant_id)) {
+                Ok(record) => Some(self.serving_for(&tenant, &record).await.map_err(|reason| {
+                    DeployError::NotReady {
+                        module: module.to_owned(),
+                        version: version.clone(),
+                        reason,
+                    }
+                })?),
+                Err(_) => None,
+            },
+            None => None,
+        };
+        let change = registry.rollback(tenant_id, module, to, actor)?;
+        match (change.to.as_ref(), prepared) {
+            (Some(to), Some(serving)) if serving.version == *to && change.event.is_some() => {
+                self.install(&tenant, module, Route::ready(serving));
+            }
+            _ => self.refresh(tenant_id, module),
+        }
+        Ok(change)
+    }
+
+    /// Turns `module` off for the tenant.
+    pub async fn disable(
+        &self,
+        tenant_id: &str,
+        module: &str,
+        actor: &str,
+    ) -> Result<DeploymentChange, DeployError> {
+        let lock = self.move_lock(tenant_id, module);
+        let _guard = lock.lock().await;
+        let change = self.inner.registry.disable(tenant_id, module, actor)?;
+        self.refresh(tenant_id, module);
+        Ok(change)
+    }
+}

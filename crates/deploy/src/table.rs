@@ -1,0 +1,163 @@
+//! The routing table: tenant → module → route, an immutable snapshot swapped whole, read without a lock.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use modhost_manifest::Manifest;
+use modhost_registry::Tenant;
+use modhost_runtime::{ModuleConfig, ReadyModule};
+use semver::Version;
+use tokio::sync::OnceCell;
+
+/// The version a route actually serves, with the manifest and config that go with it.
+#[derive(Debug, Clone)]
+pub struct Serving {
+    /// The version serving requests (the active one, or a fallback).
+    pub version: Version,
+    /// Its ready module.
+    pub ready: Arc<ReadyModule>,
+    /// Its manifest (endpoints and permissions).
+    pub manifest: Arc<Manifest>,
+    /// The tenant's config resolved against its schema.
+    pub config: Arc<ModuleConfig>,
+    /// Why this is not the active version, when it is a fallback.
+    pub fallback_reason: Option<String>,
+}
+
+/// One tenant's route to one module.
+#[derive(Debug)]
+pub struct Route {
+    /// The active version in the registry.
+    pub active: Version,
+    pub(crate) serving: OnceCell<Result<Arc<Serving>, String>>,
+}
+
+impl Route {
+    pub(crate) fn lazy(active: Version) -> Arc<Self> {
+        Arc::new(Self {
+            active,
+            serving: OnceCell::new(),
+        })
+    }
+
+    pub(crate) fn ready(serving: Arc<Serving>) -> Arc<Self> {
+        Arc::new(Self {
+            active: serving.version.clone(),
+            serving: OnceCell::new_with(Some(Ok(serving))),
+        })
+    }
+}
+
+/// A tenant and its routes.
+#[derive(Debug, Clone)]
+pub struct TenantRoutes {
+    /// The tenant as the registry knows it.
+    pub tenant: Arc<Tenant>,
+    /// Module id → route.
+    pub modules: HashMap<String, Arc<Route>>,
+}
+
+/// The state of one route, for operators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteStatus {
+    /// The tenant.
+    pub tenant: String,
+    /// The module.
+    pub module: String,
+    /// The active version.
+    pub active: Version,
+    /// What is serving: `None` until first use.
+    pub serving: Option<Version>,
+    /// Why it serves a fallback, or why nothing can serve.
+    pub problem: Option<String>,
+}
+
+/// Tenant id → its routes.
+pub(crate) type Tenants = HashMap<String, Arc<TenantRoutes>>;
+
+/// The table: readers load a snapshot without locking; writers build a new
+/// one under a mutex and swap it in.
+pub(crate) struct RoutingTable {
+    current: ArcSwap<Tenants>,
+    writer: Mutex<()>,
+}
+
+impl RoutingTable {
+    /// An empty table.
+    pub(crate) fn new() -> Self {
+        Self {
+            current: ArcSwap::from_pointee(Tenants::new()),
+            writer: Mutex::new(()),
+        }
+    }
+
+    /// The tenant and its routes, if it exists.
+    pub(crate) fn tenant(&self, tenant: &str) -> Option<Arc<TenantRoutes>> {
+        self.current.load().get(tenant).cloned()
+    }
+
+    /// Replaces the whole table.
+    pub(crate) fn replace(&self, tenants: Tenants) {
+        let _writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.current.store(Arc::new(tenants));
+    }
+
+    /// Swaps in a table where `change` decided the tenant's routes (`None` removes the tenant).
+    pub(crate) fn update_tenant(
+        &self,
+        tenant: &str,
+        change: impl FnOnce(Option<TenantRoutes>) -> Option<TenantRoutes>,
+    ) {
+        let _writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut table = Tenants::clone(&self.current.load());
+        let current = table.get(tenant).map(|routes| TenantRoutes::clone(routes));
+        match change(current) {
+            Some(routes) => table.insert(tenant.to_owned(), Arc::new(routes)),
+            None => table.remove(tenant),
+        };
+        self.current.store(Arc::new(table));
+    }
+
+    /// Replaces one route of `tenant` (adding the tenant if needed).
+    pub(crate) fn install(&self, tenant: &Tenant, module: &str, route: Arc<Route>) {
+        self.update_tenant(&tenant.id, |routes| {
+            let mut routes = routes.unwrap_or_else(|| TenantRoutes {
+                tenant: Arc::new(tenant.clone()),
+                modules: HashMap::new(),
+            });
+            routes.modules.insert(module.to_owned(), route);
+            Some(routes)
+        });
+    }
+
+    /// Every route's state, sorted by tenant and module.
+    pub(crate) fn status(&self) -> Vec<RouteStatus> {
+        let table = self.current.load();
+        let mut status = Vec::new();
+        for (tenant, routes) in table.iter() {
+            for (module, route) in &routes.modules {
+                let (serving, problem) = match route.serving.get() {
+                    None => (None, None),
+                    Some(Ok(serving)) => (Some(serving.version.clone()), serving.fallback_reason.clone()),
+                    Some(Err(reason)) => (None, Some(reason.clone())),
+                };
+                status.push(RouteStatus {
+                    tenant: tenant.clone(),
+                    module: module.clone(),
+                    active: route.active.clone(),
+                    serving,
+                    problem,
+                });
+            }
+        }
+        status.sort_by(|a, b| (&a.tenant, &a.module).cmp(&(&b.tenant, &b.module)));
+        status
+    }
+}

@@ -1,0 +1,98 @@
+//! Running a version before it serves: `self-test`, calls against a scratch store (for smoke tests), `migrate` on the tenant's data.
+
+use std::sync::Arc;
+
+use crate::error::CallError;
+use crate::kv::{KvStore, MemoryKvStore};
+use crate::ready::ReadyModule;
+use crate::runtime::{CallTarget, Runtime};
+use crate::types::{Caller, ModuleConfig, Request, Response, TenantKind};
+
+/// The tenant id self-tests run as; it never owns data (its store is thrown away).
+pub const SELF_TEST_TENANT: &str = "modhost-self-test";
+
+impl Runtime {
+    /// Serves one request like [`Runtime::call`], but against `store`
+    /// instead of the tenant's data (a smoke test's scratch store, which the
+    /// module's nested calls share) and without counting it in the request
+    /// metrics.
+    pub async fn call_with_store(
+        &self,
+        module: Arc<ReadyModule>,
+        caller: &Caller,
+        config: Arc<ModuleConfig>,
+        store: Arc<dyn KvStore>,
+        request: Request,
+    ) -> Result<Response, CallError> {
+        let target = CallTarget {
+            module,
+            caller: caller.clone(),
+            config,
+            store,
+            depth: 0,
+        };
+        self.handle(&target, request).await.0
+    }
+
+    /// Runs the module's `migrate` export on the caller's real data; its
+    /// writes are committed only if it succeeds. Returns the module's
+    /// refusal, or a description of how the call failed.
+    pub async fn migrate(
+        &self,
+        module: Arc<ReadyModule>,
+        caller: &Caller,
+        config: Arc<ModuleConfig>,
+        from_version: Option<&str>,
+    ) -> Result<(), String> {
+        let target = CallTarget {
+            module,
+            caller: caller.clone(),
+            config,
+            store: self.data_store(),
+            depth: 0,
+        };
+        let (outcome, _) = self
+            .run_in_fresh_instance(
+                &target,
+                async |pre, store| pre.migrate(store, from_version).await,
+                Result::is_ok,
+            )
+            .await;
+        match outcome {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(message),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    /// Runs the module's `self-test` export with `config` (normally the schema's
+    /// defaults) and an empty kv store that is thrown away afterwards.
+    pub async fn self_test(&self, module: Arc<ReadyModule>, config: Arc<ModuleConfig>) -> Result<(), String> {
+        let caller = Caller {
+            tenant_id: SELF_TEST_TENANT.into(),
+            tenant_kind: TenantKind::Standard,
+            request_id: "self-test".into(),
+            permissions: vec![],
+            features: vec![],
+        };
+        let target = CallTarget {
+            module,
+            caller,
+            config,
+            store: Arc::new(MemoryKvStore::new()),
+            depth: 0,
+        };
+        let (outcome, _) = self
+            .run_in_fresh_instance(
+                &target,
+                async |pre, store| pre.self_test(store).await,
+                Result::is_ok,
+            )
+            .await;
+        match outcome {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(message),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+}

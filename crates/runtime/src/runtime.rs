@@ -1,0 +1,400 @@
+//! The [`Runtime`]: prepares module versions and runs each call in a fresh, limited instance.
+
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Instant;
+
+use sha2::{Digest as _, Sha256};
+use wasmtime::component::Linker;
+use wasmtime::{Engine, Store, Trap};
+
+use crate::bindings::VersionedPre;
+use crate::cache::{CacheStats, CompileCache};
+use crate::caps::modules::{NestedCall, NestedCallError, NestedCalls, NestedFuture};
+use crate::caps::{
+    self, CallInfo, CallState, Capability, ConfigCtx, KvCtx, LogCtx, MemoryLimiter, MetricsCtx, ModulesCtx,
+    WasiPolicy,
+};
+use crate::engine::{EpochTicker, RuntimeConfig};
+use crate::error::{CallError, PrepareError};
+use crate::kv::{KvScope, KvStore};
+use crate::logs::LogBuffer;
+use crate::metrics::ModuleMetrics;
+use crate::ready::{ModuleSpec, ReadyModule};
+use crate::request_metrics::RequestMetrics;
+use crate::types::{Caller, ModuleConfig, Request, Response, TenantContext, check_response};
+
+/// Finds what a tenant runs: the active ready version of a module and the
+/// tenant's config for it. Used for `modules.call`.
+pub trait ModuleResolver: Send + Sync + 'static {
+    /// The ready version of `module` active for `tenant`, with its config
+    /// (loading it if needed).
+    fn resolve<'a>(&'a self, tenant: &'a str, module: &'a str) -> ResolveFuture<'a>;
+}
+
+/// What [`ModuleResolver::resolve`] returns.
+pub type ResolveFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Option<(Arc<ReadyModule>, Arc<ModuleConfig>)>> + Send + 'a>,
+>;
+
+/// Everything one call runs with: the module, whom it runs for, and where its
+/// data lives. Built by the runtime, never from guest input.
+pub(crate) struct CallTarget {
+    pub(crate) module: Arc<ReadyModule>,
+    pub(crate) caller: Caller,
+    pub(crate) config: Arc<ModuleConfig>,
+    pub(crate) store: Arc<dyn KvStore>,
+    pub(crate) depth: u32,
+}
+
+impl CallTarget {
+    fn tenant_context(&self) -> TenantContext {
+        TenantContext {
+            tenant_id: self.caller.tenant_id.clone(),
+            tenant_kind: self.caller.tenant_kind,
+            module_id: self.module.spec().id.clone(),
+            module_version: self.module.spec().version.to_string(),
+            request_id: self.caller.request_id.clone(),
+            permissions: self.caller.permissions.clone(),
+            features: self.caller.features.clone(),
+        }
+    }
+}
+
+pub(crate) struct RuntimeInner {
+    engine: Engine,
+    cache: CompileCache,
+    requests: RequestMetrics,
+    linker: Linker<CallState>,
+    config: RuntimeConfig,
+    kv: Arc<dyn KvStore>,
+    logs: Arc<LogBuffer>,
+    module_metrics: Arc<ModuleMetrics>,
+    added: Vec<Arc<dyn Capability>>,
+    resolver: RwLock<Option<Arc<dyn ModuleResolver>>>,
+    _ticker: EpochTicker,
+}
+
+/// The module runtime. Cheap to clone; clones share the engine and state.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<RuntimeInner>,
+}
+
+impl Runtime {
+    /// A runtime whose modules keep their kv data in `kv`.
+    pub fn new(config: RuntimeConfig, kv: Arc<dyn KvStore>) -> anyhow::Result<Self> {
+        Self::with_capabilities(config, kv, Vec::new())
+    }
+
+    /// A runtime that also offers `added` capabilities to every module.
+    pub fn with_capabilities(
+        config: RuntimeConfig,
+        kv: Arc<dyn KvStore>,
+        added: Vec<Arc<dyn Capability>>,
+    ) -> anyhow::Result<Self> {
+        let engine = crate::engine::engine(&config)?;
+        let linker = caps::linker(&engine, &added)
+            .map_err(anyhow::Error::from)
+            .map_err(|error| error.context("could not link the host capabilities"))?;
+        let ticker = EpochTicker::start(engine.clone(), config.epoch_tick)?;
+        let cache = CompileCache::new(&engine, config.compile_cache_dir.clone())?;
+        Ok(Self {
+            inner: Arc::new(RuntimeInner {
+                engine,
+                cache,
+                requests: RequestMetrics::default(),
+                linker,
+                config,
+                kv,
+                logs: Arc::new(LogBuffer::new()),
+                module_metrics: Arc::new(ModuleMetrics::new()),
+                added,
+                resolver: RwLock::new(None),
+                _ticker: ticker,
+            }),
+        })
+    }
+
+    /// The engine, e.g. to precompile components.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The operator's settings.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.inner.config
+    }
+
+    /// Recent module log records.
+    pub fn logs(&self) -> &LogBuffer {
+        &self.inner.logs
+    }
+
+    /// Module-defined metrics.
+    pub fn module_metrics(&self) -> &ModuleMetrics {
+        &self.inner.module_metrics
+    }
+
+    /// Per-request outcomes, latencies and fuel.
+    pub fn request_metrics(&self) -> &RequestMetrics {
+        &self.inner.requests
+    }
+
+    /// How many components were compiled and how many loaded from the compile cache.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.inner.cache.stats()
+    }
+
+    /// Sets what `modules.call` uses to find a tenant's active modules.
+    pub fn set_resolver(&self, resolver: Arc<dyn ModuleResolver>) {
+        *self
+            .inner
+            .resolver
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(resolver);
+    }
+
+    async fn resolve(&self, tenant: &str, module: &str) -> Option<(Arc<ReadyModule>, Arc<ModuleConfig>)> {
+        let resolver = self
+            .inner
+            .resolver
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        resolver?.resolve(tenant, module).await
+    }
+
+    /// Compiles and links a component, choosing the bindings of the WIT
+    /// version it exports. Slow (milliseconds to seconds): call it off the
+    /// request path, e.g. in `spawn_blocking`.
+    pub fn prepare(&self, mut spec: ModuleSpec, component_bytes: &[u8]) -> Result<ReadyModule, PrepareError> {
+        let config = &self.inner.config;
+        spec.memory_bytes = spec.memory_bytes.min(config.max_memory_bytes);
+        spec.timeout = spec.timeout.min(config.max_timeout);
+        let sha256 = hex::encode(Sha256::digest(component_bytes));
+        let component = self
+            .inner
+            .cache
+            .load_or_compile(&self.inner.engine, &sha256, component_bytes)
+            .map_err(|error| PrepareError::Compile(format!("{error:#}")))?;
+        let instance_pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|error| PrepareError::Link(format!("{error:#}")))?;
+        let pre = VersionedPre::new(instance_pre).map_err(PrepareError::Link)?;
+        tracing::debug!(module = %spec.id, version = %spec.version, wit = %pre.wit_version(), "module version prepared");
+        Ok(ReadyModule { spec, sha256, pre })
+    }
+
+    /// The default kv store (the tenants' real data).
+    pub(crate) fn data_store(&self) -> Arc<dyn KvStore> {
+        self.inner.kv.clone()
+    }
+
+    fn call_state(&self, target: &CallTarget) -> CallState {
+        let spec = target.module.spec();
+        let call = CallInfo {
+            tenant: &target.caller.tenant_id,
+            module: &spec.id,
+            version: &spec.version,
+            request_id: &target.caller.request_id,
+            depth: target.depth,
+        };
+        let scope = KvScope {
+            tenant: target.caller.tenant_id.clone(),
+            module: spec.id.clone(),
+        };
+        let nested: Arc<dyn NestedCalls> = Arc::new(RuntimeCalls(Arc::downgrade(&self.inner)));
+        CallState {
+            wasi: WasiPolicy.call_state(),
+            limiter: MemoryLimiter {
+                limit_bytes: usize::try_from(spec.memory_bytes).unwrap_or(usize::MAX),
+                hit: false,
+            },
+            kv: KvCtx::new(scope, target.store.clone()),
+            config: ConfigCtx::new(target.config.clone()),
+            log: LogCtx::new(self.inner.logs.clone(), &call),
+            metrics: MetricsCtx::new(self.inner.module_metrics.clone(), &call),
+            modules: ModulesCtx::new(
+                target.caller.clone(),
+                Arc::new(spec.dependencies.clone()),
+                target.depth,
+                self.inner.config.max_call_depth,
+                target.store.clone(),
+                nested,
+            ),
+            extensions: self
+                .inner
+                .added
+                .iter()
+                .map(|capability| capability.call_state(&call))
+                .collect(),
+        }
+    }
+
+    fn new_store(&self, target: &CallTarget) -> anyhow::Result<Store<CallState>> {
+        let spec = target.module.spec();
+        let ticks = spec
+            .timeout
+            .as_nanos()
+            .div_ceil(self.inner.config.epoch_tick.as_nanos().max(1));
+        let mut store = Store::new(&self.inner.engine, self.call_state(target));
+        store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1));
+        store.epoch_deadline_trap();
+        if self.inner.config.fuel_metering {
+            store.set_fuel(spec.fuel.unwrap_or(u64::MAX))?;
+        }
+        Ok(store)
+    }
+
+    /// Runs `hook` on a fresh store for `target`; captured output goes to the
+    /// log, failures are classified, and the call's kv writes are committed
+    /// only when `succeeded` says the outcome is a success.
+    pub(crate) async fn run_in_fresh_instance<R>(
+        &self,
+        target: &CallTarget,
+        hook: impl AsyncFnOnce(&VersionedPre, &mut Store<CallState>) -> wasmtime::Result<R>,
+        succeeded: impl FnOnce(&R) -> bool,
+    ) -> (Result<R, CallError>, u64) {
+        let module = &target.module;
+        let mut store = match self.new_store(target) {
+            Ok(store) => store,
+            Err(error) => return (Err(CallError::Instantiation(format!("{error:#}"))), 0),
+        };
+        let outcome = hook(&module.pre, &mut store).await;
+        caps::wasi::drain_captured_output(store.data_mut());
+        let mut outcome = outcome.map_err(|error| classify_failure(&store, module.spec(), error));
+        if let Ok(value) = &outcome
+            && succeeded(value)
+            && let Err(error) = store.data_mut().kv.commit()
+        {
+            outcome = Err(CallError::Storage(format!("{error:#}")));
+        }
+        let fuel_used = if self.inner.config.fuel_metering {
+            module
+                .spec()
+                .fuel
+                .unwrap_or(u64::MAX)
+                .saturating_sub(store.get_fuel().unwrap_or(0))
+        } else {
+            0
+        };
+        (outcome, fuel_used)
+    }
+
+    /// Serves one request with a fresh instance of `module`.
+    pub async fn call(
+        &self,
+        module: Arc<ReadyModule>,
+        caller: &Caller,
+        config: Arc<ModuleConfig>,
+        request: Request,
+    ) -> Result<Response, CallError> {
+        let target = CallTarget {
+            module,
+            caller: caller.clone(),
+            config,
+            store: self.inner.kv.clone(),
+            depth: 0,
+        };
+        self.call_target(target, request).await
+    }
+
+    async fn call_target(&self, target: CallTarget, request: Request) -> Result<Response, CallError> {
+        let started = Instant::now();
+        let (outcome, fuel_used) = self.handle(&target, request).await;
+        let class = outcome.as_ref().map_or_else(CallError::class, |_| "ok");
+        self.inner.requests.observe(
+            &target.caller.tenant_id,
+            &target.module.spec().id,
+            class,
+            started.elapsed(),
+            fuel_used,
+        );
+        outcome
+    }
+
+    /// Runs the `handle` export in a fresh instance and checks the response
+    /// against the host's limits; returns the outcome and the fuel used.
+    pub(crate) async fn handle(
+        &self,
+        target: &CallTarget,
+        request: Request,
+    ) -> (Result<Response, CallError>, u64) {
+        let context = target.tenant_context();
+        let (outcome, fuel_used) = self
+            .run_in_fresh_instance(
+                target,
+                async |pre, store| pre.handle(store, &context, &request).await,
+                |answer| {
+                    answer
+                        .as_ref()
+                        .is_ok_and(|response| check_response(response).is_ok())
+                },
+            )
+            .await;
+        let outcome = match outcome {
+            Ok(Ok(response)) => check_response(&response)
+                .map(|()| response)
+                .map_err(CallError::InvalidResponse),
+            Ok(Err(error)) => Err(CallError::Module(error)),
+            Err(error) => Err(error),
+        };
+        (outcome, fuel_used)
+    }
+}
+
+/// Nested `modules.call`s, run by the runtime that made the calling store.
+struct RuntimeCalls(Weak<RuntimeInner>);
+
+impl NestedCalls for RuntimeCalls {
+    fn call(&self, call: NestedCall, request: Request) -> NestedFuture<'_> {
+        Box::pin(async move {
+            let Some(inner) = self.0.upgrade() else {
+                return Err(NestedCallError::Failed("the host is shutting down".to_owned()));
+            };
+            let runtime = Runtime { inner };
+            let tenant = &call.caller.tenant_id;
+            let module = &call.module;
+            let Some((callee, config)) = runtime.resolve(tenant, module).await else {
+                return Err(NestedCallError::NotActive(format!(
+                    "module `{module}` is not active for tenant `{tenant}`"
+                )));
+            };
+            if !call.requirement.matches(&callee.spec().version) {
+                return Err(NestedCallError::NotActive(format!(
+                    "module `{module}` is active at {} for tenant `{tenant}`, which does not match the declared `{}`",
+                    callee.spec().version,
+                    call.requirement
+                )));
+            }
+            let target = CallTarget {
+                module: callee,
+                caller: call.caller.clone(),
+                config,
+                store: call.store.clone(),
+                depth: call.depth,
+            };
+            let outcome = Box::pin(runtime.call_target(target, request)).await;
+            outcome.map_err(|error| match error {
+                CallError::Module(error) => NestedCallError::Module(error),
+                other => NestedCallError::Failed(format!("module `{module}` failed: {other}")),
+            })
+        })
+    }
+}
+
+fn classify_failure(store: &Store<CallState>, spec: &ModuleSpec, error: wasmtime::Error) -> CallError {
+    if store.data().limiter.hit {
+        return CallError::MemoryLimit(spec.memory_bytes);
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => CallError::DeadlineExceeded(spec.timeout),
+        Some(Trap::OutOfFuel) => CallError::OutOfFuel(spec.fuel.unwrap_or(u64::MAX)),
+        Some(Trap::StackOverflow) => CallError::StackOverflow,
+        Some(trap) => CallError::Trapped(trap.to_string()),
+        None => CallError::Trapped(format!("{error:#}")),
+    }
+}
