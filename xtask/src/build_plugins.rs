@@ -5,6 +5,10 @@
 //! the manifest with `component.sha256` filled in (formatting and comments
 //! kept) and the component at the manifest's `component.path`. Tests and
 //! `cargo xtask run` publish from there.
+//!
+//! Packages under `plugins/fixtures/` are test fixtures, not modules: they
+//! have no `module.toml`, may import test-only interfaces, and are copied to
+//! `target/fixtures/<folder>.wasm` for the host's tests.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -45,8 +49,13 @@ pub fn run_packages(root: &Path, packages: &[String]) -> anyhow::Result<Vec<Buil
     ensure_guest_target(root)?;
     let components = build_components(root, packages)?;
     let output_root = root.join("target").join("modules");
+    let fixtures_root = root.join("plugins").join("fixtures");
     let mut built = Vec::new();
     for (package_dir, component) in &components {
+        if package_dir.starts_with(&fixtures_root) {
+            write_fixture(package_dir, component, &root.join("target").join("fixtures"))?;
+            continue;
+        }
         built.push(write_module(package_dir, component, &output_root)?);
     }
     if built.is_empty() {
@@ -127,6 +136,20 @@ fn check_fits_host(manifest: &modhost_manifest::Manifest, component: &[u8]) -> a
     if !problems.is_empty() {
         bail!("{}", problems.join("\n"));
     }
+    Ok(())
+}
+
+/// Copies a test fixture (a guest under `plugins/fixtures/`, with no
+/// `module.toml`: never published) to `target/fixtures/<folder>.wasm`.
+fn write_fixture(package_dir: &Path, component: &Path, fixtures_root: &Path) -> anyhow::Result<()> {
+    let name = package_dir
+        .file_name()
+        .context("a fixture package has no folder name")?;
+    fs::create_dir_all(fixtures_root)
+        .with_context(|| format!("could not create {}", fixtures_root.display()))?;
+    let target = fixtures_root.join(name).with_extension("wasm");
+    fs::copy(component, &target)
+        .with_context(|| format!("could not copy {} to {}", component.display(), target.display()))?;
     Ok(())
 }
 
