@@ -11,6 +11,8 @@ mod new_module;
 mod process;
 mod run;
 mod suites;
+#[cfg(test)]
+mod tidy;
 
 use std::path::{Path, PathBuf};
 

@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use modhost_runtime::kv::MemoryKvStore;
 use modhost_runtime::{
-    CallInfo, CallState, Capability, Caller, Method, ModuleSpec, PrepareError, Request, Runtime, RuntimeConfig,
-    TenantKind,
+    CallInfo, CallState, Caller, Capability, Method, ModuleSpec, PrepareError, Request, Runtime,
+    RuntimeConfig, TenantKind,
 };
 use wasmtime::component::{HasData, Linker};
 
@@ -51,7 +51,11 @@ impl probe::modhost::probe::counter::Host for Counter {
     fn next(&mut self) -> u64 {
         self.count += 1;
         // The tenant is host-established: a tenant named `acme` counts from 100.
-        if self.tenant == "acme" { self.count + 99 } else { self.count }
+        if self.tenant == "acme" {
+            self.count + 99
+        } else {
+            self.count
+        }
     }
 }
 

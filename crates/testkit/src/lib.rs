@@ -127,7 +127,10 @@ mod tests {
 /// `cargo xtask build-plugins` to `target/fixtures/<name>.wasm`); panics with
 /// the command to run when missing.
 pub fn fixture(name: &str) -> Vec<u8> {
-    let path = modules_dir().join("../fixtures").join(name).with_extension("wasm");
+    let path = modules_dir()
+        .join("../fixtures")
+        .join(name)
+        .with_extension("wasm");
     std::fs::read(&path).unwrap_or_else(|error| {
         panic!(
             "{}: {error}; run `cargo xtask build-plugins` first",
