@@ -56,7 +56,7 @@ enum Task {
     Test,
     /// What CI runs: formatting and clippy checks on both workspaces, then `test`, then `bench --quick`.
     Ci,
-    /// Build the plugins, then measure the DESIGN.md §9 targets (target/bench/results.json).
+    /// Build the plugins, then measure the targets in BENCHMARKS.md (target/bench/results.json).
     Bench {
         /// Tiny counts and durations: only checks that the harness runs.
         #[arg(long)]

@@ -1,4 +1,4 @@
-//! `modhost-bench`: measures the DESIGN.md §9 targets in one run and writes `results.json`.
+//! `modhost-bench`: measures the targets in BENCHMARKS.md in one run and writes `results.json`.
 //!
 //! Run it through `cargo xtask bench [--quick]`, which builds the modules
 //! first. Every figure is printed and stored under one flat key (e.g.
