@@ -18,7 +18,8 @@ pub struct RuntimeConfig {
     pub max_timeout: Duration,
     /// The wasm stack limit of every call.
     pub max_wasm_stack_bytes: usize,
-    /// How often the epoch advances; the granularity of deadlines.
+    /// How often the epoch advances: the granularity of deadlines, and the
+    /// longest running wasm holds an executor thread before it yields.
     pub epoch_tick: Duration,
     /// Whether compiled code meters fuel (needed for manifests' `limits.fuel`).
     pub fuel_metering: bool,

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use sha2::{Digest as _, Sha256};
 use wasmtime::component::Linker;
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
 use crate::bindings::VersionedPre;
 use crate::cache::{CacheStats, CompileCache};
@@ -233,16 +233,21 @@ impl Runtime {
         }
     }
 
-    fn new_store(&self, target: &CallTarget) -> anyhow::Result<Store<CallState>> {
+    /// A fresh store for one call. Running wasm yields to the async executor
+    /// at every epoch tick, so a CPU-bound guest never holds a worker thread
+    /// for more than one tick, and traps once the call's deadline has passed.
+    fn new_store(&self, target: &CallTarget, deadline: Instant) -> anyhow::Result<Store<CallState>> {
         let spec = target.module.spec();
-        let ticks = spec
-            .timeout
-            .as_nanos()
-            .div_ceil(self.inner.config.epoch_tick.as_nanos().max(1));
         let mut store = Store::new(&self.inner.engine, self.call_state(target));
         store.limiter(|state| &mut state.limiter);
-        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1));
-        store.epoch_deadline_trap();
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Err(Trap::Interrupt.into())
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
         if self.inner.config.fuel_metering {
             store.set_fuel(spec.fuel.unwrap_or(u64::MAX))?;
         }
@@ -252,6 +257,11 @@ impl Runtime {
     /// Runs `hook` on a fresh store for `target`; captured output goes to the
     /// log, failures are classified, and the call's kv writes are committed
     /// only when `succeeded` says the outcome is a success.
+    ///
+    /// The deadline is wall-clock for the whole call: running wasm traps at
+    /// the first epoch tick past it, and time blocked in WASI (a sleep, a
+    /// poll) or in a host call (a nested `modules.call`) is cut off by a
+    /// timer; either way the call's writes are discarded.
     pub(crate) async fn run_in_fresh_instance<R>(
         &self,
         target: &CallTarget,
@@ -259,13 +269,18 @@ impl Runtime {
         succeeded: impl FnOnce(&R) -> bool,
     ) -> (Result<R, CallError>, u64) {
         let module = &target.module;
-        let mut store = match self.new_store(target) {
+        let timeout = module.spec().timeout;
+        let deadline = Instant::now() + timeout;
+        let mut store = match self.new_store(target, deadline) {
             Ok(store) => store,
             Err(error) => return (Err(CallError::Instantiation(format!("{error:#}"))), 0),
         };
-        let outcome = hook(&module.pre, &mut store).await;
+        let timed = tokio::time::timeout_at(deadline.into(), hook(&module.pre, &mut store)).await;
         caps::wasi::drain_captured_output(store.data_mut());
-        let mut outcome = outcome.map_err(|error| classify_failure(&store, module.spec(), error));
+        let mut outcome = match timed {
+            Ok(outcome) => outcome.map_err(|error| classify_failure(&store, module.spec(), error)),
+            Err(_elapsed) => Err(CallError::DeadlineExceeded(timeout)),
+        };
         if let Ok(value) = &outcome
             && succeeded(value)
             && let Err(error) = store.data_mut().kv.commit()

@@ -523,3 +523,52 @@ async fn migrate_rewrites_the_tenants_data_idempotently_and_can_be_refused() {
         "a refused migration leaves the data alone"
     );
 }
+
+#[tokio::test]
+async fn a_call_blocked_in_wasi_is_stopped_at_its_wall_clock_deadline() {
+    let _serial = SERIAL.lock().await;
+    let sandbox = Sandbox::new();
+    let started = Instant::now();
+    let outcome = sandbox.get("acme", "/sleep?ms=60000").await;
+    let took = started.elapsed();
+    assert_eq!(outcome, Err(CallError::DeadlineExceeded(CHAOS_TIMEOUT)));
+    // The guest asked to sleep a minute and ran no wasm meanwhile: only a
+    // wall-clock deadline ends it before the sleep does.
+    assert!(took < Duration::from_secs(30), "the sleep ran on for {took:?}");
+    assert_still_serves(&sandbox, "acme").await;
+}
+
+#[test]
+fn a_looping_guest_yields_its_only_thread_to_another_tenant() {
+    let _serial = SERIAL.blocking_lock();
+    // One executor thread: if running wasm did not yield, the neighbour's
+    // calls could only run after the loop hit its deadline.
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread tokio runtime");
+    let sandbox = Arc::new(Sandbox::new());
+    tokio.block_on(async {
+        let looping = tokio::spawn({
+            let sandbox = sandbox.clone();
+            async move {
+                let outcome = sandbox.get("acme", "/loop").await;
+                (outcome, Instant::now())
+            }
+        });
+        tokio::task::yield_now().await;
+        let mut served = 0;
+        for _ in 0..5 {
+            assert_still_serves(&sandbox, "globex").await;
+            served += 1;
+        }
+        let neighbour_done = Instant::now();
+        let (outcome, loop_done) = looping.await.expect("the looping task ends");
+        assert_eq!(outcome, Err(CallError::DeadlineExceeded(CHAOS_TIMEOUT)));
+        assert_eq!(served, 5);
+        assert!(
+            neighbour_done < loop_done,
+            "the neighbour's 5 calls finished only after the loop's deadline"
+        );
+    });
+}

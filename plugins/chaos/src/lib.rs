@@ -6,6 +6,8 @@
 //!
 //! - `GET /ok` behaves, for contrast;
 //! - `GET /loop` never returns (the deadline must stop it);
+//! - `GET /sleep?ms=N` blocks in WASI for N ms without running wasm (the
+//!   deadline is wall-clock, so it must stop this too);
 //! - `GET /alloc?mb=N` allocates and touches N MiB (the memory limit);
 //! - `GET /recurse?depth=N` recurses N times with 1 KiB of frame data in linear
 //!   memory (Rust's shadow stack), or with `&frame=none` only on the engine's
@@ -36,6 +38,7 @@ impl Module for Chaos {
         Router::new()
             .get("/ok", ok)
             .get("/loop", spin_forever)
+            .get("/sleep", sleep)
             .get("/alloc", allocate)
             .get("/recurse", recurse)
             .get("/huge", huge)
@@ -68,6 +71,8 @@ modhost_sdk::export_module!(Chaos);
 
 const MIB: usize = 1024 * 1024;
 const TOUCH_STRIDE_BYTES: usize = 4096;
+/// How long `/sleep` blocks when `ms` is not given: far past any deadline.
+const DEFAULT_SLEEP_MS: u64 = 60_000;
 const DEFAULT_ALLOC_MB: usize = 64;
 const DEFAULT_RECURSION_DEPTH: u64 = 10_000_000;
 const DEFAULT_HUGE_MB: usize = 5;
@@ -298,6 +303,12 @@ fn spin_forever(_: &Request) -> Result<Response> {
     loop {
         counter = black_box(counter.wrapping_add(1));
     }
+}
+
+fn sleep(request: &Request) -> Result<Response> {
+    let millis = request.query_as::<u64>("ms")?.unwrap_or(DEFAULT_SLEEP_MS);
+    std::thread::sleep(std::time::Duration::from_millis(millis));
+    Response::ok(&serde_json::json!({ "slept_ms": millis }))
 }
 
 fn allocate(request: &Request) -> Result<Response> {
