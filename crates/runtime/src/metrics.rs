@@ -10,6 +10,10 @@ use std::sync::Mutex;
 
 /// The longest metric name or tag key, in bytes.
 pub const MAX_NAME_BYTES: usize = 64;
+/// Tag keys the host writes itself when it exports a series (or Prometheus
+/// reserves); a guest tag with one of them would make the exported line
+/// ambiguous or invalid, and a scrape with an invalid line fails for everyone.
+pub const RESERVED_TAG_KEYS: &[&str] = &["tenant", "module", "le", "quantile", "outcome"];
 /// The most tags on one point.
 pub const MAX_TAGS: usize = 8;
 /// The longest tag value, in bytes.
@@ -74,8 +78,19 @@ fn series_key(name: &str, tags: Vec<(String, String)>) -> Result<SeriesKey, Metr
             tags.len()
         )));
     }
-    for (key, value) in &tags {
+    for (index, (key, value)) in tags.iter().enumerate() {
         check_name("tag key", key)?;
+        if RESERVED_TAG_KEYS.contains(&key.as_str()) {
+            return Err(MetricRefusal::InvalidName(format!(
+                "tag key `{key}` is reserved by the host ({}); choose another",
+                RESERVED_TAG_KEYS.join(", ")
+            )));
+        }
+        if tags[..index].iter().any(|(earlier, _)| earlier == key) {
+            return Err(MetricRefusal::InvalidTags(format!(
+                "tag `{key}` is given twice; give each tag once"
+            )));
+        }
         if value.len() > MAX_TAG_VALUE_BYTES {
             return Err(MetricRefusal::InvalidTags(format!(
                 "tag `{key}` has a value longer than {MAX_TAG_VALUE_BYTES} bytes"
@@ -224,6 +239,26 @@ mod tests {
                 ("stock", SeriesValue::Gauge(7.0))
             ]
         );
+    }
+
+    #[test]
+    fn reserved_and_repeated_tag_keys_are_refused_and_nothing_is_recorded() {
+        let metrics = ModuleMetrics::new();
+        for key in RESERVED_TAG_KEYS {
+            assert_eq!(
+                metrics.counter("t", "m", "hits", 1, tags(&[(key, "x")])),
+                Err(MetricRefusal::InvalidName(format!(
+                    "tag key `{key}` is reserved by the host (tenant, module, le, quantile, outcome); choose another"
+                )))
+            );
+        }
+        assert_eq!(
+            metrics.gauge("t", "m", "depth", 1.0, tags(&[("store", "a"), ("store", "b")])),
+            Err(MetricRefusal::InvalidTags(
+                "tag `store` is given twice; give each tag once".into()
+            ))
+        );
+        assert!(metrics.snapshot().is_empty(), "a refused point records nothing");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Helpers over the host's `metrics` capability: counters and gauges with tags.
 //!
-//! Names match `[a-z][a-z0-9_]*` (at most 64 bytes), at most 8 tags. A refused
-//! point is an `internal` error: it is a bug in the module, not in the request.
+//! Names match `[a-z][a-z0-9_]*` (at most 64 bytes), at most 8 tags, each key
+//! once; the keys `tenant`, `module`, `le`, `quantile` and `outcome` are the
+//! host's own and are refused. A refused point is an `internal` error: it is a bug in the module, not in the request.
 
 use crate::bindings::modhost::module::metrics as wit;
 use crate::{Error, Result};
