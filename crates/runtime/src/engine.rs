@@ -9,6 +9,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use wasmtime::Engine;
 
+use crate::admission::TenantLimits;
+
 /// The operator's limits and the engine's settings.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
@@ -29,6 +31,9 @@ pub struct RuntimeConfig {
     pub compile_cache_dir: Option<PathBuf>,
     /// Bounds of the pooling instance allocator; `None` allocates on demand.
     pub pooling: Option<PoolingLimits>,
+    /// How many calls each tenant may run and queue at once, unless the
+    /// tenant has limits of its own ([`crate::Runtime::set_tenant_limits`]).
+    pub tenant_limits: TenantLimits,
 }
 
 /// Totals of the pooling allocator: how many instances, memories and tables
@@ -68,6 +73,7 @@ impl Default for RuntimeConfig {
             max_call_depth: 4,
             compile_cache_dir: None,
             pooling: Some(PoolingLimits::default()),
+            tenant_limits: TenantLimits::default(),
         }
     }
 }

@@ -46,6 +46,9 @@ pub enum CallError {
     /// The module's data writes could not be made durable; the response was discarded.
     #[error("the module's data could not be saved: {0}")]
     Storage(String),
+    /// The tenant already runs and queues as many calls as it may; nothing ran.
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl CallError {
@@ -61,6 +64,7 @@ impl CallError {
             Self::InvalidResponse(_) => "invalid-response",
             Self::Instantiation(_) => "instantiation",
             Self::Storage(_) => "storage",
+            Self::Busy(_) => "busy",
         }
     }
 }

@@ -45,6 +45,7 @@
 //! - A call's kv writes reach the store in one commit, and only if it succeeds.
 //! - Generated bindings never leave this crate.
 
+mod admission;
 mod bindings;
 mod cache;
 pub mod caps;
@@ -59,6 +60,7 @@ mod request_metrics;
 mod runtime;
 mod types;
 
+pub use crate::admission::TenantLimits;
 pub use crate::bindings::{HOST_WIT_VERSIONS, WIT_PACKAGE};
 pub use crate::cache::CacheStats;
 pub use crate::caps::{CallInfo, CallState, Capability};

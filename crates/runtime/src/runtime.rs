@@ -7,6 +7,7 @@ use sha2::{Digest as _, Sha256};
 use wasmtime::component::Linker;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
+use crate::admission::{self, Admission, TenantLimits};
 use crate::bindings::VersionedPre;
 use crate::cache::{CacheStats, CompileCache};
 use crate::caps::modules::{NestedCall, NestedCallError, NestedCalls, NestedFuture};
@@ -71,6 +72,7 @@ pub(crate) struct RuntimeInner {
     module_metrics: Arc<ModuleMetrics>,
     added: Vec<Arc<dyn Capability>>,
     resolver: RwLock<Option<Arc<dyn ModuleResolver>>>,
+    admission: Admission,
     _ticker: EpochTicker,
 }
 
@@ -92,6 +94,10 @@ impl Runtime {
         kv: Arc<dyn KvStore>,
         added: Vec<Arc<dyn Capability>>,
     ) -> anyhow::Result<Self> {
+        if let Some(pool) = config.pooling {
+            admission::check_reserve(config.tenant_limits, config.max_call_depth, pool.component_instances)?;
+        }
+        let admission = Admission::new(config.tenant_limits);
         let engine = crate::engine::engine(&config)?;
         let linker = caps::linker(&engine, &added)
             .map_err(anyhow::Error::from)
@@ -110,6 +116,7 @@ impl Runtime {
                 module_metrics: Arc::new(ModuleMetrics::new()),
                 added,
                 resolver: RwLock::new(None),
+                admission,
                 _ticker: ticker,
             }),
         })
@@ -307,6 +314,18 @@ impl Runtime {
         config: Arc<ModuleConfig>,
         request: Request,
     ) -> Result<Response, CallError> {
+        let started = Instant::now();
+        let deadline = started + module.spec().timeout;
+        let _admitted = match self.inner.admission.admit(&caller.tenant_id, deadline).await {
+            Ok(admitted) => admitted,
+            Err(refusal) => {
+                let id = &module.spec().id;
+                self.inner
+                    .requests
+                    .observe(&caller.tenant_id, id, refusal.class(), started.elapsed(), 0);
+                return Err(refusal);
+            }
+        };
         let target = CallTarget {
             module,
             caller: caller.clone(),
@@ -315,6 +334,17 @@ impl Runtime {
             depth: 0,
         };
         self.call_target(target, request).await
+    }
+
+    /// Gives `tenant` its own call limits, or (with `None`) the operator's
+    /// defaults again. Calls already running or queued finish under the old ones.
+    pub fn set_tenant_limits(&self, tenant: &str, limits: Option<TenantLimits>) {
+        self.inner.admission.set_override(tenant, limits);
+    }
+
+    /// The call limits `tenant` runs under.
+    pub fn tenant_limits(&self, tenant: &str) -> TenantLimits {
+        self.inner.admission.limits(tenant)
     }
 
     async fn call_target(&self, target: CallTarget, request: Request) -> Result<Response, CallError> {

@@ -21,7 +21,7 @@ use modhost_runtime::kv::{KvScope, KvStore, MemoryKvStore};
 use modhost_runtime::logs::LogLevel;
 use modhost_runtime::{
     CallError, Caller, ErrorCode, Method, ModuleConfig, ModuleError, ModuleResolver, ModuleSpec, ReadyModule,
-    Request, ResolveFuture, Response, Runtime, RuntimeConfig, TenantKind, module_config,
+    Request, ResolveFuture, Response, Runtime, RuntimeConfig, TenantKind, TenantLimits, module_config,
 };
 
 use modhost_testkit::load as built_module;
@@ -66,8 +66,12 @@ struct Sandbox {
 
 impl Sandbox {
     fn new() -> Self {
+        Self::with_config(RuntimeConfig::default())
+    }
+
+    fn with_config(config: RuntimeConfig) -> Self {
         let kv = Arc::new(MemoryKvStore::new());
-        let runtime = Runtime::new(RuntimeConfig::default(), kv.clone()).expect("runtime");
+        let runtime = Runtime::new(config, kv.clone()).expect("runtime");
         let chaos = built_module("chaos@1.0.0");
         let chaos = runtime
             .prepare(ModuleSpec::from_manifest(&chaos.manifest), &chaos.component)
@@ -557,12 +561,19 @@ fn a_looping_guest_yields_its_only_thread_to_another_tenant() {
             }
         });
         tokio::task::yield_now().await;
-        let mut served = 0;
-        for _ in 0..5 {
-            assert_still_serves(&sandbox, "globex").await;
-            served += 1;
-        }
-        let neighbour_done = Instant::now();
+        // The neighbour is a task of its own, as every connection is in the server.
+        let neighbour = tokio::spawn({
+            let sandbox = sandbox.clone();
+            async move {
+                let mut served = 0;
+                for _ in 0..5 {
+                    assert_still_serves(&sandbox, "globex").await;
+                    served += 1;
+                }
+                (served, Instant::now())
+            }
+        });
+        let (served, neighbour_done) = neighbour.await.expect("the neighbour's task ends");
         let (outcome, loop_done) = looping.await.expect("the looping task ends");
         assert_eq!(outcome, Err(CallError::DeadlineExceeded(CHAOS_TIMEOUT)));
         assert_eq!(served, 5);
@@ -571,4 +582,60 @@ fn a_looping_guest_yields_its_only_thread_to_another_tenant() {
             "the neighbour's 5 calls finished only after the loop's deadline"
         );
     });
+}
+
+#[test]
+fn a_tenant_past_its_call_limit_is_refused_at_once_while_another_is_served() {
+    let _serial = SERIAL.blocking_lock();
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a multi-thread tokio runtime");
+    let sandbox = Arc::new(Sandbox::with_config(RuntimeConfig {
+        tenant_limits: TenantLimits {
+            max_concurrent_calls: 2,
+            max_queued_calls: 0,
+        },
+        ..RuntimeConfig::default()
+    }));
+    tokio.block_on(async {
+        let loops: Vec<_> = (0..2)
+            .map(|_| {
+                let sandbox = sandbox.clone();
+                tokio::spawn(async move { sandbox.get("acme", "/loop").await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let refused = sandbox.get("acme", "/ok").await;
+        assert_eq!(
+            refused,
+            Err(CallError::Busy(
+                "tenant `acme` already runs 2 calls and queues 0; retry shortly".into()
+            ))
+        );
+        let mut neighbour_served = 0;
+        for _ in 0..5 {
+            assert_still_serves(&sandbox, "globex").await;
+            neighbour_served += 1;
+        }
+        assert_eq!(neighbour_served, 5);
+        for looping in loops {
+            assert_eq!(
+                looping.await.expect("the loop task ends"),
+                Err(CallError::DeadlineExceeded(CHAOS_TIMEOUT))
+            );
+        }
+        assert_still_serves(&sandbox, "acme").await;
+    });
+    let outcomes: BTreeMap<_, _> = sandbox
+        .runtime
+        .request_metrics()
+        .snapshot()
+        .into_iter()
+        .map(|((tenant, _module), series)| (tenant, series.outcomes))
+        .collect();
+    assert_eq!(outcomes["acme"].get("busy"), Some(&1), "{outcomes:?}");
+    assert_eq!(outcomes["acme"].get("deadline"), Some(&2), "{outcomes:?}");
+    assert_eq!(outcomes["globex"].get("ok"), Some(&5), "{outcomes:?}");
 }

@@ -63,6 +63,11 @@ pub(crate) fn call_error(error: &CallError) -> ApiError {
         CallError::Instantiation(_) | CallError::Storage(_) => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
         }
+        CallError::Busy(_) => {
+            let mut error = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "busy", message);
+            error.headers.push(("retry-after", "1".to_owned()));
+            error
+        }
     }
 }
 
