@@ -4,6 +4,7 @@ use semver::{Version, VersionReq};
 use serde::Serialize;
 
 use crate::blobs::BlobError;
+use crate::store::StoreError;
 
 /// One failed upload check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -177,19 +178,33 @@ pub enum RegistryError {
     /// The artifact store failed or a component is corrupted.
     #[error(transparent)]
     Blob(#[from] BlobError),
+    /// A stored record was written by a newer modhost in a format this build cannot read.
+    #[error(
+        "a stored {record} record has format version {found}; this build reads {supported}; upgrade modhost"
+    )]
+    UnknownRecordFormat {
+        /// Which kind of record, e.g. `tenant`.
+        record: &'static str,
+        /// The format version found.
+        found: u32,
+        /// The format version this build reads.
+        supported: u32,
+    },
     /// The database failed, or holds something unreadable.
     #[error("the registry's storage failed: {0}")]
     Storage(String),
 }
 
-impl From<sled::Error> for RegistryError {
-    fn from(error: sled::Error) -> Self {
-        Self::Storage(error.to_string())
+impl From<StoreError> for RegistryError {
+    fn from(error: StoreError) -> Self {
+        Self::Storage(error.0)
     }
 }
 
 impl From<serde_json::Error> for RegistryError {
     fn from(error: serde_json::Error) -> Self {
-        Self::Storage(format!("a stored record is unreadable: {error}"))
+        Self::Storage(format!(
+            "a stored record is unreadable: {error}; restore the data directory from a backup"
+        ))
     }
 }
