@@ -1,4 +1,4 @@
-//! In-process calls: a fresh `Store` + instantiate + one call per request, on memory and sled kv.
+//! In-process calls: a fresh `Store` + instantiate + one call per request, on memory and on-disk kv.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -52,7 +52,7 @@ async fn memory_kv(modules: &Modules, plan: Plan, results: &mut Results) -> anyh
     Ok(())
 }
 
-/// `GET /notes/bench` (one kv read) through the loader with the sled-backed `RegistryKvStore`.
+/// `GET /notes/bench` (one kv read) through the loader with the on-disk `RegistryKvStore`.
 async fn registry_kv(modules: &Modules, plan: Plan, results: &mut Results) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let registry = support::open_registry(&dir.path().join("registry"))?;

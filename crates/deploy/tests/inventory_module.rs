@@ -1,4 +1,4 @@
-//! The inventory module (1.0.0 and 1.1.0) through the real loader and runtime on real sled:
+//! The inventory module (1.0.0 and 1.1.0) through the real loader and runtime on the real on-disk store:
 //! every endpoint, its errors, the tenant's config, and the 1.0 → 1.1 migration with rollback.
 
 #![allow(

@@ -1,4 +1,4 @@
-//! The loader end to end on real sled and real components: hot swap, fallback, compile cache reuse.
+//! The loader end to end on the real on-disk store and real components: hot swap, fallback, compile cache reuse.
 
 #![allow(
     clippy::expect_used,

@@ -1,4 +1,4 @@
-//! Promotions that migrate data, on real sled with the real `chaos` module: failure leaves
+//! Promotions that migrate data, on the real on-disk store with the real `chaos` module: failure leaves
 //! everything as it was; a rollback across a migration restores the data as it was.
 
 #![allow(

@@ -1,4 +1,4 @@
-//! The deploy pipeline's smoke tests (`[[tests]]`) on real sled and the real template: a
+//! The deploy pipeline's smoke tests (`[[tests]]`) on the real on-disk store and the real template: a
 //! failing test refuses the promotion and changes nothing; passing tests never touch tenant data.
 
 #![allow(
