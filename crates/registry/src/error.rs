@@ -178,18 +178,6 @@ pub enum RegistryError {
     /// The artifact store failed or a component is corrupted.
     #[error(transparent)]
     Blob(#[from] BlobError),
-    /// A stored record was written by a newer modhost in a format this build cannot read.
-    #[error(
-        "a stored {record} record has format version {found}; this build reads {supported}; upgrade modhost"
-    )]
-    UnknownRecordFormat {
-        /// Which kind of record, e.g. `tenant`.
-        record: &'static str,
-        /// The format version found.
-        found: u32,
-        /// The format version this build reads.
-        supported: u32,
-    },
     /// The database failed, or holds something unreadable.
     #[error("the registry's storage failed: {0}")]
     Storage(String),

@@ -5,7 +5,7 @@
 //! and from the model here. A record without `format` (written before records
 //! were versioned) is format 1, which has the same fields. A record with a
 //! format this build does not know is refused with
-//! [`RegistryError::UnknownRecordFormat`] rather than misread. Changing a
+//! a [`RegistryError::Storage`] saying so rather than misread. Changing a
 //! stored shape means a `Stored…V2` and a conversion from V1, never editing V1.
 
 use std::collections::BTreeSet;
@@ -59,14 +59,17 @@ pub(crate) fn decode<R: Record>(bytes: &[u8]) -> Result<R, RegistryError> {
     let probe: FormatProbe = serde_json::from_slice(bytes).map_err(unreadable)?;
     let found = probe.format.unwrap_or(1);
     if found != FORMAT {
-        return Err(RegistryError::UnknownRecordFormat {
-            record: R::NAME,
-            found,
-            supported: FORMAT,
-        });
+        return Err(unknown_format(R::NAME, found));
     }
     let stored: R::Stored = serde_json::from_slice(bytes).map_err(unreadable)?;
     Ok(R::from_stored(stored))
+}
+
+/// The refusal of a record in a format this build does not read (written by a newer modhost).
+pub(crate) fn unknown_format(record: &str, found: u32) -> RegistryError {
+    RegistryError::Storage(format!(
+        "a stored {record} record has format version {found}; this build reads {FORMAT}; upgrade modhost"
+    ))
 }
 
 fn format_v1() -> u32 {
@@ -435,7 +438,7 @@ mod tests {
         let error = decode::<ConfigHistory>(newer).expect_err("format 2");
         assert_eq!(
             error.to_string(),
-            "a stored config history record has format version 2; this build reads 1; upgrade modhost"
+            "the registry's storage failed: a stored config history record has format version 2; this build reads 1; upgrade modhost"
         );
     }
 }
