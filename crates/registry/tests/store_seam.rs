@@ -1,5 +1,11 @@
 //! The registry over the storage seam: the in-memory store, one batch and one flush per `kv_apply`, unknown record formats.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "test code: a failed expectation is a failed test"
+)]
+
 mod support;
 
 use std::sync::Arc;
