@@ -1,6 +1,6 @@
 //! The module data store over the registry: the sandbox's `KvStore`, backed by the registry's durable module data.
 
-use modhost_registry::Registry;
+use modhost_registry::{DataWrite, Registry};
 use modhost_runtime::kv::{KvScope, KvStore, KvWrite};
 
 /// The module data store backed by the registry's storage.
@@ -25,15 +25,16 @@ impl KvStore for RegistryKvStore {
     }
 
     fn commit(&self, scope: &KvScope, writes: &[KvWrite]) -> anyhow::Result<()> {
-        // MERGE: switch to the registry's atomic `kv_apply` once it lands.
-        for write in writes {
-            match write {
-                KvWrite::Set { key, value } => self.0.kv_set(&scope.tenant, &scope.module, key, value)?,
-                KvWrite::Delete { key } => {
-                    self.0.kv_delete(&scope.tenant, &scope.module, key)?;
-                }
-            }
-        }
-        Ok(self.0.kv_commit()?)
+        let writes: Vec<DataWrite> = writes
+            .iter()
+            .map(|write| match write {
+                KvWrite::Set { key, value } => DataWrite::Set {
+                    key: key.clone(),
+                    value: value.clone(),
+                },
+                KvWrite::Delete { key } => DataWrite::Delete { key: key.clone() },
+            })
+            .collect();
+        Ok(self.0.kv_apply(&scope.tenant, &scope.module, &writes)?)
     }
 }

@@ -1,17 +1,17 @@
 //! The append-only audit log: written with every change, queried by operators.
 //!
-//! Entries are keyed by a big-endian id from sled's id generator, so they sort
-//! in the order they were written. A change and its audit entry are written in
-//! one transaction: there is never a change without its record.
+//! Entries are keyed by a big-endian id from the store's id generator, so they
+//! sort in the order they were written. A change and its audit entry are
+//! written in one batch: there is never a change without its record.
 
-use sled::Transactional as _;
-use sled::transaction::{
-    ConflictableTransactionError, ConflictableTransactionResult, TransactionError, TransactionalTree,
-};
-
-use crate::kv::KvWrite;
+use crate::error::RegistryError;
 use crate::model::{AuditEntry, AuditOutcome, AuditQuery, now_ms};
-use crate::{Registry, RegistryError, decode, encode};
+use crate::records::{decode, encode};
+use crate::registry::Registry;
+use crate::store::{Batch, Tree};
+
+/// The audit log, keyed by entry id.
+pub(crate) const AUDIT: Tree = Tree::new("audit");
 
 /// An audit record before it gets its id and time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,32 +59,12 @@ impl AuditDraft {
 
 const MAX_QUERY_LIMIT: usize = 1000;
 
-/// Appends `draft` to the audit tree inside a transaction.
-pub(crate) fn append_in_transaction(
-    audit: &TransactionalTree,
-    draft: &AuditDraft,
-) -> ConflictableTransactionResult<AuditEntry, serde_json::Error> {
-    let id = audit.generate_id()?;
-    let entry = draft.clone().into_entry(id);
-    let encoded = serde_json::to_vec(&entry).map_err(ConflictableTransactionError::Abort)?;
-    audit.insert(&id.to_be_bytes(), encoded)?;
-    Ok(entry)
-}
-
-/// A failed registry transaction as a [`RegistryError`].
-pub(crate) fn transaction_error(error: TransactionError<serde_json::Error>) -> RegistryError {
-    match error {
-        TransactionError::Abort(error) => RegistryError::from(error),
-        TransactionError::Storage(error) => RegistryError::from(error),
-    }
-}
-
 impl Registry {
     /// Appends an entry on its own (e.g. a denial the server saw), durably.
     pub fn record_audit(&self, draft: AuditDraft) -> Result<AuditEntry, RegistryError> {
-        let id = self.inner.db.generate_id()?;
+        let id = self.inner.store.next_id()?;
         let entry = draft.into_entry(id);
-        self.inner.audit.insert(id.to_be_bytes(), encode(&entry)?)?;
+        self.inner.store.put(AUDIT, &id.to_be_bytes(), &encode(&entry)?)?;
         self.flush()?;
         Ok(entry)
     }
@@ -99,45 +79,37 @@ impl Registry {
     }
 
     /// Writes `value` under `key` in `tree` and the audit entry in one
-    /// transaction, then flushes.
+    /// batch, then flushes.
     pub(crate) fn commit_with_audit(
         &self,
-        tree: &sled::Tree,
+        tree: Tree,
         key: &[u8],
         value: &[u8],
         draft: AuditDraft,
     ) -> Result<AuditEntry, RegistryError> {
-        self.commit_with_audit_and_data(tree, key, value, draft, &[])
+        let mut batch = Batch::new();
+        batch.put(tree, key, value);
+        self.commit_audited(batch, draft)?.ok_or_else(|| {
+            RegistryError::Storage("an unconditional write was refused by the store".to_owned())
+        })
     }
 
-    /// Like [`Registry::commit_with_audit`], also applying `data` to the module
-    /// data tree in the same transaction.
-    pub(crate) fn commit_with_audit_and_data(
+    /// Applies `batch` together with the audit entry for `draft`, then
+    /// flushes; `None` (nothing written) when a key the batch requires
+    /// absent exists.
+    pub(crate) fn commit_audited(
         &self,
-        tree: &sled::Tree,
-        key: &[u8],
-        value: &[u8],
+        mut batch: Batch,
         draft: AuditDraft,
-        data: &[KvWrite],
-    ) -> Result<AuditEntry, RegistryError> {
-        let entry = (tree, &self.inner.audit, &self.inner.kv)
-            .transaction(|(tree, audit, kv)| {
-                for write in data {
-                    match write {
-                        KvWrite::Remove(key) => {
-                            kv.remove(key.as_slice())?;
-                        }
-                        KvWrite::Insert(key, value) => {
-                            kv.insert(key.as_slice(), value.as_slice())?;
-                        }
-                    }
-                }
-                tree.insert(key, value)?;
-                append_in_transaction(audit, &draft)
-            })
-            .map_err(transaction_error)?;
+    ) -> Result<Option<AuditEntry>, RegistryError> {
+        let id = self.inner.store.next_id()?;
+        let entry = draft.into_entry(id);
+        batch.put(AUDIT, id.to_be_bytes(), encode(&entry)?);
+        if !self.inner.store.apply(&batch)? {
+            return Ok(None);
+        }
         self.flush()?;
-        Ok(entry)
+        Ok(Some(entry))
     }
 
     /// Entries matching `query`, oldest first.
@@ -145,7 +117,7 @@ impl Registry {
         let limit = query.limit.unwrap_or(MAX_QUERY_LIMIT).min(MAX_QUERY_LIMIT);
         let start = query.after.map_or(0, |after| after.saturating_add(1));
         let mut entries = Vec::new();
-        for item in self.inner.audit.range(start.to_be_bytes()..) {
+        for item in self.inner.store.scan(AUDIT, &[], Some(&start.to_be_bytes()))? {
             let (_, bytes) = item?;
             let entry: AuditEntry = decode(&bytes)?;
             let wanted = query

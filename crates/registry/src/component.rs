@@ -4,12 +4,38 @@
 //! names of its top-level imports and exports. That is enough to check it
 //! targets a host WIT version the manifest's `api` accepts, exports the world's
 //! interfaces, and imports only what the host provides and the manifest grants.
+//!
+//! WIT versions are semver: a minor release of `modhost:module` only adds, so
+//! a host implementing 1.N accepts every 1.M with M ≤ N (any patch), and
+//! refuses a newer minor or another major ([`check_api_version`]).
 
 use modhost_manifest::{Capability, Manifest};
 use semver::Version;
 
-/// The versions of `modhost:module` this host implements.
+/// The newest version of each major of `modhost:module` this host implements;
+/// every earlier minor of that major (any patch) is accepted too.
 pub const SUPPORTED_API_VERSIONS: &[Version] = &[Version::new(1, 0, 0)];
+
+/// Whether this host can run a component built against `modhost:module@version`:
+/// `Ok` for the same major at a minor no newer than the host's, else why not.
+pub fn check_api_version(version: &Version) -> Result<(), String> {
+    if !version.pre.is_empty() || !version.build.is_empty() {
+        return Err(not_implemented(version));
+    }
+    let Some(newest) = SUPPORTED_API_VERSIONS
+        .iter()
+        .find(|supported| supported.major == version.major)
+    else {
+        return Err(not_implemented(version));
+    };
+    if version.minor > newest.minor {
+        return Err(format!(
+            "the component targets {PACKAGE}@{version}, newer than this host implements ({PACKAGE}@{newest}); upgrade modhost or build against {PACKAGE}@{}.{}",
+            newest.major, newest.minor
+        ));
+    }
+    Ok(())
+}
 
 /// The WIT package every module targets.
 const PACKAGE: &str = "modhost:module";
@@ -108,11 +134,8 @@ pub fn check_against_manifest(manifest: &Manifest, interface: &ComponentInterfac
         }
     };
     if let Some(version) = &api_version {
-        if !SUPPORTED_API_VERSIONS.contains(version) {
-            problems.push(format!(
-                "the component targets {PACKAGE}@{version}, which this host does not implement (it implements {})",
-                supported_list()
-            ));
+        if let Err(problem) = check_api_version(version) {
+            problems.push(problem);
         }
         if !manifest.module.api.matches(version) {
             problems.push(format!(
@@ -195,6 +218,14 @@ fn check_import(manifest: &Manifest, import: &str, api_version: Option<&Version>
     ))
 }
 
+/// Why a version outside every supported major (or a pre-release) is refused.
+fn not_implemented(version: &Version) -> String {
+    format!(
+        "the component targets {PACKAGE}@{version}, which this host does not implement (it implements {})",
+        supported_list()
+    )
+}
+
 fn supported_list() -> String {
     SUPPORTED_API_VERSIONS
         .iter()
@@ -206,6 +237,32 @@ fn supported_list() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn version(text: &str) -> Version {
+        Version::parse(text).expect("version")
+    }
+
+    #[test]
+    fn any_older_or_equal_minor_of_the_host_major_is_accepted() {
+        for accepted in ["1.0.0", "1.0.1", "1.0.27"] {
+            assert_eq!(check_api_version(&version(accepted)), Ok(()), "{accepted}");
+        }
+        let newer_minor = check_api_version(&version("1.1.0")).expect_err("1.1.0");
+        assert_eq!(
+            newer_minor,
+            "the component targets modhost:module@1.1.0, newer than this host implements (modhost:module@1.0.0); upgrade modhost or build against modhost:module@1.0"
+        );
+        for refused in ["2.0.0", "0.9.0", "1.0.0-rc.1"] {
+            assert!(check_api_version(&version(refused)).is_err(), "{refused}");
+        }
+        assert_eq!(
+            check_api_version(&version("2.0.0")),
+            Err(
+                "the component targets modhost:module@2.0.0, which this host does not implement (it implements modhost:module@1.0.0)"
+                    .to_owned()
+            )
+        );
+    }
 
     #[test]
     fn non_components_are_named() {

@@ -4,14 +4,22 @@ use modhost_manifest::ResolvedConfig;
 use serde_json::{Map, Value};
 
 use crate::audit::AuditDraft;
+use crate::error::RegistryError;
 use crate::model::{ConfigHistory, ConfigVersion, now_ms};
-use crate::{Registry, RegistryError, RegistryEvent, encode, get_record, pair_key};
+use crate::records::encode;
+use crate::registry::{Registry, RegistryEvent, pair_key};
+use crate::store::Tree;
+
+/// Config histories, by `tenant\0module`.
+pub(crate) const CONFIGS: Tree = Tree::new("configs");
 
 impl Registry {
     /// The tenant's config history of `module` (empty before the first set).
     pub fn config(&self, tenant: &str, module: &str) -> Result<ConfigHistory, RegistryError> {
         self.tenant(tenant)?;
-        Ok(get_record(&self.inner.configs, &pair_key(tenant, module))?.unwrap_or_default())
+        Ok(self
+            .record(CONFIGS, &pair_key(tenant, module))?
+            .unwrap_or_default())
     }
 
     /// The tenant's config of `module` checked against its active version, defaults filled in.
@@ -85,12 +93,7 @@ impl Registry {
             }
             let target = format!("{tenant}/{module}#config{}", version.version);
             let draft = AuditDraft::ok(actor, action, target, Some(tenant));
-            self.commit_with_audit(
-                &self.inner.configs,
-                &pair_key(tenant, module),
-                &encode(&history)?,
-                draft,
-            )?;
+            self.commit_with_audit(CONFIGS, &pair_key(tenant, module), &encode(&history)?, draft)?;
             self.notify(RegistryEvent::ConfigChanged {
                 tenant: tenant.to_owned(),
                 module: module.to_owned(),

@@ -13,9 +13,16 @@ use modhost_manifest::Manifest;
 use semver::Version;
 
 use crate::audit::AuditDraft;
+use crate::configs::CONFIGS;
 use crate::error::DeploymentProblem;
+use crate::error::RegistryError;
 use crate::model::{ConfigHistory, Deployment, DeploymentAction, DeploymentEvent, ModuleVersion};
-use crate::{Registry, RegistryError, RegistryEvent, decode, encode, get_record, pair_key};
+use crate::records::encode;
+use crate::registry::{Registry, RegistryEvent, pair_key};
+use crate::store::{Batch, Tree};
+
+/// Deployments, by `tenant\0module`.
+const DEPLOYMENTS: Tree = Tree::new("deployments");
 
 /// Where a rollback goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -259,23 +266,18 @@ impl Registry {
         };
         let action_name = format!("deployment.{}", action_name(action));
         let mut draft = AuditDraft::ok(actor, &action_name, audit_target, Some(&tenant));
-        let data_changes = match restore {
-            Some(id) => {
-                draft.detail = Some(format!(
-                    "module data restored to snapshot {id}, taken when {} was left; writes made since were discarded",
-                    to.as_ref().map_or_else(String::new, ToString::to_string)
-                ));
-                self.kv_restore_writes(&tenant, &module, id)?
-            }
-            None => Vec::new(),
-        };
-        self.commit_with_audit_and_data(
-            &self.inner.deployments,
-            &pair_key(&tenant, &module),
-            &encode(&deployment)?,
-            draft,
-            &data_changes,
-        )?;
+        let mut batch = Batch::new();
+        if let Some(id) = restore {
+            draft.detail = Some(format!(
+                "module data restored to snapshot {id}, taken when {} was left; writes made since were discarded",
+                to.as_ref().map_or_else(String::new, ToString::to_string)
+            ));
+            self.inner.data.restore_into(&mut batch, &tenant, &module, id)?;
+        }
+        batch.put(DEPLOYMENTS, pair_key(&tenant, &module), encode(&deployment)?);
+        self.commit_audited(batch, draft)?.ok_or_else(|| {
+            RegistryError::Storage("an unconditional write was refused by the store".to_owned())
+        })?;
         tracing::info!(%tenant, %module, from = ?from, to = ?to, action = action_name, restored_snapshot = ?restore, "deployment moved");
         self.notify(RegistryEvent::DeploymentChanged {
             tenant: tenant.clone(),
@@ -318,8 +320,9 @@ impl Registry {
                     });
                 }
             }
-            let history: ConfigHistory =
-                get_record(&self.inner.configs, &pair_key(tenant, module))?.unwrap_or_default();
+            let history: ConfigHistory = self
+                .record(CONFIGS, &pair_key(tenant, module))?
+                .unwrap_or_default();
             if let Err(config_problems) = manifest.config.validate(&history.current_values()) {
                 problems.push(DeploymentProblem::ConfigInvalid {
                     problems: config_problems,
@@ -358,24 +361,20 @@ impl Registry {
 
     /// The tenant's deployment of `module` (empty if it never had one).
     pub fn deployment(&self, tenant: &str, module: &str) -> Result<Deployment, RegistryError> {
-        Ok(get_record(&self.inner.deployments, &pair_key(tenant, module))?
+        Ok(self
+            .record(DEPLOYMENTS, &pair_key(tenant, module))?
             .unwrap_or_else(|| Deployment::empty(tenant, module)))
     }
 
     /// Every deployment of the tenant, by module id (including disabled ones).
     pub fn deployments_of(&self, tenant: &str) -> Result<Vec<Deployment>, RegistryError> {
-        self.inner
-            .deployments
-            .scan_prefix(pair_key(tenant, ""))
-            .map(|item| decode(&item?.1))
-            .collect()
+        self.records(DEPLOYMENTS, &pair_key(tenant, ""))
     }
 
     /// Every tenant's active versions: `(tenant, module, version)`, for loading the runtime.
     pub fn active_deployments(&self) -> Result<Vec<(String, String, Version)>, RegistryError> {
         let mut active = Vec::new();
-        for item in self.inner.deployments.iter() {
-            let deployment: Deployment = decode(&item?.1)?;
+        for deployment in self.records::<Deployment>(DEPLOYMENTS, &[])? {
             if let Some(version) = deployment.active {
                 active.push((deployment.tenant, deployment.module, version));
             }

@@ -4,6 +4,7 @@ use semver::{Version, VersionReq};
 use serde::Serialize;
 
 use crate::blobs::BlobError;
+use crate::store::StoreError;
 
 /// One failed upload check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -182,14 +183,16 @@ pub enum RegistryError {
     Storage(String),
 }
 
-impl From<sled::Error> for RegistryError {
-    fn from(error: sled::Error) -> Self {
-        Self::Storage(error.to_string())
+impl From<StoreError> for RegistryError {
+    fn from(error: StoreError) -> Self {
+        Self::Storage(error.0)
     }
 }
 
 impl From<serde_json::Error> for RegistryError {
     fn from(error: serde_json::Error) -> Self {
-        Self::Storage(format!("a stored record is unreadable: {error}"))
+        Self::Storage(format!(
+            "a stored record is unreadable: {error}; restore the data directory from a backup"
+        ))
     }
 }

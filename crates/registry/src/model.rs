@@ -1,11 +1,13 @@
-//! The records the registry keeps, as stored (JSON in sled) and as returned to callers.
+//! The registry's public model: tenants, versions, deployments, configs, audit entries and tokens as callers see them.
+//!
+//! How they are stored is `records.rs`'s business: these types may change without changing the stored format.
 
 use std::collections::BTreeSet;
 
 use semver::Version;
 use serde::{Deserialize, Serialize};
 
-use crate::RegistryError;
+use crate::error::RegistryError;
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> u64 {
@@ -324,4 +326,66 @@ pub struct AuditQuery {
     pub after: Option<u64>,
     /// At most this many (default and cap 1000).
     pub limit: Option<usize>,
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Everything, on every tenant.
+    Operator,
+    /// One tenant: upload custom modules, manage its deployments, config and tokens.
+    TenantAdmin,
+    /// One tenant: read it.
+    TenantViewer,
+    /// One tenant: call its modules (the data plane).
+    Invoker,
+}
+
+impl Role {
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Operator => "operator",
+            Self::TenantAdmin => "tenant-admin",
+            Self::TenantViewer => "tenant-viewer",
+            Self::Invoker => "invoker",
+        }
+    }
+}
+
+/// A token's record (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    /// A public id, e.g. `tok_3f2a…`, for listing and revoking.
+    pub id: String,
+    /// A human name, e.g. `ci deploy`.
+    pub name: String,
+    /// The role.
+    pub role: Role,
+    /// The tenant it is scoped to; `None` only for operators.
+    pub tenant: Option<String>,
+    /// Module permissions granted on the data plane (`*`, `inventory.*`, `inventory.read`).
+    pub permissions: Vec<String>,
+    /// When it was created.
+    pub created_at_ms: u64,
+    /// Who created it.
+    pub created_by: String,
+    /// When it was revoked, if it was.
+    pub revoked_at_ms: Option<u64>,
+}
+
+impl Token {
+    /// Whether it grants module permission `permission` (e.g. `inventory.read`).
+    pub fn grants_permission(&self, permission: &str) -> bool {
+        self.permissions.iter().any(|granted| {
+            granted == "*"
+                || granted == permission
+                || granted.strip_suffix(".*").is_some_and(|prefix| {
+                    permission
+                        .strip_prefix(prefix)
+                        .is_some_and(|rest| rest.starts_with('.'))
+                })
+        })
+    }
 }

@@ -12,14 +12,19 @@
 //! conflict.
 
 use modhost_manifest::{Manifest, ModuleKind};
-use sled::Transactional as _;
 
-use crate::audit::{AuditDraft, append_in_transaction, transaction_error};
+use crate::audit::AuditDraft;
 use crate::blobs::sha256_hex;
 use crate::component::{check_against_manifest, inspect};
+use crate::error::RegistryError;
 use crate::error::UploadProblem;
 use crate::model::{ModuleVersion, TenantKind, now_ms};
-use crate::{Registry, RegistryError, RegistryEvent, decode, get_record, pair_key};
+use crate::records::encode;
+use crate::registry::{Registry, RegistryEvent, pair_key};
+use crate::store::{Batch, Tree};
+
+/// Module versions, by `module\0version`.
+const MODULES: Tree = Tree::new("modules");
 
 /// Who is publishing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,9 +259,14 @@ impl Registry {
                 }
             }
         };
-        if let Some(first) = self.inner.modules.scan_prefix(pair_key(module, "")).next() {
+        if let Some(first) = self
+            .inner
+            .store
+            .scan_prefix(MODULES, &pair_key(module, ""))?
+            .next()
+        {
             let (_, bytes) = first?;
-            let claimed: ModuleVersion = decode(&bytes)?;
+            let claimed: ModuleVersion = crate::records::decode(&bytes)?;
             if claimed.kind != manifest.module.kind {
                 problems.push(problem(
                     "owner",
@@ -281,7 +291,7 @@ impl Registry {
         sha256: &str,
         manifest_text: &str,
     ) -> Result<Option<Existing>, RegistryError> {
-        let stored: Option<ModuleVersion> = get_record(&self.inner.modules, key)?;
+        let stored: Option<ModuleVersion> = self.record(MODULES, key)?;
         Ok(stored.map(|stored| {
             if stored.sha256 == sha256 && stored.manifest_text == manifest_text {
                 Existing::Identical(stored)
@@ -298,19 +308,11 @@ impl Registry {
         record: &ModuleVersion,
         draft: AuditDraft,
     ) -> Result<bool, RegistryError> {
-        let value = serde_json::to_vec(record)?;
-        let inserted = (&self.inner.modules, &self.inner.audit)
-            .transaction(|(modules, audit)| {
-                if modules.get(key)?.is_some() {
-                    return Ok(false);
-                }
-                modules.insert(key, value.clone())?;
-                append_in_transaction(audit, &draft)?;
-                Ok(true)
-            })
-            .map_err(transaction_error)?;
-        self.flush()?;
-        Ok(inserted)
+        let mut batch = Batch::new();
+        batch
+            .require_absent(MODULES, key)
+            .put(MODULES, key, encode(record)?);
+        Ok(self.commit_audited(batch, draft)?.is_some())
     }
 
     /// One version, if `tenant` (when given) may see it.
@@ -320,8 +322,7 @@ impl Registry {
         version: &semver::Version,
         tenant: Option<&str>,
     ) -> Result<ModuleVersion, RegistryError> {
-        let record: Option<ModuleVersion> =
-            get_record(&self.inner.modules, &pair_key(module, &version.to_string()))?;
+        let record: Option<ModuleVersion> = self.record(MODULES, &pair_key(module, &version.to_string()))?;
         record
             .filter(|record| tenant.is_none_or(|tenant| record.visible_to(tenant)))
             .ok_or_else(|| RegistryError::VersionNotFound {
@@ -339,8 +340,7 @@ impl Registry {
     ) -> Result<Vec<ModuleVersion>, RegistryError> {
         let prefix = module.map(|module| pair_key(module, "")).unwrap_or_default();
         let mut versions = Vec::new();
-        for item in self.inner.modules.scan_prefix(prefix) {
-            let record: ModuleVersion = decode(&item?.1)?;
+        for record in self.records::<ModuleVersion>(MODULES, &prefix)? {
             if tenant.is_none_or(|tenant| record.visible_to(tenant)) {
                 versions.push(record);
             }
@@ -355,7 +355,7 @@ impl Registry {
     }
 
     /// The artifact store (for operators' tools and tests).
-    pub fn blobs(&self) -> &crate::BlobStore {
+    pub fn blobs(&self) -> &crate::blobs::BlobStore {
         &self.inner.blobs
     }
 }

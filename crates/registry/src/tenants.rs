@@ -1,8 +1,14 @@
 //! Tenant operations: create, update, get, list.
 
 use crate::audit::AuditDraft;
+use crate::error::RegistryError;
 use crate::model::{NewTenant, Tenant, TenantUpdate, check_tenant_id, now_ms};
-use crate::{Registry, RegistryError, RegistryEvent, decode, encode, get_record};
+use crate::records::encode;
+use crate::registry::{Registry, RegistryEvent};
+use crate::store::Tree;
+
+/// Tenants, by id.
+const TENANTS: Tree = Tree::new("tenants");
 
 const MAX_NAME_CHARS: usize = 128;
 const MAX_FEATURES: usize = 64;
@@ -62,16 +68,11 @@ impl Registry {
         };
         let lock = self.tenant_lock(&tenant.id);
         let _guard = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if self.inner.tenants.contains_key(tenant.id.as_bytes())? {
+        if self.inner.store.get(TENANTS, tenant.id.as_bytes())?.is_some() {
             return Err(RegistryError::TenantExists(tenant.id));
         }
         let draft = AuditDraft::ok(actor, "tenant.create", tenant.id.clone(), Some(&tenant.id));
-        self.commit_with_audit(
-            &self.inner.tenants,
-            tenant.id.as_bytes(),
-            &encode(&tenant)?,
-            draft,
-        )?;
+        self.commit_with_audit(TENANTS, tenant.id.as_bytes(), &encode(&tenant)?, draft)?;
         self.notify(RegistryEvent::TenantChanged {
             tenant: tenant.id.clone(),
         });
@@ -101,7 +102,7 @@ impl Registry {
         }
         tenant.updated_at_ms = now_ms();
         let draft = AuditDraft::ok(actor, "tenant.update", id, Some(id));
-        self.commit_with_audit(&self.inner.tenants, id.as_bytes(), &encode(&tenant)?, draft)?;
+        self.commit_with_audit(TENANTS, id.as_bytes(), &encode(&tenant)?, draft)?;
         self.notify(RegistryEvent::TenantChanged {
             tenant: id.to_owned(),
         });
@@ -110,12 +111,12 @@ impl Registry {
 
     /// One tenant.
     pub fn tenant(&self, id: &str) -> Result<Tenant, RegistryError> {
-        get_record(&self.inner.tenants, id.as_bytes())?
+        self.record(TENANTS, id.as_bytes())?
             .ok_or_else(|| RegistryError::TenantNotFound(id.to_owned()))
     }
 
     /// Every tenant, by id.
     pub fn tenants(&self) -> Result<Vec<Tenant>, RegistryError> {
-        self.inner.tenants.iter().map(|item| decode(&item?.1)).collect()
+        self.records(TENANTS, &[])
     }
 }

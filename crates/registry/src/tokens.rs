@@ -6,77 +6,21 @@
 //! Looking a token up hashes the presented secret and reads that key, then
 //! compares hashes in constant time.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::audit::AuditDraft;
-use crate::model::{check_tenant_id, now_ms};
-use crate::{Registry, RegistryError, decode, encode, get_record};
+use crate::error::RegistryError;
+use crate::model::{Role, Token, check_tenant_id, now_ms};
+use crate::records::encode;
+use crate::registry::Registry;
+use crate::store::Tree;
+
+/// Token metadata, by the SHA-256 of the secret.
+const TOKENS: Tree = Tree::new("tokens");
 
 /// The prefix of every token.
 pub const TOKEN_PREFIX: &str = "mh_";
-
-/// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Role {
-    /// Everything, on every tenant.
-    Operator,
-    /// One tenant: upload custom modules, manage its deployments, config and tokens.
-    TenantAdmin,
-    /// One tenant: read it.
-    TenantViewer,
-    /// One tenant: call its modules (the data plane).
-    Invoker,
-}
-
-impl Role {
-    /// The wire name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Operator => "operator",
-            Self::TenantAdmin => "tenant-admin",
-            Self::TenantViewer => "tenant-viewer",
-            Self::Invoker => "invoker",
-        }
-    }
-}
-
-/// A token's record (never the secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Token {
-    /// A public id, e.g. `tok_3f2a…`, for listing and revoking.
-    pub id: String,
-    /// A human name, e.g. `ci deploy`.
-    pub name: String,
-    /// The role.
-    pub role: Role,
-    /// The tenant it is scoped to; `None` only for operators.
-    pub tenant: Option<String>,
-    /// Module permissions granted on the data plane (`*`, `inventory.*`, `inventory.read`).
-    pub permissions: Vec<String>,
-    /// When it was created.
-    pub created_at_ms: u64,
-    /// Who created it.
-    pub created_by: String,
-    /// When it was revoked, if it was.
-    pub revoked_at_ms: Option<u64>,
-}
-
-impl Token {
-    /// Whether it grants module permission `permission` (e.g. `inventory.read`).
-    pub fn grants_permission(&self, permission: &str) -> bool {
-        self.permissions.iter().any(|granted| {
-            granted == "*"
-                || granted == permission
-                || granted.strip_suffix(".*").is_some_and(|prefix| {
-                    permission
-                        .strip_prefix(prefix)
-                        .is_some_and(|rest| rest.starts_with('.'))
-                })
-        })
-    }
-}
 
 /// What creating a token takes.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -176,7 +120,7 @@ impl Registry {
             format!("{} ({})", token.id, token.role.name()),
             token.tenant.as_deref(),
         );
-        self.commit_with_audit(&self.inner.tokens, &hash(&secret), &encode(&token)?, draft)?;
+        self.commit_with_audit(TOKENS, &hash(&secret), &encode(&token)?, draft)?;
         Ok((token, secret))
     }
 
@@ -186,26 +130,20 @@ impl Registry {
             return Ok(None);
         }
         let presented = hash(secret);
-        let Some((stored_key, bytes)) = self
-            .inner
-            .tokens
-            .get(&presented)?
-            .map(|value| (presented.clone(), value))
-        else {
+        let Some(token) = self.record::<Token>(TOKENS, &presented)? else {
             return Ok(None);
         };
+        let stored_key = presented.clone();
         if !constant_time_eq(&stored_key, &presented) {
             return Ok(None);
         }
-        let token: Token = decode(&bytes)?;
         Ok(token.revoked_at_ms.is_none().then_some(token))
     }
 
     /// Every token (optionally of one tenant), without secrets.
     pub fn tokens(&self, tenant: Option<&str>) -> Result<Vec<Token>, RegistryError> {
         let mut tokens = Vec::new();
-        for item in self.inner.tokens.iter() {
-            let token: Token = decode(&item?.1)?;
+        for token in self.records::<Token>(TOKENS, &[])? {
             if tenant.is_none_or(|tenant| token.tenant.as_deref() == Some(tenant)) {
                 tokens.push(token);
             }
@@ -220,16 +158,16 @@ impl Registry {
 
     /// Revokes the token with public id `id`.
     pub fn revoke_token(&self, id: &str, actor: &str) -> Result<Token, RegistryError> {
-        for item in self.inner.tokens.iter() {
-            let (key, bytes) = item?;
-            let mut token: Token = decode(&bytes)?;
+        for entry in self.inner.store.scan_prefix(TOKENS, &[])? {
+            let (key, bytes) = entry?;
+            let mut token: Token = crate::records::decode(&bytes)?;
             if token.id != id {
                 continue;
             }
             if token.revoked_at_ms.is_none() {
                 token.revoked_at_ms = Some(now_ms());
                 let draft = AuditDraft::ok(actor, "token.revoke", id, token.tenant.as_deref());
-                self.commit_with_audit(&self.inner.tokens, &key, &encode(&token)?, draft)?;
+                self.commit_with_audit(TOKENS, &key, &encode(&token)?, draft)?;
             }
             return Ok(token);
         }
@@ -265,7 +203,7 @@ impl Registry {
                 ),
             });
         }
-        let existing: Option<Token> = get_record(&self.inner.tokens, &hash(secret))?;
+        let existing: Option<Token> = self.record(TOKENS, &hash(secret))?;
         if existing.is_some() {
             return Err(RegistryError::InvalidInput {
                 field: "MODHOST_ADMIN_TOKEN".into(),
@@ -283,7 +221,7 @@ impl Registry {
             revoked_at_ms: None,
         };
         let draft = AuditDraft::ok(actor, "token.create", format!("{} (operator)", token.id), None);
-        self.commit_with_audit(&self.inner.tokens, &hash(secret), &encode(&token)?, draft)?;
+        self.commit_with_audit(TOKENS, &hash(secret), &encode(&token)?, draft)?;
         Ok(token)
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! The model restates the deployment rules in the simplest possible code;
 //! every case runs a random sequence of operations on a fresh tenant of one
-//! real registry (real sled, real flushes) and on the model, and compares
+//! real registry (the real on-disk store, real flushes) and on the model, and compares
 //! each operation's outcome and the resulting state.
 
 #![allow(

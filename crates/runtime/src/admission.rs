@@ -40,7 +40,11 @@ impl Default for TenantLimits {
 
 /// Checks that one tenant at `limits`, each call nested `max_call_depth`
 /// deep, leaves at least half of a pool of `pool_instances` to the others.
-pub(crate) fn check_reserve(limits: TenantLimits, max_call_depth: u32, pool_instances: u32) -> anyhow::Result<()> {
+pub(crate) fn check_reserve(
+    limits: TenantLimits,
+    max_call_depth: u32,
+    pool_instances: u32,
+) -> anyhow::Result<()> {
     let worst = u64::from(limits.max_concurrent_calls) * (u64::from(max_call_depth) + 1);
     if worst * 2 > u64::from(pool_instances) {
         anyhow::bail!(
@@ -156,7 +160,11 @@ mod tests {
             256,
         )
         .expect_err("64 calls × 5 instances is more than half of 256");
-        assert!(error.to_string().contains("could hold 320 of the pool's 256 instances"));
+        assert!(
+            error
+                .to_string()
+                .contains("could hold 320 of the pool's 256 instances")
+        );
     }
 
     #[tokio::test]
@@ -186,7 +194,13 @@ mod tests {
         // A running call ending lets the queued one in.
         drop(first);
         assert_eq!(queued.await.expect("the task ends"), Ok(()));
-        assert_eq!(admission.limits("other"), TenantLimits { max_concurrent_calls: 2, max_queued_calls: 1 });
+        assert_eq!(
+            admission.limits("other"),
+            TenantLimits {
+                max_concurrent_calls: 2,
+                max_queued_calls: 1
+            }
+        );
     }
 
     #[tokio::test]
@@ -205,7 +219,13 @@ mod tests {
             ))
         );
         let soon = Instant::now() + std::time::Duration::from_millis(20);
-        admission.set_override("hog", Some(TenantLimits { max_concurrent_calls: 1, max_queued_calls: 1 }));
+        admission.set_override(
+            "hog",
+            Some(TenantLimits {
+                max_concurrent_calls: 1,
+                max_queued_calls: 1,
+            }),
+        );
         // The override makes a fresh gate: the old running call no longer counts.
         assert!(admission.admit("hog", soon).await.is_ok());
     }

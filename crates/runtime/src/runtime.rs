@@ -95,7 +95,11 @@ impl Runtime {
         added: Vec<Arc<dyn Capability>>,
     ) -> anyhow::Result<Self> {
         if let Some(pool) = config.pooling {
-            admission::check_reserve(config.tenant_limits, config.max_call_depth, pool.component_instances)?;
+            admission::check_reserve(
+                config.tenant_limits,
+                config.max_call_depth,
+                pool.component_instances,
+            )?;
         }
         let admission = Admission::new(config.tenant_limits);
         let engine = crate::engine::engine(&config)?;
