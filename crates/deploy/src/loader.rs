@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use modhost_manifest::Manifest;
 use modhost_registry::{ModuleVersion, Registry, RegistryError, RegistryEvent, Tenant};
@@ -13,7 +14,7 @@ use modhost_runtime::{
 use semver::Version;
 
 use crate::errors::ServeError;
-use crate::table::{Route, RouteStatus, RoutingTable, Serving, TenantRoutes, Tenants};
+use crate::table::{LoadFailure, Route, RouteStatus, RoutingTable, Serving, TenantRoutes, Tenants};
 
 /// Serialises promote, rollback and disable of one (tenant, module), across the migration.
 pub(crate) type MoveLock = Arc<tokio::sync::Mutex<()>>;
@@ -100,15 +101,35 @@ impl Loader {
                 tenant: tenant.to_owned(),
                 module: module.to_owned(),
             })?;
-        let serving = route
-            .serving
-            .get_or_init(|| self.load_route(&routes.tenant, module, &route.active))
-            .await;
-        serving.clone().map_err(|reason| ServeError::NoReadyVersion {
+        if let Some(serving) = route.serving.get() {
+            return Ok(serving.clone());
+        }
+        let no_ready_version = |reason| ServeError::NoReadyVersion {
             tenant: tenant.to_owned(),
             module: module.to_owned(),
             reason,
-        })
+        };
+        let now = Instant::now();
+        if let Some(failure) = route.failure().filter(|failure| now < failure.retry_at) {
+            return Err(no_ready_version(failure.describe(now)));
+        }
+        let loaded = route
+            .serving
+            .get_or_try_init(|| self.load_route(&routes.tenant, module, &route.active))
+            .await;
+        match loaded {
+            Ok(serving) => {
+                route.set_failure(None);
+                Ok(serving.clone())
+            }
+            Err(reason) => {
+                let attempts = route.failure().map_or(0, |failure| failure.attempts) + 1;
+                let failure = LoadFailure::after(reason, attempts, Instant::now());
+                let described = failure.describe(Instant::now());
+                route.set_failure(Some(failure));
+                Err(no_ready_version(described))
+            }
+        }
     }
 
     /// Serves one request for `tenant`'s `module`.
@@ -342,7 +363,7 @@ impl Loader {
                         .as_ref()
                         .and_then(|route| route.serving.get().map(|s| (route, s)))
                     {
-                        Some((route, Ok(serving)))
+                        Some((route, serving))
                             if route.active == active && serving.fallback_reason.is_none() =>
                         {
                             match config(&serving.manifest) {
@@ -356,9 +377,11 @@ impl Loader {
                                 Err(_) => Route::lazy(active),
                             }
                         }
-                        _ if existing
-                            .as_ref()
-                            .is_some_and(|route| route.active == active && route.serving.get().is_none()) =>
+                        _ if existing.as_ref().is_some_and(|route| {
+                            route.active == active
+                                && route.serving.get().is_none()
+                                && route.failure().is_none()
+                        }) =>
                         {
                             existing.clone().unwrap_or_else(|| Route::lazy(active.clone()))
                         }

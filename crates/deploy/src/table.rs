@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use modhost_manifest::Manifest;
@@ -25,12 +26,58 @@ pub struct Serving {
     pub fallback_reason: Option<String>,
 }
 
+/// The first wait after a failed load; each further failure doubles it.
+pub(crate) const FIRST_RETRY_DELAY: Duration = Duration::from_secs(1);
+/// The longest wait between two load attempts.
+pub(crate) const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
+
+/// Why a route could not be loaded, and when it may be tried again.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadFailure {
+    pub(crate) reason: String,
+    pub(crate) attempts: u32,
+    pub(crate) retry_at: Instant,
+}
+
+impl LoadFailure {
+    /// The failure after `attempts` failed loads in a row, the last at `now`.
+    pub(crate) fn after(reason: String, attempts: u32, now: Instant) -> Self {
+        let doublings = attempts.saturating_sub(1).min(16);
+        let delay = FIRST_RETRY_DELAY
+            .saturating_mul(1 << doublings)
+            .min(MAX_RETRY_DELAY);
+        Self {
+            reason,
+            attempts,
+            retry_at: now + delay,
+        }
+    }
+
+    /// What an operator or caller is told.
+    pub(crate) fn describe(&self, now: Instant) -> String {
+        let wait = self.retry_at.saturating_duration_since(now);
+        format!(
+            "{} (failed {} time{}; next attempt in {} s)",
+            self.reason,
+            self.attempts,
+            if self.attempts == 1 { "" } else { "s" },
+            wait.as_secs_f64().ceil()
+        )
+    }
+}
+
 /// One tenant's route to one module.
+///
+/// A route loads on first use and keeps what loaded. A load that fails is
+/// not kept: the route remembers the failure and refuses at once (no
+/// compile, no registry read) until its retry time, then tries again, with
+/// the wait doubling from [`FIRST_RETRY_DELAY`] to [`MAX_RETRY_DELAY`].
 #[derive(Debug)]
 pub struct Route {
     /// The active version in the registry.
     pub active: Version,
-    pub(crate) serving: OnceCell<Result<Arc<Serving>, String>>,
+    pub(crate) serving: OnceCell<Arc<Serving>>,
+    pub(crate) failure: Mutex<Option<LoadFailure>>,
 }
 
 impl Route {
@@ -38,14 +85,32 @@ impl Route {
         Arc::new(Self {
             active,
             serving: OnceCell::new(),
+            failure: Mutex::new(None),
         })
     }
 
     pub(crate) fn ready(serving: Arc<Serving>) -> Arc<Self> {
         Arc::new(Self {
             active: serving.version.clone(),
-            serving: OnceCell::new_with(Some(Ok(serving))),
+            serving: OnceCell::new_with(Some(serving)),
+            failure: Mutex::new(None),
         })
+    }
+
+    /// The last load failure, if the route has not loaded since.
+    pub(crate) fn failure(&self) -> Option<LoadFailure> {
+        self.failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Records a failed load (or, with `None`, a successful one).
+    pub(crate) fn set_failure(&self, failure: Option<LoadFailure>) {
+        *self
+            .failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = failure;
     }
 }
 
@@ -140,13 +205,13 @@ impl RoutingTable {
     /// Every route's state, sorted by tenant and module.
     pub(crate) fn status(&self) -> Vec<RouteStatus> {
         let table = self.current.load();
+        let now = Instant::now();
         let mut status = Vec::new();
         for (tenant, routes) in table.iter() {
             for (module, route) in &routes.modules {
                 let (serving, problem) = match route.serving.get() {
-                    None => (None, None),
-                    Some(Ok(serving)) => (Some(serving.version.clone()), serving.fallback_reason.clone()),
-                    Some(Err(reason)) => (None, Some(reason.clone())),
+                    Some(serving) => (Some(serving.version.clone()), serving.fallback_reason.clone()),
+                    None => (None, route.failure().map(|failure| failure.describe(now))),
                 };
                 status.push(RouteStatus {
                     tenant: tenant.clone(),

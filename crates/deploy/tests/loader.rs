@@ -159,6 +159,67 @@ async fn a_corrupted_active_blob_falls_back_to_the_previous_version() {
 }
 
 #[tokio::test]
+async fn a_route_that_fails_to_load_refuses_cheaply_then_retries_and_recovers() {
+    let (dir, registry) = two_versions();
+    {
+        let loader = Loader::start(runtime(&registry, None), registry.clone()).expect("loader");
+        loader
+            .promote("acme", "template", &version("0.1.0"), OPERATOR)
+            .await
+            .expect("promote");
+    }
+    let active = registry
+        .version("template", &version("0.1.0"), None)
+        .expect("record");
+    let blob = registry.blobs().location(&active.sha256).expect("location");
+    let good_bytes = std::fs::read(&blob).expect("the blob");
+    std::fs::write(&blob, b"bit rot").expect("corrupt");
+
+    // A restart: the only version cannot load and there is nothing to fall back to.
+    let loader = Loader::start(runtime(&registry, None), registry.clone()).expect("loader");
+    let first = loader
+        .serving("acme", "template")
+        .await
+        .expect_err("nothing loads");
+    let first = first.to_string();
+    assert!(
+        first.starts_with(
+            "no version of `template` is ready for tenant `acme`: template@0.1.0 cannot be loaded"
+        ),
+        "{first}"
+    );
+    assert!(first.ends_with("(failed 1 time; next attempt in 1 s)"), "{first}");
+    // Within the wait a request is refused from the remembered failure: the
+    // blob is repaired, but no load is attempted until the retry time.
+    std::fs::write(&blob, &good_bytes).expect("repair");
+    let second = loader
+        .serving("acme", "template")
+        .await
+        .expect_err("still waiting");
+    assert!(
+        second.to_string().contains("(failed 1 time; next attempt in"),
+        "{second}"
+    );
+    let status = loader.status();
+    assert_eq!(status.len(), 1);
+    assert_eq!(status[0].serving, None);
+    let problem = status[0].problem.clone().expect("the failure is in status");
+    assert!(
+        problem.starts_with("template@0.1.0 cannot be loaded"),
+        "{problem}"
+    );
+    // After the wait the route loads again, and the failure is gone from status.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(hello(&loader).await, Ok(200));
+    let status = loader.status();
+    assert_eq!(
+        (status[0].serving.clone(), status[0].problem.clone()),
+        (Some(version("0.1.0")), None)
+    );
+    drop(dir);
+}
+
+#[tokio::test]
 async fn a_restart_reuses_compiled_code() {
     let (dir, registry) = two_versions();
     let cache = dir.path().join("compiled");
