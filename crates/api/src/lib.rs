@@ -24,7 +24,8 @@ pub use crate::deployments::{
 };
 pub use crate::error::{ErrorBody, ErrorDetail};
 pub use crate::modules::{
-    ModuleKind, ModuleVersion, PublishQuery, PublishResult, PublishUpload, VersionDetail, VersionList, VersionsQuery,
+    ModuleKind, ModuleVersion, PublishQuery, PublishResult, PublishUpload, VersionDetail, VersionList,
+    VersionsQuery,
 };
 pub use crate::observe::{Health, RouteStatus, Status};
 pub use crate::tenants::{

@@ -9,6 +9,7 @@ pub mod serve;
 pub mod tenant;
 pub mod token;
 
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::client::Client;
@@ -27,6 +28,15 @@ impl Context {
     pub fn show(&self, value: &Value, human: impl FnOnce(&Value) -> String) {
         if self.json {
             output::print_json(value);
+        } else {
+            output::print(&human(value));
+        }
+    }
+
+    /// Like [`Context::show`], for an API response type (`modhost-api`).
+    pub fn show_typed<T: Serialize>(&self, value: &T, human: impl FnOnce(&T) -> String) {
+        if self.json {
+            output::print_json(&serde_json::to_value(value).unwrap_or(Value::Null));
         } else {
             output::print(&human(value));
         }
