@@ -16,6 +16,10 @@
     reason = "test code: a failed expectation is a failed test"
 )]
 
+#[allow(
+    unused_imports,
+    reason = "the shared support re-exports helpers this file does not use"
+)]
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
