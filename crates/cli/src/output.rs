@@ -80,14 +80,6 @@ pub fn time(value: &Value, key: &str) -> String {
         .map_or_else(|| "-".to_owned(), format_ms)
 }
 
-/// Field `key` holding a byte count, human sized; `-` if absent.
-pub fn size(value: &Value, key: &str) -> String {
-    value
-        .get(key)
-        .and_then(Value::as_u64)
-        .map_or_else(|| "-".to_owned(), format_bytes)
-}
-
 /// The array at `key` (empty if absent or not an array).
 pub fn list<'a>(value: &'a Value, key: &str) -> &'a [Value] {
     value
