@@ -16,7 +16,7 @@ fn config_path(tenant: &str, module: &str) -> String {
 /// `GET /v1/tenants/{tenant}/config/{module}`.
 pub fn get(ctx: &Context, tenant: &str, module: &str) -> Result<(), CliError> {
     let config: ConfigView = ctx.client.get_as(&config_path(tenant, module))?;
-    ctx.show_typed(&config, |config| describe(tenant, module, config));
+    ctx.show(&config, |config| describe(tenant, module, config));
     Ok(())
 }
 
@@ -43,7 +43,7 @@ pub fn set(
     let version: ConfigVersion = ctx
         .client
         .put_as(&config_path(tenant, module), &SetConfigRequest { values })?;
-    ctx.show_typed(&version, |version| {
+    ctx.show(&version, |version| {
         format!(
             "{tenant}/{module}: config version {} set\n{}",
             version.version,
@@ -59,7 +59,7 @@ pub fn rollback(ctx: &Context, tenant: &str, module: &str, to: u64) -> Result<()
         &path(&["v1", "tenants", tenant, "config", module, "rollback"]),
         &ConfigRollbackRequest { to },
     )?;
-    ctx.show_typed(&version, |version| {
+    ctx.show(&version, |version| {
         format!(
             "{tenant}/{module}: config version {} now holds the values of version {to}\n{}",
             version.version,

@@ -24,7 +24,7 @@ pub fn promote(ctx: &Context, tenant: &str, target: &ModuleRef) -> Result<(), Cl
             version: target.version.to_string(),
         },
     )?;
-    ctx.show_typed(&change, |change| describe_change(tenant, &target.module, change));
+    ctx.show(&change, |change| describe_change(tenant, &target.module, change));
     Ok(())
 }
 
@@ -34,7 +34,7 @@ pub fn rollback(ctx: &Context, tenant: &str, module: &str, to: Option<String>) -
         &deployment_path(tenant, module, Some("rollback")),
         &RollbackRequest { to },
     )?;
-    ctx.show_typed(&change, |change| describe_change(tenant, module, change));
+    ctx.show(&change, |change| describe_change(tenant, module, change));
     Ok(())
 }
 
@@ -44,14 +44,14 @@ pub fn disable(ctx: &Context, tenant: &str, module: &str) -> Result<(), CliError
         &deployment_path(tenant, module, Some("disable")),
         &serde_json::json!({}),
     )?;
-    ctx.show_typed(&change, |change| describe_change(tenant, module, change));
+    ctx.show(&change, |change| describe_change(tenant, module, change));
     Ok(())
 }
 
 /// `GET …/deployments/{module}`.
 pub fn history(ctx: &Context, tenant: &str, module: &str) -> Result<(), CliError> {
     let deployment: Deployment = ctx.client.get_as(&deployment_path(tenant, module, None))?;
-    ctx.show_typed(&deployment, |deployment| {
+    ctx.show(&deployment, |deployment| {
         describe_history(tenant, module, deployment)
     });
     Ok(())

@@ -24,17 +24,9 @@ pub struct Context {
 }
 
 impl Context {
-    /// Prints `value` as JSON with `--json`, else what `human` makes of it.
-    pub fn show(&self, value: &Value, human: impl FnOnce(&Value) -> String) {
-        if self.json {
-            output::print_json(value);
-        } else {
-            output::print(&human(value));
-        }
-    }
-
-    /// Like [`Context::show`], for an API response type (`modhost-api`).
-    pub fn show_typed<T: Serialize>(&self, value: &T, human: impl FnOnce(&T) -> String) {
+    /// Prints the API response `value` (`modhost-api`) as JSON with `--json`,
+    /// else what `human` makes of it.
+    pub fn show<T: Serialize>(&self, value: &T, human: impl FnOnce(&T) -> String) {
         if self.json {
             output::print_json(&serde_json::to_value(value).unwrap_or(Value::Null));
         } else {

@@ -108,7 +108,7 @@ pub fn push(ctx: &Context, target: &Path, owner: Option<String>) -> Result<(), C
     bar.finish_and_clear();
     let (_, answer) = result?;
     let answer: PublishResult = typed("/v1/modules", answer)?;
-    ctx.show_typed(&answer, |answer| report(answer, &source.label));
+    ctx.show(&answer, |answer| report(answer, &source.label));
     Ok(())
 }
 
@@ -167,7 +167,7 @@ pub fn list(ctx: &Context, module: Option<String>, tenant: Option<String>) -> Re
         "/v1/modules",
         &[("module", module), ("tenant", tenant)],
     ))?;
-    ctx.show_typed(&answer, versions_table);
+    ctx.show(&answer, versions_table);
     Ok(())
 }
 
@@ -215,7 +215,7 @@ pub fn show(ctx: &Context, target: &ModuleRef) -> Result<(), CliError> {
         "versions",
         &target.version,
     ]))?;
-    ctx.show_typed(&version, |version| {
+    ctx.show(&version, |version| {
         let mut out = format!(
             "{}@{}\n{}",
             target.module,

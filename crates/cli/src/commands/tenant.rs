@@ -28,7 +28,7 @@ pub fn create(
         features: features.iter().cloned().collect(),
     };
     let tenant: Tenant = ctx.client.post_as("/v1/tenants", &body)?;
-    ctx.show_typed(&tenant, |tenant| {
+    ctx.show(&tenant, |tenant| {
         format!(
             "created tenant {} ({})\n{}",
             tenant.id,
@@ -46,7 +46,7 @@ pub fn list(ctx: &Context) -> Result<(), CliError> {
         .iter()
         .map(|tenant| typed("/v1/tenants", tenant.clone()))
         .collect::<Result<_, _>>()?;
-    ctx.show_typed(&list, |tenants| {
+    ctx.show(&list, |tenants| {
         if tenants.is_empty() {
             return "no tenants".into();
         }

@@ -94,7 +94,7 @@ pub fn list(ctx: &Context, tenant: Option<String>) -> Result<(), CliError> {
     let answer: TokenList = ctx
         .client
         .get_as(&with_query("/v1/tokens", &[("tenant", tenant)]))?;
-    ctx.show_typed(&answer, tokens_table);
+    ctx.show(&answer, tokens_table);
     Ok(())
 }
 
@@ -136,7 +136,7 @@ fn tokens_table(answer: &TokenList) -> String {
 /// `DELETE /v1/tokens/{id}`.
 pub fn revoke(ctx: &Context, id: &str) -> Result<(), CliError> {
     let token: Token = ctx.client.delete_as(&path(&["v1", "tokens", id]))?;
-    ctx.show_typed(&token, |token| format!("revoked token {}", summary(token)));
+    ctx.show(&token, |token| format!("revoked token {}", summary(token)));
     Ok(())
 }
 
