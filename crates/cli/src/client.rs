@@ -3,6 +3,8 @@
 use std::io::Read;
 use std::time::Duration;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use ureq::http::{self, Request};
 
@@ -94,6 +96,26 @@ impl Client {
     /// `DELETE path` → the JSON body of a 2xx answer.
     pub fn delete(&self, path: &str) -> Result<Value, CliError> {
         self.json_call("DELETE", path, None)
+    }
+
+    /// `GET path` → the 2xx answer as the API type `T` (`modhost-api`).
+    pub fn get_as<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
+        typed(path, self.get(path)?)
+    }
+
+    /// `POST path` with the API request `body` → the 2xx answer as `T`.
+    pub fn post_as<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T, CliError> {
+        typed(path, self.post(path, &request_json(body)?)?)
+    }
+
+    /// `PUT path` with the API request `body` → the 2xx answer as `T`.
+    pub fn put_as<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T, CliError> {
+        typed(path, self.put(path, &request_json(body)?)?)
+    }
+
+    /// `DELETE path` → the 2xx answer as `T`.
+    pub fn delete_as<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
+        typed(path, self.delete(path)?)
     }
 
     /// Sends a module upload: `POST path` with the multipart body, the
@@ -274,6 +296,21 @@ impl Client {
             }
         }
     }
+}
+
+/// A 2xx answer decoded as the API type `T`.
+pub fn typed<T: DeserializeOwned>(path: &str, value: Value) -> Result<T, CliError> {
+    serde_json::from_value(value).map_err(|error| {
+        CliError::failed(format!(
+            "the answer to {path} is not what this modhost expects ({error}); use a CLI of the server's version"
+        ))
+    })
+}
+
+/// An API request type as JSON.
+fn request_json(body: &impl Serialize) -> Result<Value, CliError> {
+    serde_json::to_value(body)
+        .map_err(|error| CliError::failed(format!("cannot encode the request body: {error}")))
 }
 
 /// A path from segments, each percent-encoded: `["v1", "tenants", id]` → `/v1/tenants/<id>`.

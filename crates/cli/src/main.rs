@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use modhost_api::TenantKind;
 
 use crate::args::{ConfigPair, ModuleRef, parse_config_pair, parse_header, parse_module_ref, parse_version};
 use crate::client::Client;
@@ -143,7 +144,7 @@ enum TenantCommand {
         #[arg(long)]
         name: String,
         /// Standard tenants use standard modules; custom ones may own modules too.
-        #[arg(long, value_enum)]
+        #[arg(long)]
         kind: TenantKind,
         /// A feature flag to enable; repeat for more.
         #[arg(long = "feature", value_name = "FEATURE")]
@@ -156,15 +157,6 @@ enum TenantCommand {
         /// The tenant.
         id: String,
     },
-}
-
-/// A tenant's kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TenantKind {
-    /// Uses standard modules.
-    Standard,
-    /// May own custom modules too.
-    Custom,
 }
 
 #[derive(Debug, Subcommand)]

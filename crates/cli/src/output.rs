@@ -53,6 +53,7 @@ pub fn fields(pairs: &[(&str, String)]) -> String {
         .join("\n")
 }
 
+#[cfg(test)]
 /// Field `key` of `value` for display: `-` when absent or null, strings bare,
 /// arrays of scalars joined with `, `, anything else compact JSON.
 pub fn text(value: &Value, key: &str) -> String {
@@ -72,20 +73,13 @@ pub fn show(value: &Value) -> String {
     }
 }
 
+#[cfg(test)]
 /// Field `key` holding milliseconds since the Unix epoch, as UTC time; `-` if absent.
 pub fn time(value: &Value, key: &str) -> String {
     value
         .get(key)
         .and_then(Value::as_u64)
         .map_or_else(|| "-".to_owned(), format_ms)
-}
-
-/// Field `key` holding a byte count, human sized; `-` if absent.
-pub fn size(value: &Value, key: &str) -> String {
-    value
-        .get(key)
-        .and_then(Value::as_u64)
-        .map_or_else(|| "-".to_owned(), format_bytes)
 }
 
 /// The array at `key` (empty if absent or not an array).

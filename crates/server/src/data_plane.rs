@@ -2,18 +2,18 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
-use modhost_deploy::error_code_status;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse as _, Response};
+use modhost_deploy::module_error_reply;
 use modhost_manifest::{Method, TenantKind};
-use modhost_runtime::{CallError, Caller, error_code_name};
+use modhost_runtime::{CallError, Caller};
 
-use crate::App;
-use crate::api::read_body;
-use crate::auth::{Access, authenticate, authorize};
+use crate::access::{Access, check};
+use crate::app::App;
 use crate::error::ApiError;
+use crate::extract::read_body;
 
 /// Headers a module never sees.
 const WITHHELD_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
@@ -26,31 +26,28 @@ const HOST_RESPONSE_HEADERS: &[&str] = &[
     "x-modhost-version",
 ];
 
-fn request_method(method: &hyper::Method) -> Option<Method> {
+fn request_method(method: &axum::http::Method) -> Option<Method> {
     Some(match *method {
-        hyper::Method::GET => Method::Get,
-        hyper::Method::HEAD => Method::Head,
-        hyper::Method::POST => Method::Post,
-        hyper::Method::PUT => Method::Put,
-        hyper::Method::PATCH => Method::Patch,
-        hyper::Method::DELETE => Method::Delete,
-        hyper::Method::OPTIONS => Method::Options,
+        axum::http::Method::GET => Method::Get,
+        axum::http::Method::HEAD => Method::Head,
+        axum::http::Method::POST => Method::Post,
+        axum::http::Method::PUT => Method::Put,
+        axum::http::Method::PATCH => Method::Patch,
+        axum::http::Method::DELETE => Method::Delete,
+        axum::http::Method::OPTIONS => Method::Options,
         _ => return None,
     })
 }
 
-/// The HTTP answer for a failed module call.
-pub(crate) fn call_error(error: &CallError) -> ApiError {
+/// The HTTP answer for a failed module call: a module's own error as
+/// [`module_error_reply`] renders it, a host failure as an [`ApiError`].
+fn call_error(error: &CallError) -> Response {
     let message = error.to_string();
-    match error {
+    let error = match error {
         CallError::Module(module_error) => {
-            let status = StatusCode::from_u16(error_code_status(module_error.code))
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            ApiError::new(
-                status,
-                error_code_name(module_error.code),
-                module_error.message.clone(),
-            )
+            let (status, body) = module_error_reply(module_error);
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return (status, axum::Json(body)).into_response();
         }
         CallError::DeadlineExceeded(_) => {
             ApiError::new(StatusCode::GATEWAY_TIMEOUT, "deadline-exceeded", message)
@@ -68,26 +65,19 @@ pub(crate) fn call_error(error: &CallError) -> ApiError {
             error.headers.push(("retry-after", "1".to_owned()));
             error
         }
-    }
+    };
+    error.into_response()
 }
 
 /// Serves one data-plane request.
-pub(crate) async fn handle(
-    app: &Arc<App>,
-    request: Request<Incoming>,
-    request_id: &str,
-) -> Response<Full<Bytes>> {
+pub(crate) async fn handle(app: &Arc<App>, request: Request, request_id: &str) -> Response {
     match serve(app, request, request_id).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
 }
 
-async fn serve(
-    app: &Arc<App>,
-    request: Request<Incoming>,
-    request_id: &str,
-) -> Result<Response<Full<Bytes>>, ApiError> {
+async fn serve(app: &Arc<App>, request: Request, request_id: &str) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path();
     let rest = path.strip_prefix("/t/").unwrap_or_default();
@@ -96,11 +86,13 @@ async fn serve(
         return Err(ApiError::not_found("use /t/{tenant}/{module}/{path}"));
     };
     let module_path = format!("/{}", segments.next().unwrap_or_default());
-    let principal = authenticate(&app.registry, &parts.headers)?;
-    if let Err(error) = authorize(principal.as_ref(), Access::Invoke, Some(tenant)) {
-        crate::api::audit_denial(app, principal.as_ref(), "data-plane.call", Some(tenant), &error);
-        return Err(error);
-    }
+    let principal = check(
+        &app.registry,
+        &parts.headers,
+        Access::Invoke,
+        Some(tenant),
+        "data-plane.call",
+    )?;
     let principal = principal.ok_or_else(ApiError::unauthorized)?;
     let method = request_method(&parts.method).ok_or_else(|| {
         ApiError::new(
@@ -184,24 +176,24 @@ async fn serve(
     let mut response = match outcome {
         Ok(answer) => {
             let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
-            let mut response = Response::new(Full::new(Bytes::from(answer.body)));
+            let mut response = Response::new(Body::from(answer.body));
             *response.status_mut() = status;
             for (name, value) in &answer.headers {
                 if HOST_RESPONSE_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
                     continue;
                 }
                 if let (Ok(name), Ok(value)) = (
-                    hyper::header::HeaderName::from_bytes(name.as_bytes()),
-                    hyper::header::HeaderValue::from_str(value),
+                    HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(value),
                 ) {
                     response.headers_mut().append(name, value);
                 }
             }
             response
         }
-        Err(error) => call_error(&error).into_response(),
+        Err(error) => call_error(&error),
     };
-    if let Ok(value) = hyper::header::HeaderValue::from_str(&version_label) {
+    if let Ok(value) = HeaderValue::from_str(&version_label) {
         response.headers_mut().insert("x-modhost-version", value);
     }
     Ok(response)

@@ -1,8 +1,9 @@
 //! [`ApiError`]: every error the HTTP API answers, as `{"error": {"code", "message"}}` with a status.
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::{Response, StatusCode};
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use modhost_api::{ErrorBody, ErrorDetail};
 use modhost_deploy::{DeployError, ServeError};
 use modhost_registry::RegistryError;
 use serde_json::json;
@@ -67,28 +68,31 @@ impl ApiError {
         )
     }
 
+    /// `500 internal`.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+
     /// Adds the problem list.
     pub fn with_problems(mut self, problems: serde_json::Value) -> Self {
         self.problems = Some(problems);
         self
     }
+}
 
-    /// The JSON response.
-    pub fn into_response(self) -> Response<Full<Bytes>> {
-        let mut error = json!({"code": self.code, "message": self.message});
-        if let Some(problems) = self.problems {
-            error["problems"] = problems;
-        }
-        let body = serde_json::to_vec(&json!({ "error": error })).unwrap_or_default();
-        let mut response = Response::new(Full::new(Bytes::from(body)));
-        *response.status_mut() = self.status;
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+                problems: self.problems,
+            },
+        };
+        let mut response = (self.status, Json(body)).into_response();
         let headers = response.headers_mut();
-        headers.insert(
-            hyper::header::CONTENT_TYPE,
-            hyper::header::HeaderValue::from_static("application/json"),
-        );
         for (name, value) in self.headers {
-            if let Ok(value) = hyper::header::HeaderValue::from_str(&value) {
+            if let Ok(value) = HeaderValue::from_str(&value) {
                 headers.insert(name, value);
             }
         }

@@ -5,10 +5,12 @@
 //! one once, or taking `MODHOST_ADMIN_TOKEN`), and serves HTTP/1.1 with hyper
 //! until SIGINT or SIGTERM, then drains in-flight requests.
 //!
-//! Requests are routed by [`routes::ROUTES`], one table that the dispatcher,
-//! the authorization checks and the OpenAPI document (`/v1/openapi.json`) all
-//! read, so they cannot drift apart. `/t/{tenant}/{module}/…` goes to the data
-//! plane (`data_plane.rs`).
+//! The admin API is an axum router (`admin/`, one file per resource). Each
+//! route is added with its access rule ([`access::Access`]), enforced by one
+//! guard that also audits every refusal; its `#[utoipa::path]` gives the
+//! OpenAPI document (`/v1/openapi.json`) the request and response schemas of
+//! `modhost-api`. Anything the router does not match goes to the fallback:
+//! `/t/{tenant}/{module}/…` to the data plane (`data_plane.rs`), the rest `404`.
 //!
 //! # Invariants
 //!
@@ -19,31 +21,33 @@
 //! - Tokens and request bodies are never logged or audited; the audit log
 //!   names a token by its public id.
 
-mod api;
-mod auth;
+pub mod access;
+mod admin;
+mod app;
 pub mod config;
 mod data_plane;
 mod error;
+mod extract;
 mod metrics;
 pub mod openapi;
-pub mod routes;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use bytes::Bytes;
-use http_body_util::Full;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::header::{ALLOW, CONTENT_TYPE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse as _, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use modhost_deploy::{Loader, RegistryKvStore};
-use modhost_registry::{Registry, RegistryConfig};
-use modhost_runtime::{Runtime, RuntimeConfig};
+use tower::ServiceExt as _;
+
+use crate::app::App;
 
 pub use crate::config::ServerConfig;
 pub use crate::error::ApiError;
@@ -59,29 +63,6 @@ pub struct ServeOptions {
     pub config_file: Option<PathBuf>,
 }
 
-/// The shared state of every request.
-pub(crate) struct App {
-    pub(crate) registry: Registry,
-    pub(crate) loader: Loader,
-    pub(crate) config: ServerConfig,
-    request_ids: AtomicU64,
-    request_id_prefix: String,
-}
-
-impl App {
-    pub(crate) fn next_request_id(&self) -> String {
-        format!(
-            "{}-{:x}",
-            self.request_id_prefix,
-            self.request_ids.fetch_add(1, Ordering::Relaxed)
-        )
-    }
-
-    pub(crate) fn runtime(&self) -> &Runtime {
-        self.loader.runtime()
-    }
-}
-
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let mut config = ServerConfig::load(options.config_file.as_deref())?;
@@ -91,7 +72,7 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     if let Some(data_dir) = options.data_dir {
         config.data_dir = data_dir;
     }
-    let app = Arc::new(open(config)?);
+    let (app, router) = start(config)?;
     let listener = tokio::net::TcpListener::bind(app.config.listen)
         .await
         .with_context(|| {
@@ -103,61 +84,36 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     tracing::info!(%address, data_dir = %app.config.data_dir.display(), "modhost is serving");
     println!("modhost is listening on http://{address}");
-    serve(listener, app, shutdown_signal()).await
+    serve(listener, app, router, shutdown_signal()).await
 }
 
-/// Opens the data directory and starts everything behind the HTTP layer.
-fn open(config: ServerConfig) -> anyhow::Result<App> {
-    let registry = Registry::open(
-        config.data_dir.join("registry"),
-        RegistryConfig {
-            max_component_bytes: config.max_component_bytes,
-        },
-    )?;
-    ensure_operator_token(&registry)?;
-    let runtime_config = RuntimeConfig {
-        max_memory_bytes: config.max_module_memory_mb * 1024 * 1024,
-        max_timeout: Duration::from_millis(config.max_module_timeout_ms),
-        compile_cache_dir: Some(config.data_dir.join("compiled")),
-        ..RuntimeConfig::default()
-    };
-    let runtime = Runtime::new(runtime_config, Arc::new(RegistryKvStore(registry.clone())))?;
-    let loader = Loader::start(runtime, registry.clone())?;
-    let started = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Ok(App {
-        registry,
-        loader,
-        config,
-        request_ids: AtomicU64::new(0),
-        request_id_prefix: format!("{:x}", started.as_secs()),
-    })
+/// Opens the data directory and builds the router over it.
+fn start(config: ServerConfig) -> anyhow::Result<(Arc<App>, Router)> {
+    let (router, _) = admin::build();
+    let (router, mut document) = router.split_for_parts();
+    openapi::finish(&mut document);
+    let document = serde_json::to_vec(&document).context("could not render the OpenAPI document")?;
+    let app = Arc::new(app::open(config, document.into())?);
+    let router = router.fallback(fallback).with_state(app.clone());
+    Ok((app, router))
 }
 
-/// Takes `MODHOST_ADMIN_TOKEN`, or creates the first operator token and prints it once.
-fn ensure_operator_token(registry: &Registry) -> anyhow::Result<()> {
-    if let Ok(secret) = std::env::var("MODHOST_ADMIN_TOKEN") {
-        registry
-            .ensure_operator_secret(&secret, "system")
-            .context("MODHOST_ADMIN_TOKEN was refused")?;
-        return Ok(());
+/// What no admin route matches: the data plane under `/t/`, else `404`.
+async fn fallback(State(app): State<Arc<App>>, request: Request) -> Response {
+    if request.uri().path().starts_with("/t/") {
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(|id| id.0.clone())
+            .unwrap_or_default();
+        return data_plane::handle(&app, request, &request_id).await;
     }
-    if registry.has_operator_token()? {
-        return Ok(());
-    }
-    let (_, secret) = registry.create_token(
-        modhost_registry::NewToken {
-            name: "first operator".into(),
-            role: modhost_registry::Role::Operator,
-            tenant: None,
-            permissions: None,
-        },
-        "system",
-    )?;
-    println!("operator token (shown once, keep it safe): {secret}");
-    Ok(())
+    ApiError::not_found(format!("no route {} {}", request.method(), request.uri().path())).into_response()
 }
+
+/// The id of the request being served, as `x-request-id` names it.
+#[derive(Debug, Clone)]
+struct RequestId(String);
 
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
@@ -185,6 +141,7 @@ async fn shutdown_signal() {
 async fn serve(
     listener: tokio::net::TcpListener,
     app: Arc<App>,
+    router: Router,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -200,12 +157,12 @@ async fn serve(
                         continue;
                     }
                 };
-                let app = app.clone();
-                let service = service_fn(move |request: Request<Incoming>| {
-                    let app = app.clone();
-                    async move { Ok::<_, std::convert::Infallible>(handle(app, request).await) }
+                let (app, router) = (app.clone(), router.clone());
+                let service = service_fn(move |request: hyper::Request<Incoming>| {
+                    let (app, router) = (app.clone(), router.clone());
+                    async move { Ok::<_, std::convert::Infallible>(handle(app, router, request).await) }
                 });
-                                let connection = builder.serve_connection(TokioIo::new(stream), service);
+                let connection = builder.serve_connection(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {
                     if let Err(error) = connection.await {
@@ -227,21 +184,47 @@ async fn serve(
     Ok(())
 }
 
-async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(app: Arc<App>, router: Router, request: hyper::Request<Incoming>) -> Response {
     let request_id = app.next_request_id();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let started = std::time::Instant::now();
-    let mut response = if path.starts_with("/t/") {
-        data_plane::handle(&app, request, &request_id).await
-    } else {
-        routes::dispatch(&app, request, &request_id).await
+    let mut request = request.map(axum::body::Body::new);
+    request.extensions_mut().insert(app.clone());
+    request.extensions_mut().insert(RequestId(request_id.clone()));
+    let mut response = match router.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
     };
-    if let Ok(value) = hyper::header::HeaderValue::from_str(&request_id) {
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED && !response.headers().contains_key(CONTENT_TYPE) {
+        response = method_not_allowed(&method, &path, &response);
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
     }
     tracing::info!(%method, %path, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, %request_id, "request");
     response
+}
+
+/// The JSON `405` for an admin path that exists with other methods (the router answers it bare).
+fn method_not_allowed(method: &axum::http::Method, path: &str, bare: &Response) -> Response {
+    let allowed = bare
+        .headers()
+        .get(ALLOW)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|allowed| !allowed.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut error = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        format!("{method} is not allowed on {path}; use {allowed}"),
+    );
+    error.headers.push(("allow", allowed));
+    error.into_response()
 }
 
 /// Starts a server on an already bound listener, for tests that need a free port.
@@ -250,6 +233,6 @@ pub async fn serve_on(
     config: ServerConfig,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let app = Arc::new(open(config)?);
-    serve(listener, app, shutdown).await
+    let (app, router) = start(config)?;
+    serve(listener, app, router, shutdown).await
 }

@@ -1,117 +1,158 @@
-//! `/metrics`: the host's and the modules' metrics in Prometheus text format.
+//! `/metrics`: the host's and the modules' metrics, encoded by `prometheus-client` (OpenMetrics text).
+//!
+//! The numbers live in the runtime and the loader; a [`Collector`] reads a
+//! snapshot of them on every scrape. Module-defined series keep their names,
+//! `modhost_module_<name>{tenant,module,…tags}`: gauges as gauges, counters
+//! as `unknown` so no `_total` is appended to a name the module chose.
 
-use std::fmt::Write as _;
+use std::collections::BTreeMap;
 
 use modhost_runtime::LATENCY_BUCKETS_SECONDS;
-use modhost_runtime::metrics::SeriesValue;
+use modhost_runtime::RequestSeries;
+use modhost_runtime::metrics::{ModuleSeriesSnapshot, SeriesValue};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::registry::Registry;
 
-use crate::App;
+use crate::app::App;
 
-/// Escapes a label value.
-fn label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// The content type of [`render`]'s text.
+pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+type Labels = Vec<(String, String)>;
+
+/// One scrape's numbers.
+#[derive(Debug)]
+struct Snapshot {
+    requests: Vec<((String, String), RequestSeries)>,
+    totals: Vec<(&'static str, &'static str, u64)>,
+    modules: Vec<ModuleSeriesSnapshot>,
+}
+
+fn tenant_module(tenant: &str, module: &str) -> Labels {
+    vec![
+        ("tenant".to_owned(), tenant.to_owned()),
+        ("module".to_owned(), module.to_owned()),
+    ]
+}
+
+impl Collector for Snapshot {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(
+            "modhost_requests",
+            "Module calls by outcome.",
+            None,
+            MetricType::Counter,
+        )?;
+        for ((tenant, module), series) in &self.requests {
+            for (outcome, count) in &series.outcomes {
+                let mut labels = tenant_module(tenant, module);
+                labels.push(("outcome".to_owned(), (*outcome).to_owned()));
+                ConstCounter::new(*count).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        let mut family = encoder.encode_descriptor(
+            "modhost_request_duration_seconds",
+            "Module call latency.",
+            None,
+            MetricType::Histogram,
+        )?;
+        for ((tenant, module), series) in &self.requests {
+            // The runtime keeps cumulative counts; the encoder wants each bucket's own.
+            let mut previous = 0;
+            let buckets: Vec<(f64, u64)> = LATENCY_BUCKETS_SECONDS
+                .iter()
+                .copied()
+                .chain([f64::MAX])
+                .zip(&series.latency_buckets)
+                .map(|(bound, cumulative)| {
+                    let own = cumulative.saturating_sub(previous);
+                    previous = *cumulative;
+                    (bound, own)
+                })
+                .collect();
+            family
+                .encode_family(&tenant_module(tenant, module))?
+                .encode_histogram::<Labels>(series.latency_sum_seconds, series.count, &buckets, None)?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "modhost_fuel_used",
+            "Fuel consumed by module calls.",
+            None,
+            MetricType::Counter,
+        )?;
+        for ((tenant, module), series) in &self.requests {
+            ConstCounter::new(series.fuel_used)
+                .encode(family.encode_family(&tenant_module(tenant, module))?)?;
+        }
+        for (name, help, value) in &self.totals {
+            let counter = ConstCounter::new(*value);
+            counter.encode(encoder.encode_descriptor(name, help, None, MetricType::Counter)?)?;
+        }
+        let mut families: BTreeMap<String, Vec<(Labels, &SeriesValue)>> = BTreeMap::new();
+        for module_series in &self.modules {
+            for (key, value) in &module_series.series {
+                let mut labels = tenant_module(&module_series.tenant, &module_series.module);
+                labels.extend(key.tags.iter().cloned());
+                families
+                    .entry(format!("modhost_module_{}", key.name))
+                    .or_default()
+                    .push((labels, value));
+            }
+        }
+        for (name, series) in &families {
+            let metric_type = match series.first() {
+                Some((_, SeriesValue::Gauge(_))) => MetricType::Gauge,
+                _ => MetricType::Unknown,
+            };
+            let mut family = encoder.encode_descriptor(name, "Defined by the module.", None, metric_type)?;
+            for (labels, value) in series {
+                let mut metric = family.encode_family(labels)?;
+                match value {
+                    SeriesValue::Counter(count) => {
+                        metric.encode_gauge(&(i64::try_from(*count).unwrap_or(i64::MAX)))?
+                    }
+                    SeriesValue::Gauge(gauge) => metric.encode_gauge(gauge)?,
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The whole exposition.
 pub(crate) fn render(app: &App) -> String {
-    let mut out = String::new();
     let runtime = app.runtime();
-    let requests = runtime.request_metrics().snapshot();
-    let _ = writeln!(
-        out,
-        "# HELP modhost_requests_total Module calls by outcome.\n# TYPE modhost_requests_total counter"
-    );
-    for ((tenant, module), series) in &requests {
-        for (outcome, count) in &series.outcomes {
-            let _ = writeln!(
-                out,
-                "modhost_requests_total{{tenant=\"{}\",module=\"{}\",outcome=\"{outcome}\"}} {count}",
-                label(tenant),
-                label(module)
-            );
-        }
-    }
-    let _ = writeln!(
-        out,
-        "# HELP modhost_request_duration_seconds Module call latency.\n# TYPE modhost_request_duration_seconds histogram"
-    );
-    for ((tenant, module), series) in &requests {
-        let labels = format!("tenant=\"{}\",module=\"{}\"", label(tenant), label(module));
-        for (bound, count) in LATENCY_BUCKETS_SECONDS
-            .iter()
-            .map(ToString::to_string)
-            .chain(["+Inf".to_owned()])
-            .zip(&series.latency_buckets)
-        {
-            let _ = writeln!(
-                out,
-                "modhost_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "modhost_request_duration_seconds_sum{{{labels}}} {}",
-            series.latency_sum_seconds
-        );
-        let _ = writeln!(
-            out,
-            "modhost_request_duration_seconds_count{{{labels}}} {}",
-            series.count
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP modhost_fuel_used_total Fuel consumed by module calls.\n# TYPE modhost_fuel_used_total counter"
-    );
-    for ((tenant, module), series) in &requests {
-        let _ = writeln!(
-            out,
-            "modhost_fuel_used_total{{tenant=\"{}\",module=\"{}\"}} {}",
-            label(tenant),
-            label(module),
-            series.fuel_used
-        );
-    }
     let cache = runtime.cache_stats();
-    for (name, help, value) in [
-        (
-            "modhost_swaps_total",
-            "Routes switched to another version.",
-            app.loader.swap_count(),
-        ),
-        (
-            "modhost_fallbacks_total",
-            "Routes serving an earlier version because the active one would not load.",
-            app.loader.fallback_count(),
-        ),
-        ("modhost_compiled_total", "Components compiled.", cache.compiled),
-        (
-            "modhost_compile_cache_loads_total",
-            "Components loaded from the compile cache.",
-            cache.loaded,
-        ),
-    ] {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+    let snapshot = Snapshot {
+        requests: runtime.request_metrics().snapshot(),
+        totals: vec![
+            (
+                "modhost_swaps",
+                "Routes switched to another version.",
+                app.loader.swap_count(),
+            ),
+            (
+                "modhost_fallbacks",
+                "Routes serving an earlier version because the active one would not load.",
+                app.loader.fallback_count(),
+            ),
+            ("modhost_compiled", "Components compiled.", cache.compiled),
+            (
+                "modhost_compile_cache_loads",
+                "Components loaded from the compile cache.",
+                cache.loaded,
+            ),
+        ],
+        modules: runtime.module_metrics().snapshot(),
+    };
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(snapshot));
+    let mut text = String::new();
+    if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &registry) {
+        tracing::error!(%error, "could not encode the metrics");
     }
-    for module_series in runtime.module_metrics().snapshot() {
-        for (key, value) in &module_series.series {
-            let mut labels = format!(
-                "tenant=\"{}\",module=\"{}\"",
-                label(&module_series.tenant),
-                label(&module_series.module)
-            );
-            for (tag, tag_value) in &key.tags {
-                let _ = write!(labels, ",{tag}=\"{}\"", label(tag_value));
-            }
-            let value = match value {
-                SeriesValue::Counter(count) => count.to_string(),
-                SeriesValue::Gauge(gauge) => gauge.to_string(),
-            };
-            let _ = writeln!(out, "modhost_module_{}{{{labels}}} {value}", key.name);
-        }
-    }
-    out
+    text
 }

@@ -1,12 +1,13 @@
 //! `modhost config get|set|rollback`: a tenant's versioned config of a module.
 
-use serde_json::{Map, Value, json};
+use modhost_api::{ConfigRollbackRequest, ConfigVersion, ConfigView, SetConfigRequest};
+use serde_json::{Map, Value};
 
 use crate::args::{ConfigPair, merge_config, read_config_file};
 use crate::client::path;
 use crate::commands::Context;
 use crate::error::CliError;
-use crate::output::{list, show, table, text, time};
+use crate::output::{format_ms, table};
 
 fn config_path(tenant: &str, module: &str) -> String {
     path(&["v1", "tenants", tenant, "config", module])
@@ -14,7 +15,7 @@ fn config_path(tenant: &str, module: &str) -> String {
 
 /// `GET /v1/tenants/{tenant}/config/{module}`.
 pub fn get(ctx: &Context, tenant: &str, module: &str) -> Result<(), CliError> {
-    let config = ctx.client.get(&config_path(tenant, module))?;
+    let config: ConfigView = ctx.client.get_as(&config_path(tenant, module))?;
     ctx.show(&config, |config| describe(tenant, module, config));
     Ok(())
 }
@@ -34,23 +35,19 @@ pub fn set(
         (Some(file), _) => read_config_file(file)?,
         (None, true) => Map::new(),
         (None, false) => {
-            let current = ctx.client.get(&config_path(tenant, module))?;
-            current
-                .get("values")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default()
+            let current: ConfigView = ctx.client.get_as(&config_path(tenant, module))?;
+            current.values
         }
     };
     let values = merge_config(base, pairs)?;
-    let version = ctx
+    let version: ConfigVersion = ctx
         .client
-        .put(&config_path(tenant, module), &json!({"values": values}))?;
+        .put_as(&config_path(tenant, module), &SetConfigRequest { values })?;
     ctx.show(&version, |version| {
         format!(
             "{tenant}/{module}: config version {} set\n{}",
-            text(version, "version"),
-            values_table(version.get("values").unwrap_or(&Value::Null))
+            version.version,
+            values_table(&version.values)
         )
     });
     Ok(())
@@ -58,24 +55,24 @@ pub fn set(
 
 /// `POST /v1/tenants/{tenant}/config/{module}/rollback` to config version `to`.
 pub fn rollback(ctx: &Context, tenant: &str, module: &str, to: u64) -> Result<(), CliError> {
-    let version = ctx.client.post(
+    let version: ConfigVersion = ctx.client.post_as(
         &path(&["v1", "tenants", tenant, "config", module, "rollback"]),
-        &json!({"to": to}),
+        &ConfigRollbackRequest { to },
     )?;
     ctx.show(&version, |version| {
         format!(
             "{tenant}/{module}: config version {} now holds the values of version {to}\n{}",
-            text(version, "version"),
-            values_table(version.get("values").unwrap_or(&Value::Null))
+            version.version,
+            values_table(&version.values)
         )
     });
     Ok(())
 }
 
 /// Values as set, as a table.
-fn values_table(values: &Value) -> String {
-    match values.as_object() {
-        Some(values) if !values.is_empty() => table(
+fn values_table(values: &Map<String, Value>) -> String {
+    match values {
+        values if !values.is_empty() => table(
             &["field", "value"],
             values
                 .iter()
@@ -91,30 +88,27 @@ fn json_text(value: &Value) -> String {
     value.to_string()
 }
 
-/// `{"version","values","resolved","history"}` for people: the values in
-/// force with where each comes from, then the history, newest first.
-fn describe(tenant: &str, module: &str, config: &Value) -> String {
-    let version = match config.get("version") {
-        None | Some(Value::Null) => "none yet".to_owned(),
-        Some(version) => show(version),
+/// A config for people: the values in force with where each comes from,
+/// then the history, newest first.
+fn describe(tenant: &str, module: &str, config: &ConfigView) -> String {
+    let version = match config.version {
+        0 => "none yet".to_owned(),
+        version => version.to_string(),
     };
     let mut out = format!("{tenant}/{module}: config version {version}");
-    let set = config.get("values").and_then(Value::as_object);
+    let set = &config.values;
     let in_force = config
-        .get("resolved")
+        .resolved
+        .as_ref()
         .and_then(Value::as_object)
-        .or(set)
+        .or(Some(set))
         .filter(|values| !values.is_empty());
     match in_force {
         Some(values) => {
             let rows = values
                 .iter()
                 .map(|(key, value)| {
-                    let source = if set.is_some_and(|set| set.contains_key(key)) {
-                        "set"
-                    } else {
-                        "default"
-                    };
+                    let source = if set.contains_key(key) { "set" } else { "default" };
                     vec![key.clone(), json_text(value), source.to_owned()]
                 })
                 .collect();
@@ -122,18 +116,18 @@ fn describe(tenant: &str, module: &str, config: &Value) -> String {
         }
         None => out.push_str("\nno config fields"),
     }
-    let history = list(config, "history");
-    if !history.is_empty() {
-        let rows = history
+    if !config.history.is_empty() {
+        let rows = config
+            .history
             .iter()
             .rev()
             .map(|entry| {
                 vec![
-                    text(entry, "version"),
-                    text(entry, "reason"),
-                    text(entry, "actor"),
-                    time(entry, "at_ms"),
-                    entry.get("values").map_or_else(|| "-".into(), json_text),
+                    entry.version.to_string(),
+                    entry.reason.clone(),
+                    entry.actor.clone(),
+                    format_ms(entry.at_ms),
+                    json_text(&Value::Object(entry.values.clone())),
                 ]
             })
             .collect();
@@ -147,11 +141,17 @@ fn describe(tenant: &str, module: &str, config: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    fn typed(value: Value) -> ConfigView {
+        serde_json::from_value(value).unwrap()
+    }
 
     #[test]
     fn describes_values_defaults_and_history() {
-        let config = json!({
+        let config = typed(json!({
             "version": 2,
             "values": {"threshold": 5},
             "resolved": {"greeting": "hello", "threshold": 5},
@@ -159,7 +159,7 @@ mod tests {
                 {"version": 1, "values": {"threshold": 3}, "actor": "ops", "at_ms": 0, "reason": "set"},
                 {"version": 2, "values": {"threshold": 5}, "actor": "ops", "at_ms": 0, "reason": "set"}
             ]
-        });
+        }));
         assert_eq!(
             describe("banban", "inventory", &config),
             "banban/inventory: config version 2\n\
@@ -176,13 +176,13 @@ mod tests {
 
     #[test]
     fn never_configured() {
-        let config = json!({"version": null, "values": {}, "resolved": {}, "history": []});
+        let config = typed(json!({"version": 0, "values": {}, "resolved": {}, "history": []}));
         assert_eq!(
             describe("t", "m", &config),
             "t/m: config version none yet\nno config fields"
         );
         assert_eq!(
-            values_table(&json!({})),
+            values_table(&Map::new()),
             "no values set; every field has its default"
         );
     }

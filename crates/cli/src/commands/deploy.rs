@@ -1,12 +1,13 @@
 //! `modhost promote|rollback|disable|history`: moving and reading a tenant's deployment of a module.
 
-use serde_json::{Value, json};
+use modhost_api::{Deployment, DeploymentChange, PromoteRequest, RollbackRequest};
+use serde_json::json;
 
 use crate::args::ModuleRef;
 use crate::client::path;
 use crate::commands::Context;
 use crate::error::CliError;
-use crate::output::{list, show, table, text, time};
+use crate::output::{format_ms, show, table};
 
 fn deployment_path(tenant: &str, module: &str, action: Option<&str>) -> String {
     match action {
@@ -17,9 +18,11 @@ fn deployment_path(tenant: &str, module: &str, action: Option<&str>) -> String {
 
 /// `POST …/deployments/{module}/promote`.
 pub fn promote(ctx: &Context, tenant: &str, target: &ModuleRef) -> Result<(), CliError> {
-    let change = ctx.client.post(
+    let change: DeploymentChange = ctx.client.post_as(
         &deployment_path(tenant, &target.module, Some("promote")),
-        &json!({"version": target.version}),
+        &PromoteRequest {
+            version: target.version.to_string(),
+        },
     )?;
     ctx.show(&change, |change| describe_change(tenant, &target.module, change));
     Ok(())
@@ -27,29 +30,27 @@ pub fn promote(ctx: &Context, tenant: &str, target: &ModuleRef) -> Result<(), Cl
 
 /// `POST …/deployments/{module}/rollback`, to the previous version or `to`.
 pub fn rollback(ctx: &Context, tenant: &str, module: &str, to: Option<String>) -> Result<(), CliError> {
-    let body = match to {
-        Some(version) => json!({"to": version}),
-        None => json!({}),
-    };
-    let change = ctx
-        .client
-        .post(&deployment_path(tenant, module, Some("rollback")), &body)?;
+    let change: DeploymentChange = ctx.client.post_as(
+        &deployment_path(tenant, module, Some("rollback")),
+        &RollbackRequest { to },
+    )?;
     ctx.show(&change, |change| describe_change(tenant, module, change));
     Ok(())
 }
 
 /// `POST …/deployments/{module}/disable`.
 pub fn disable(ctx: &Context, tenant: &str, module: &str) -> Result<(), CliError> {
-    let change = ctx
-        .client
-        .post(&deployment_path(tenant, module, Some("disable")), &json!({}))?;
+    let change: DeploymentChange = ctx.client.post_as(
+        &deployment_path(tenant, module, Some("disable")),
+        &serde_json::json!({}),
+    )?;
     ctx.show(&change, |change| describe_change(tenant, module, change));
     Ok(())
 }
 
 /// `GET …/deployments/{module}`.
 pub fn history(ctx: &Context, tenant: &str, module: &str) -> Result<(), CliError> {
-    let deployment = ctx.client.get(&deployment_path(tenant, module, None))?;
+    let deployment: Deployment = ctx.client.get_as(&deployment_path(tenant, module, None))?;
     ctx.show(&deployment, |deployment| {
         describe_history(tenant, module, deployment)
     });
@@ -57,68 +58,65 @@ pub fn history(ctx: &Context, tenant: &str, module: &str) -> Result<(), CliError
 }
 
 /// A version for people: `none` when disabled.
-fn version(value: &Value, key: &str) -> String {
-    match value.get(key) {
-        None | Some(Value::Null) => "none".to_owned(),
-        Some(other) => show(other),
-    }
+fn version(version: Option<&String>) -> String {
+    version.map_or_else(|| "none".to_owned(), Clone::clone)
 }
 
-/// `{"from","to","changed","seq","restored_snapshot"?}` as a sentence or two.
-fn describe_change(tenant: &str, module: &str, change: &Value) -> String {
-    let from = version(change, "from");
-    let to = version(change, "to");
-    let changed = change.get("changed").and_then(Value::as_bool).unwrap_or(true);
-    let mut out = if !changed {
-        match change.get("to") {
-            Some(Value::Null) => format!("{tenant}/{module} is already disabled; nothing changed"),
-            _ => format!("{tenant}/{module} is already at {to}; nothing changed"),
+/// A promote, rollback or disable answer as a sentence or two.
+fn describe_change(tenant: &str, module: &str, change: &DeploymentChange) -> String {
+    let from = version(change.from.as_ref());
+    let to = version(change.to.as_ref());
+    let mut out = if !change.changed {
+        match change.to {
+            None => format!("{tenant}/{module} is already disabled; nothing changed"),
+            Some(_) => format!("{tenant}/{module} is already at {to}; nothing changed"),
         }
-    } else if change.get("to").is_some_and(Value::is_null) {
+    } else if change.to.is_none() {
         format!("{tenant}/{module}: disabled (was {from})")
     } else {
         format!("{tenant}/{module}: {from} -> {to}")
     };
-    if changed && let Some(seq) = change.get("seq").filter(|seq| !seq.is_null()) {
-        out.push_str(&format!(" (deployment event #{})", show(seq)));
-    }
-    if let Some(snapshot) = change
-        .get("restored_snapshot")
-        .filter(|snapshot| !snapshot.is_null())
+    if change.changed
+        && let Some(seq) = change.seq
     {
+        out.push_str(&format!(" (deployment event #{seq})"));
+    }
+    if let Some(snapshot) = change.restored_snapshot {
         out.push_str(&format!(
-            "\nrestored data snapshot {}: the module's data is back as {to} left it; writes made since were discarded",
-            show(snapshot)
+            "\nrestored data snapshot {snapshot}: the module's data is back as {to} left it; writes made since were discarded"
         ));
     }
     out
 }
 
 /// A deployment and its history, newest first.
-fn describe_history(tenant: &str, module: &str, deployment: &Value) -> String {
-    let head = format!("{tenant}/{module}: active {}", version(deployment, "active"));
-    let history = list(deployment, "history");
-    if history.is_empty() {
+fn describe_history(tenant: &str, module: &str, deployment: &Deployment) -> String {
+    let head = format!(
+        "{tenant}/{module}: active {}",
+        version(deployment.active.as_ref())
+    );
+    if deployment.history.is_empty() {
         return format!("{head}\nno deployment history");
     }
-    let rows = history
+    let rows = deployment
+        .history
         .iter()
         .rev()
         .map(|event| {
             let mut snapshot = Vec::new();
-            if let Some(taken) = event.get("snapshot").filter(|value| !value.is_null()) {
-                snapshot.push(format!("took {}", show(taken)));
+            if let Some(taken) = event.snapshot {
+                snapshot.push(format!("took {taken}"));
             }
-            if let Some(restored) = event.get("restored_snapshot").filter(|value| !value.is_null()) {
-                snapshot.push(format!("restored {}", show(restored)));
+            if let Some(restored) = event.restored_snapshot {
+                snapshot.push(format!("restored {restored}"));
             }
             vec![
-                text(event, "seq"),
-                text(event, "action"),
-                text(event, "from"),
-                text(event, "to"),
-                text(event, "actor"),
-                time(event, "at_ms"),
+                event.seq.to_string(),
+                show(&json!(event.action)),
+                event.from.clone().unwrap_or_else(|| "-".into()),
+                event.to.clone().unwrap_or_else(|| "-".into()),
+                event.actor.clone(),
+                format_ms(event.at_ms),
                 if snapshot.is_empty() {
                     "-".into()
                 } else {
@@ -137,30 +135,47 @@ fn describe_history(tenant: &str, module: &str, deployment: &Value) -> String {
 mod tests {
     use super::*;
 
+    fn change(value: serde_json::Value) -> DeploymentChange {
+        let mut full = json!({"tenant": "banban", "module": "inventory", "restored_snapshot": null});
+        for (key, value) in value.as_object().cloned().unwrap_or_default() {
+            full[key] = value;
+        }
+        serde_json::from_value(full).unwrap()
+    }
+
+    fn typed_deployment(value: serde_json::Value) -> Deployment {
+        let mut full = json!({"tenant": "banban", "module": "inventory"});
+        for (key, value) in value.as_object().cloned().unwrap_or_default() {
+            full[key] = value;
+        }
+        serde_json::from_value(full).unwrap()
+    }
+
     #[test]
     fn changes_read_as_sentences() {
-        let promoted = json!({"from": "1.0.0", "to": "1.1.0", "changed": true, "seq": 4});
+        let promoted = change(json!({"from": "1.0.0", "to": "1.1.0", "changed": true, "seq": 4}));
         assert_eq!(
             describe_change("banban", "inventory", &promoted),
             "banban/inventory: 1.0.0 -> 1.1.0 (deployment event #4)"
         );
-        let first = json!({"from": null, "to": "1.0.0", "changed": true, "seq": 1});
+        let first = change(json!({"from": null, "to": "1.0.0", "changed": true, "seq": 1}));
         assert_eq!(
             describe_change("banban", "inventory", &first),
             "banban/inventory: none -> 1.0.0 (deployment event #1)"
         );
-        let same = json!({"from": "1.1.0", "to": "1.1.0", "changed": false, "seq": 4});
+        let same = change(json!({"from": "1.1.0", "to": "1.1.0", "changed": false, "seq": 4}));
         assert_eq!(
             describe_change("banban", "inventory", &same),
             "banban/inventory is already at 1.1.0; nothing changed"
         );
-        let disabled = json!({"from": "1.1.0", "to": null, "changed": true, "seq": 5});
+        let disabled = change(json!({"from": "1.1.0", "to": null, "changed": true, "seq": 5}));
         assert_eq!(
             describe_change("banban", "inventory", &disabled),
             "banban/inventory: disabled (was 1.1.0) (deployment event #5)"
         );
-        let restored =
-            json!({"from": "2.0.0", "to": "1.1.0", "changed": true, "seq": 6, "restored_snapshot": 3});
+        let restored = change(
+            json!({"from": "2.0.0", "to": "1.1.0", "changed": true, "seq": 6, "restored_snapshot": 3}),
+        );
         assert!(describe_change("banban", "inventory", &restored).ends_with(
             "\nrestored data snapshot 3: the module's data is back as 1.1.0 left it; writes made since were discarded"
         ));
@@ -168,10 +183,10 @@ mod tests {
 
     #[test]
     fn history_newest_first() {
-        let deployment = json!({"module": "inventory", "active": "1.1.0", "history": [
+        let deployment = typed_deployment(json!({"module": "inventory", "active": "1.1.0", "history": [
             {"seq": 1, "action": "promote", "from": null, "to": "1.0.0", "actor": "ops", "at_ms": 0},
             {"seq": 2, "action": "promote", "from": "1.0.0", "to": "1.1.0", "actor": "ops", "at_ms": 1000, "snapshot": 7}
-        ]});
+        ]}));
         assert_eq!(
             describe_history("banban", "inventory", &deployment),
             "banban/inventory: active 1.1.0\n\
@@ -180,7 +195,11 @@ mod tests {
              1    promote  -      1.0.0  ops  1970-01-01 00:00:00  -"
         );
         assert_eq!(
-            describe_history("t", "m", &json!({"active": null, "history": []})),
+            describe_history(
+                "t",
+                "m",
+                &typed_deployment(json!({"active": null, "history": []}))
+            ),
             "t/m: active none\nno deployment history"
         );
     }

@@ -9,6 +9,7 @@ pub mod serve;
 pub mod tenant;
 pub mod token;
 
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::client::Client;
@@ -23,10 +24,11 @@ pub struct Context {
 }
 
 impl Context {
-    /// Prints `value` as JSON with `--json`, else what `human` makes of it.
-    pub fn show(&self, value: &Value, human: impl FnOnce(&Value) -> String) {
+    /// Prints the API response `value` (`modhost-api`) as JSON with `--json`,
+    /// else what `human` makes of it.
+    pub fn show<T: Serialize>(&self, value: &T, human: impl FnOnce(&T) -> String) {
         if self.json {
-            output::print_json(value);
+            output::print_json(&serde_json::to_value(value).unwrap_or(Value::Null));
         } else {
             output::print(&human(value));
         }

@@ -5,14 +5,14 @@ use std::io::{ErrorKind, IsTerminal};
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::Value;
+use modhost_api::{ModuleKind, ModuleVersion, PublishResult, VersionDetail, VersionList};
 
 use crate::args::ModuleRef;
-use crate::client::{path, with_query};
+use crate::client::{path, typed, with_query};
 use crate::commands::Context;
 use crate::error::CliError;
 use crate::multipart::{Multipart, random_boundary};
-use crate::output::{self, fields, list as items, short_hash, size, table, text, time};
+use crate::output::{fields, format_bytes, format_ms, short_hash, table};
 
 /// What `module push` sends: the manifest's text and where its component is.
 #[derive(Debug)]
@@ -107,6 +107,7 @@ pub fn push(ctx: &Context, target: &Path, owner: Option<String>) -> Result<(), C
     );
     bar.finish_and_clear();
     let (_, answer) = result?;
+    let answer: PublishResult = typed("/v1/modules", answer)?;
     ctx.show(&answer, |answer| report(answer, &source.label));
     Ok(())
 }
@@ -127,14 +128,10 @@ fn progress_bar(len: u64, visible: bool, label: &str) -> ProgressBar {
 }
 
 /// The upload answer for people: created, or already there.
-fn report(answer: &Value, label: &str) -> String {
-    let version = answer.get("version").unwrap_or(&Value::Null);
-    let name = match (version.get("module"), version.get("version")) {
-        (Some(module), Some(number)) => format!("{}@{}", output::show(module), output::show(number)),
-        _ => label.to_owned(),
-    };
-    let created = answer.get("created").and_then(Value::as_bool).unwrap_or(true);
-    let head = if created {
+fn report(answer: &PublishResult, _label: &str) -> String {
+    let version = &answer.version;
+    let name = format!("{}@{}", version.module, version.version);
+    let head = if answer.created {
         format!("published {name}: every check passed")
     } else {
         format!("{name} is already published with this exact content; nothing changed")
@@ -142,24 +139,28 @@ fn report(answer: &Value, label: &str) -> String {
     format!("{head}\n{}", describe(version))
 }
 
+fn kind_name(kind: ModuleKind) -> &'static str {
+    kind.name()
+}
+
 /// One version's record as aligned fields.
-fn describe(version: &Value) -> String {
-    let mut pairs = vec![("kind", text(version, "kind"))];
-    if version.get("owner").is_some_and(|owner| !owner.is_null()) {
-        pairs.push(("owner", text(version, "owner")));
+fn describe(version: &ModuleVersion) -> String {
+    let mut pairs = vec![("kind", kind_name(version.kind).to_owned())];
+    if let Some(owner) = &version.owner {
+        pairs.push(("owner", owner.clone()));
     }
     pairs.extend([
-        ("sha256", text(version, "sha256")),
-        ("size", size(version, "size_bytes")),
-        ("published by", text(version, "published_by")),
-        ("published", time(version, "published_at_ms")),
+        ("sha256", version.sha256.clone()),
+        ("size", format_bytes(version.size_bytes)),
+        ("published by", version.published_by.clone()),
+        ("published", format_ms(version.published_at_ms)),
     ]);
     fields(&pairs)
 }
 
 /// `GET /v1/modules[?module=][&tenant=]`.
 pub fn list(ctx: &Context, module: Option<String>, tenant: Option<String>) -> Result<(), CliError> {
-    let answer = ctx.client.get(&with_query(
+    let answer: VersionList = ctx.client.get_as(&with_query(
         "/v1/modules",
         &[("module", module), ("tenant", tenant)],
     ))?;
@@ -167,23 +168,23 @@ pub fn list(ctx: &Context, module: Option<String>, tenant: Option<String>) -> Re
     Ok(())
 }
 
-fn versions_table(answer: &Value) -> String {
-    let versions = items(answer, "versions");
-    if versions.is_empty() {
+fn versions_table(answer: &VersionList) -> String {
+    if answer.versions.is_empty() {
         return "no module versions".into();
     }
-    let rows = versions
+    let rows = answer
+        .versions
         .iter()
         .map(|version| {
             vec![
-                text(version, "module"),
-                text(version, "version"),
-                text(version, "kind"),
-                text(version, "owner"),
-                size(version, "size_bytes"),
-                short_hash(&text(version, "sha256")),
-                text(version, "published_by"),
-                time(version, "published_at_ms"),
+                version.module.clone(),
+                version.version.clone(),
+                kind_name(version.kind).to_owned(),
+                version.owner.clone().unwrap_or_else(|| "-".into()),
+                format_bytes(version.size_bytes),
+                short_hash(&version.sha256),
+                version.published_by.clone(),
+                format_ms(version.published_at_ms),
             ]
         })
         .collect();
@@ -204,7 +205,7 @@ fn versions_table(answer: &Value) -> String {
 
 /// `GET /v1/modules/{module}/versions/{version}`.
 pub fn show(ctx: &Context, target: &ModuleRef) -> Result<(), CliError> {
-    let version = ctx.client.get(&path(&[
+    let version: VersionDetail = ctx.client.get_as(&path(&[
         "v1",
         "modules",
         &target.module,
@@ -212,9 +213,15 @@ pub fn show(ctx: &Context, target: &ModuleRef) -> Result<(), CliError> {
         &target.version,
     ]))?;
     ctx.show(&version, |version| {
-        let mut out = format!("{}@{}\n{}", target.module, target.version, describe(version));
-        if let Some(manifest) = version.get("manifest").filter(|manifest| !manifest.is_null()) {
-            let manifest = serde_json::to_string_pretty(manifest).unwrap_or_else(|_| manifest.to_string());
+        let mut out = format!(
+            "{}@{}\n{}",
+            target.module,
+            target.version,
+            describe(&version.version)
+        );
+        if !version.manifest.is_null() {
+            let manifest = serde_json::to_string_pretty(&version.manifest)
+                .unwrap_or_else(|_| version.manifest.to_string());
             out.push_str(&format!("\n\nmanifest (normalised):\n{manifest}"));
         }
         out
@@ -227,6 +234,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn typed<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
+        serde_json::from_value(value).unwrap()
+    }
 
     const MANIFEST: &str = r#"
 manifest_version = 1
@@ -282,14 +293,14 @@ path = "build/inventory.wasm"
     fn reports_created_and_identical_uploads() {
         let version = json!({"module": "inventory", "version": "1.1.0", "kind": "custom", "owner": "banban",
             "sha256": "ab", "size_bytes": 2048, "published_by": "ops", "published_at_ms": 0});
-        let created = report(&json!({"created": true, "version": version}), "x@1");
+        let created = report(&typed(json!({"created": true, "version": version})), "x@1");
         assert!(
             created.starts_with("published inventory@1.1.0: every check passed\n"),
             "{created}"
         );
         assert!(created.contains("owner:         banban"), "{created}");
         assert!(created.contains("size:          2.0 KiB"), "{created}");
-        let again = report(&json!({"created": false, "version": version}), "x@1");
+        let again = report(&typed(json!({"created": false, "version": version})), "x@1");
         assert!(
             again.starts_with("inventory@1.1.0 is already published"),
             "{again}"
@@ -302,10 +313,13 @@ path = "build/inventory.wasm"
             "owner": null, "sha256": "0123456789abcdef", "size_bytes": 10, "published_by": "ops",
             "published_at_ms": 0}]});
         assert_eq!(
-            versions_table(&answer),
+            versions_table(&typed(answer)),
             "MODULE     VERSION  KIND      OWNER  SIZE  SHA256        PUBLISHED BY  PUBLISHED\n\
              inventory  1.1.0    standard  -      10 B  0123456789ab  ops           1970-01-01 00:00:00"
         );
-        assert_eq!(versions_table(&json!({"versions": []})), "no module versions");
+        assert_eq!(
+            versions_table(&typed(json!({"versions": []}))),
+            "no module versions"
+        );
     }
 }

@@ -1,21 +1,25 @@
 //! `modhost status|logs|audit`: what is serving, what modules logged, who did what.
 
-use serde_json::Value;
+use modhost_api::{AuditList, AuditOutcome, LogRecords, Status};
 
 use crate::client::{path, with_query};
 use crate::commands::Context;
 use crate::error::CliError;
-use crate::output::{list, show, table, text, time};
+use crate::output::{format_ms, table};
 
 /// `GET /v1/status`.
 pub fn status(ctx: &Context) -> Result<(), CliError> {
-    let status = ctx.client.get("/v1/status")?;
+    let status: Status = ctx.client.get_as("/v1/status")?;
     ctx.show(&status, describe_status);
     Ok(())
 }
 
-fn describe_status(status: &Value) -> String {
-    let routes = list(status, "routes");
+fn dash(value: Option<&String>) -> String {
+    value.map_or_else(|| "-".to_owned(), Clone::clone)
+}
+
+fn describe_status(status: &Status) -> String {
+    let routes = &status.routes;
     let mut out = if routes.is_empty() {
         "no modules enabled".to_owned()
     } else {
@@ -23,11 +27,11 @@ fn describe_status(status: &Value) -> String {
             .iter()
             .map(|route| {
                 vec![
-                    text(route, "tenant"),
-                    text(route, "module"),
-                    text(route, "active"),
-                    text(route, "serving"),
-                    text(route, "problem"),
+                    route.tenant.clone(),
+                    route.module.clone(),
+                    route.active.clone(),
+                    dash(route.serving.as_ref()),
+                    dash(route.problem.as_ref()),
                 ]
             })
             .collect();
@@ -35,15 +39,14 @@ fn describe_status(status: &Value) -> String {
     };
     out.push_str(&format!(
         "\n\nswaps: {}  fallbacks: {}",
-        text(status, "swaps"),
-        text(status, "fallbacks")
+        status.swaps, status.fallbacks
     ));
     out
 }
 
 /// `GET /v1/tenants/{tenant}/logs[?limit=]`.
 pub fn logs(ctx: &Context, tenant: &str, limit: Option<u32>) -> Result<(), CliError> {
-    let answer = ctx.client.get(&with_query(
+    let answer: LogRecords = ctx.client.get_as(&with_query(
         &path(&["v1", "tenants", tenant, "logs"]),
         &[("limit", limit.map(|limit| limit.to_string()))],
     ))?;
@@ -51,25 +54,23 @@ pub fn logs(ctx: &Context, tenant: &str, limit: Option<u32>) -> Result<(), CliEr
     Ok(())
 }
 
-fn describe_logs(answer: &Value) -> String {
-    let records = list(answer, "records");
+fn describe_logs(answer: &LogRecords) -> String {
+    let records = &answer.records;
     if records.is_empty() {
         return "no log records".into();
     }
     let rows = records
         .iter()
         .map(|record| {
-            let mut message = text(record, "message");
-            if let Some(fields) = record.get("fields").and_then(Value::as_object) {
-                for (key, value) in fields {
-                    message.push_str(&format!(" {key}={}", show(value)));
-                }
+            let mut message = record.message.clone();
+            for (key, value) in &record.fields {
+                message.push_str(&format!(" {key}={value}"));
             }
             vec![
-                time(record, "time_ms"),
-                text(record, "level"),
-                format!("{}@{}", text(record, "module"), text(record, "version")),
-                text(record, "request_id"),
+                format_ms(record.time_ms),
+                record.level.clone(),
+                format!("{}@{}", record.module, record.version),
+                record.request_id.clone(),
                 message,
             ]
         })
@@ -104,13 +105,13 @@ pub fn audit(ctx: &Context, filter: &AuditFilter) -> Result<(), CliError> {
             ("limit", filter.limit.map(|limit| limit.to_string())),
         ],
     );
-    let answer = ctx.client.get(&query)?;
+    let answer: AuditList = ctx.client.get_as(&query)?;
     ctx.show(&answer, describe_audit);
     Ok(())
 }
 
-fn describe_audit(answer: &Value) -> String {
-    let entries = list(answer, "entries");
+fn describe_audit(answer: &AuditList) -> String {
+    let entries = &answer.entries;
     if entries.is_empty() {
         return "no audit entries".into();
     }
@@ -118,13 +119,18 @@ fn describe_audit(answer: &Value) -> String {
         .iter()
         .map(|entry| {
             vec![
-                text(entry, "id"),
-                time(entry, "at_ms"),
-                text(entry, "actor"),
-                text(entry, "action"),
-                text(entry, "target"),
-                text(entry, "outcome"),
-                text(entry, "detail"),
+                entry.id.to_string(),
+                format_ms(entry.at_ms),
+                entry.actor.clone(),
+                entry.action.clone(),
+                entry.target.clone(),
+                match entry.outcome {
+                    AuditOutcome::Ok => "ok",
+                    AuditOutcome::Denied => "denied",
+                    AuditOutcome::Failed => "failed",
+                }
+                .to_owned(),
+                dash(entry.detail.as_ref()),
             ]
         })
         .collect();
@@ -140,13 +146,17 @@ mod tests {
 
     use super::*;
 
+    fn typed<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
+        serde_json::from_value(value).unwrap()
+    }
+
     #[test]
     fn status_table() {
         let status = json!({"routes": [
             {"tenant": "banban", "module": "inventory", "active": "1.1.0", "serving": "1.0.0", "problem": "compile failed"}
-        ], "swaps": 3, "fallbacks": 1});
+        ], "swaps": 3, "fallbacks": 1, "compiled": 0, "compile_cache_loads": 0});
         assert_eq!(
-            describe_status(&status),
+            describe_status(&typed(status)),
             "TENANT  MODULE     ACTIVE  SERVING  PROBLEM\n\
              banban  inventory  1.1.0   1.0.0    compile failed\n\
              \n\
@@ -157,9 +167,9 @@ mod tests {
     #[test]
     fn log_records_with_fields() {
         let answer = json!({"records": [{"time_ms": 0, "module": "inventory", "version": "1.1.0",
-            "request_id": "r1", "level": "info", "message": "stock low", "fields": {"sku": "TS-01", "left": 2}}]});
+            "request_id": "r1", "level": "info", "message": "stock low", "fields": {"sku": "TS-01", "left": "2"}}]});
         assert_eq!(
-            describe_logs(&answer),
+            describe_logs(&typed(answer)),
             "TIME                 LEVEL  MODULE           REQUEST  MESSAGE\n\
              1970-01-01 00:00:00  info   inventory@1.1.0  r1       stock low left=2 sku=TS-01"
         );
@@ -170,10 +180,10 @@ mod tests {
         let answer = json!({"entries": [{"id": 7, "at_ms": 0, "actor": "ops (operator)", "action": "deployment.promote",
             "target": "banban/inventory@1.1.0", "tenant": "banban", "outcome": "ok", "detail": null}]});
         assert_eq!(
-            describe_audit(&answer),
+            describe_audit(&typed(answer)),
             "ID  AT                   ACTOR           ACTION              TARGET                  OUTCOME  DETAIL\n\
              7   1970-01-01 00:00:00  ops (operator)  deployment.promote  banban/inventory@1.1.0  ok       -"
         );
-        assert_eq!(describe_audit(&json!({"entries": []})), "no audit entries");
+        assert_eq!(describe_audit(&typed(json!({"entries": []}))), "no audit entries");
     }
 }

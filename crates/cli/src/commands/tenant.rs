@@ -1,12 +1,13 @@
 //! `modhost tenant create|list|show`.
 
-use serde_json::{Value, json};
+use modhost_api::{DeploymentList, NewTenant, Tenant};
+use serde_json::Value;
 
-use crate::TenantKind;
-use crate::client::path;
+use crate::client::{path, typed};
 use crate::commands::Context;
 use crate::error::CliError;
-use crate::output::{self, fields, table, text, time};
+use crate::output::{self, fields, format_ms, table};
+use modhost_api::TenantKind;
 
 /// `POST /v1/tenants`.
 pub fn create(
@@ -16,17 +17,19 @@ pub fn create(
     kind: TenantKind,
     features: &[String],
 ) -> Result<(), CliError> {
-    let kind = match kind {
-        TenantKind::Standard => "standard",
-        TenantKind::Custom => "custom",
+    let body = NewTenant {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        kind,
+        organisation: modhost_api::Organisation::default(),
+        features: features.iter().cloned().collect(),
     };
-    let body = json!({"id": id, "name": name, "kind": kind, "features": features});
-    let tenant = ctx.client.post("/v1/tenants", &body)?;
+    let tenant: Tenant = ctx.client.post_as("/v1/tenants", &body)?;
     ctx.show(&tenant, |tenant| {
         format!(
             "created tenant {} ({})\n{}",
-            text(tenant, "id"),
-            text(tenant, "kind"),
+            tenant.id,
+            kind_name(tenant.kind),
             describe(tenant)
         )
     });
@@ -36,8 +39,11 @@ pub fn create(
 /// `GET /v1/tenants`.
 pub fn list(ctx: &Context) -> Result<(), CliError> {
     let answer = ctx.client.get("/v1/tenants")?;
-    ctx.show(&answer, |answer| {
-        let tenants = tenants(answer);
+    let list: Vec<Tenant> = tenants(&answer)
+        .iter()
+        .map(|tenant| typed("/v1/tenants", tenant.clone()))
+        .collect::<Result<_, _>>()?;
+    ctx.show(&list, |tenants| {
         if tenants.is_empty() {
             return "no tenants".into();
         }
@@ -45,11 +51,11 @@ pub fn list(ctx: &Context) -> Result<(), CliError> {
             .iter()
             .map(|tenant| {
                 vec![
-                    text(tenant, "id"),
-                    text(tenant, "name"),
-                    text(tenant, "kind"),
-                    text(tenant, "features"),
-                    time(tenant, "created_at_ms"),
+                    tenant.id.clone(),
+                    tenant.name.clone(),
+                    kind_name(tenant.kind).to_owned(),
+                    features_text(tenant),
+                    format_ms(tenant.created_at_ms),
                 ]
             })
             .collect();
@@ -60,14 +66,17 @@ pub fn list(ctx: &Context) -> Result<(), CliError> {
 
 /// `GET /v1/tenants/{tenant}`, and for people its deployments too.
 pub fn show(ctx: &Context, id: &str) -> Result<(), CliError> {
-    let tenant = ctx.client.get(&path(&["v1", "tenants", id]))?;
+    let tenant: Tenant = ctx.client.get_as(&path(&["v1", "tenants", id]))?;
     if ctx.json {
-        output::print_json(&tenant);
+        output::print_json(&serde_json::to_value(&tenant).unwrap_or(Value::Null));
         return Ok(());
     }
     let mut out = describe(&tenant);
     // Deployments are a second read the caller may not be allowed; the tenant alone is still an answer.
-    match ctx.client.get(&path(&["v1", "tenants", id, "deployments"])) {
+    match ctx
+        .client
+        .get_as::<DeploymentList>(&path(&["v1", "tenants", id, "deployments"]))
+    {
         Ok(answer) => out.push_str(&format!("\n\n{}", deployments(&answer))),
         Err(CliError::Api(error)) if error.status == 403 => {}
         Err(error) => return Err(error),
@@ -84,48 +93,58 @@ fn tenants(answer: &Value) -> &[Value] {
     }
 }
 
+fn kind_name(kind: TenantKind) -> &'static str {
+    kind.name()
+}
+
+fn features_text(tenant: &Tenant) -> String {
+    if tenant.features.is_empty() {
+        "-".to_owned()
+    } else {
+        tenant.features.iter().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
 /// One tenant as aligned fields.
-fn describe(tenant: &Value) -> String {
-    let organisation = tenant.get("organisation").unwrap_or(&Value::Null);
+fn describe(tenant: &Tenant) -> String {
+    let organisation = &tenant.organisation;
     let mut pairs = vec![
-        ("id", text(tenant, "id")),
-        ("name", text(tenant, "name")),
-        ("kind", text(tenant, "kind")),
-        ("features", text(tenant, "features")),
+        ("id", tenant.id.clone()),
+        ("name", tenant.name.clone()),
+        ("kind", kind_name(tenant.kind).to_owned()),
+        ("features", features_text(tenant)),
     ];
-    for (key, label) in [
-        ("legal_name", "legal name"),
-        ("country", "country"),
-        ("contact_email", "contact"),
+    for (value, label) in [
+        (&organisation.legal_name, "legal name"),
+        (&organisation.country, "country"),
+        (&organisation.contact_email, "contact"),
     ] {
-        if organisation.get(key).is_some_and(|value| !value.is_null()) {
-            pairs.push((label, text(organisation, key)));
+        if let Some(value) = value {
+            pairs.push((label, value.clone()));
         }
     }
-    pairs.push(("created", time(tenant, "created_at_ms")));
-    pairs.push(("updated", time(tenant, "updated_at_ms")));
+    pairs.push(("created", format_ms(tenant.created_at_ms)));
+    pairs.push(("updated", format_ms(tenant.updated_at_ms)));
     fields(&pairs)
 }
 
-/// A `{"deployments": [...]}` answer as a table.
-fn deployments(answer: &Value) -> String {
-    let deployments = output::list(answer, "deployments");
-    if deployments.is_empty() {
+/// A tenant's deployments as a table.
+fn deployments(answer: &DeploymentList) -> String {
+    if answer.deployments.is_empty() {
         return "no modules deployed".into();
     }
-    let rows = deployments
+    let rows = answer
+        .deployments
         .iter()
         .map(|deployment| {
-            let last = output::list(deployment, "history")
-                .last()
-                .cloned()
-                .unwrap_or(Value::Null);
+            let last = deployment.history.last();
+            let dash = || "-".to_owned();
             vec![
-                text(deployment, "module"),
-                output::show(deployment.get("active").unwrap_or(&Value::Null)),
-                text(&last, "action"),
-                time(&last, "at_ms"),
-                text(&last, "actor"),
+                deployment.module.clone(),
+                deployment.active.clone().unwrap_or_else(dash),
+                last.map_or_else(dash, |event| output::show(&serde_json::json!(event.action))),
+                last.map_or_else(dash, |event| format_ms(event.at_ms)),
+                last.map_or_else(dash, |event| event.actor.clone()),
             ]
         })
         .collect();
@@ -134,7 +153,21 @@ fn deployments(answer: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    fn typed<T: serde::de::DeserializeOwned>(value: Value) -> T {
+        serde_json::from_value(value).unwrap()
+    }
+
+    /// Fills in the `tenant` of each deployment, which the answer carries.
+    fn deployment_list(mut value: Value) -> DeploymentList {
+        for deployment in value["deployments"].as_array_mut().unwrap() {
+            deployment["tenant"] = json!("banban");
+        }
+        typed(value)
+    }
 
     #[test]
     fn tenant_lists_come_wrapped_or_bare() {
@@ -152,7 +185,7 @@ mod tests {
             "created_at_ms": 0, "updated_at_ms": 0
         });
         assert_eq!(
-            describe(&tenant),
+            describe(&typed(tenant)),
             "id:        banban\nname:      Banban\nkind:      custom\nfeatures:  beta\ncountry:   FR\n\
              created:   1970-01-01 00:00:00\nupdated:   1970-01-01 00:00:00"
         );
@@ -167,11 +200,14 @@ mod tests {
             {"module": "analytics", "active": null, "history": []}
         ]});
         assert_eq!(
-            deployments(&answer),
+            deployments(&deployment_list(answer)),
             "MODULE     ACTIVE  LAST CHANGE  AT                   BY\n\
              inventory  1.1.0   promote      1970-01-01 00:00:00  ops (operator)\n\
              analytics  -       -            -                    -"
         );
-        assert_eq!(deployments(&json!({"deployments": []})), "no modules deployed");
+        assert_eq!(
+            deployments(&deployment_list(json!({"deployments": []}))),
+            "no modules deployed"
+        );
     }
 }

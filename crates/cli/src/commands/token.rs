@@ -2,14 +2,16 @@
 
 use std::io::Write;
 
-use serde_json::{Map, Value, json};
+use modhost_api::{CreatedToken, NewToken, Token, TokenList};
+use serde_json::Value;
 
 use crate::Role;
 use crate::client::{path, with_query};
 use crate::commands::Context;
 use crate::error::CliError;
-use crate::output::{self, list as items, table, text, time};
+use crate::output::{self, format_ms, table};
 
+#[cfg(test)]
 fn role_name(role: Role) -> &'static str {
     match role {
         Role::Operator => "operator",
@@ -20,17 +22,24 @@ fn role_name(role: Role) -> &'static str {
 }
 
 /// The body of `POST /v1/tokens`; `permissions` left out when none are given (the server grants all).
+#[cfg(test)]
 fn create_body(name: &str, role: Role, tenant: Option<String>, permissions: &[String]) -> Value {
-    let mut body = Map::new();
-    body.insert("name".into(), json!(name));
-    body.insert("role".into(), json!(role_name(role)));
-    if let Some(tenant) = tenant {
-        body.insert("tenant".into(), json!(tenant));
+    serde_json::to_value(new_token(name, role, tenant, permissions)).unwrap_or(Value::Null)
+}
+
+/// The request of `POST /v1/tokens`.
+fn new_token(name: &str, role: Role, tenant: Option<String>, permissions: &[String]) -> NewToken {
+    NewToken {
+        name: name.to_owned(),
+        role: match role {
+            Role::Operator => modhost_api::Role::Operator,
+            Role::TenantAdmin => modhost_api::Role::TenantAdmin,
+            Role::TenantViewer => modhost_api::Role::TenantViewer,
+            Role::Invoker => modhost_api::Role::Invoker,
+        },
+        tenant,
+        permissions: (!permissions.is_empty()).then(|| permissions.to_vec()),
     }
-    if !permissions.is_empty() {
-        body.insert("permissions".into(), json!(permissions));
-    }
-    Value::Object(body)
 }
 
 /// `POST /v1/tokens`. For people the secret alone goes to stdout (so
@@ -42,53 +51,55 @@ pub fn create(
     tenant: Option<String>,
     permissions: &[String],
 ) -> Result<(), CliError> {
-    let token = ctx
+    let created: CreatedToken = ctx
         .client
-        .post("/v1/tokens", &create_body(name, role, tenant, permissions))?;
+        .post_as("/v1/tokens", &new_token(name, role, tenant, permissions))?;
     if ctx.json {
-        output::print_json(&token);
+        output::print_json(&serde_json::to_value(&created).unwrap_or(Value::Null));
         return Ok(());
     }
-    let Some(secret) = token.get("token").and_then(Value::as_str) else {
-        return Err(CliError::failed(
-            "the server created the token but did not return its secret",
-        ));
-    };
-    eprintln!("created token {}\n", summary(&token));
-    output::print(secret);
+    let token = &created.record;
+    eprintln!("created token {}\n", summary(token));
+    output::print(&created.token);
     eprintln!(
         "\nthis secret is shown only this once: store it now (e.g. export MODHOST_TOKEN=<secret>); \
          `modhost token revoke {}` disables it",
-        text(&token, "id")
+        token.id
     );
     let _ = std::io::stderr().flush();
     Ok(())
 }
 
 /// `tok_… "name" (role tenant-admin, tenant banban, permissions *)`.
-fn summary(token: &Value) -> String {
-    let mut parts = vec![format!("role {}", text(token, "role"))];
-    if token.get("tenant").is_some_and(|tenant| !tenant.is_null()) {
-        parts.push(format!("tenant {}", text(token, "tenant")));
+fn summary(token: &Token) -> String {
+    let mut parts = vec![format!("role {}", token.role.name())];
+    if let Some(tenant) = &token.tenant {
+        parts.push(format!("tenant {tenant}"));
     }
-    parts.push(format!("permissions {}", text(token, "permissions")));
-    format!(
-        "{} {:?} ({})",
-        text(token, "id"),
-        text(token, "name"),
-        parts.join(", ")
-    )
+    parts.push(format!("permissions {}", list_text(&token.permissions)));
+    format!("{} {:?} ({})", token.id, token.name, parts.join(", "))
+}
+
+/// Items joined with `, `, or `-` when there are none.
+fn list_text(items: &[String]) -> String {
+    if items.is_empty() {
+        "-".to_owned()
+    } else {
+        items.join(", ")
+    }
 }
 
 /// `GET /v1/tokens[?tenant=]`.
 pub fn list(ctx: &Context, tenant: Option<String>) -> Result<(), CliError> {
-    let answer = ctx.client.get(&with_query("/v1/tokens", &[("tenant", tenant)]))?;
+    let answer: TokenList = ctx
+        .client
+        .get_as(&with_query("/v1/tokens", &[("tenant", tenant)]))?;
     ctx.show(&answer, tokens_table);
     Ok(())
 }
 
-fn tokens_table(answer: &Value) -> String {
-    let tokens = items(answer, "tokens");
+fn tokens_table(answer: &TokenList) -> String {
+    let tokens = &answer.tokens;
     if tokens.is_empty() {
         return "no tokens".into();
     }
@@ -96,14 +107,14 @@ fn tokens_table(answer: &Value) -> String {
         .iter()
         .map(|token| {
             vec![
-                text(token, "id"),
-                text(token, "name"),
-                text(token, "role"),
-                text(token, "tenant"),
-                text(token, "permissions"),
-                text(token, "created_by"),
-                time(token, "created_at_ms"),
-                time(token, "revoked_at_ms"),
+                token.id.clone(),
+                token.name.clone(),
+                token.role.name().to_owned(),
+                token.tenant.clone().unwrap_or_else(|| "-".into()),
+                list_text(&token.permissions),
+                token.created_by.clone(),
+                format_ms(token.created_at_ms),
+                token.revoked_at_ms.map_or_else(|| "-".into(), format_ms),
             ]
         })
         .collect();
@@ -124,14 +135,20 @@ fn tokens_table(answer: &Value) -> String {
 
 /// `DELETE /v1/tokens/{id}`.
 pub fn revoke(ctx: &Context, id: &str) -> Result<(), CliError> {
-    let token = ctx.client.delete(&path(&["v1", "tokens", id]))?;
+    let token: Token = ctx.client.delete_as(&path(&["v1", "tokens", id]))?;
     ctx.show(&token, |token| format!("revoked token {}", summary(token)));
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    fn typed<T: serde::de::DeserializeOwned>(value: Value) -> T {
+        serde_json::from_value(value).unwrap()
+    }
 
     #[test]
     fn create_bodies() {
@@ -157,11 +174,11 @@ mod tests {
         let token = json!({"id": "tok_1", "name": "ci deploy", "role": "tenant-admin", "tenant": "banban",
             "permissions": ["*"], "created_at_ms": 0, "created_by": "ops", "revoked_at_ms": null});
         assert_eq!(
-            summary(&token),
+            summary(&typed(token.clone())),
             "tok_1 \"ci deploy\" (role tenant-admin, tenant banban, permissions *)"
         );
         assert_eq!(
-            tokens_table(&json!({"tokens": [token]})),
+            tokens_table(&typed(json!({"tokens": [token]}))),
             "ID     NAME       ROLE          TENANT  PERMISSIONS  CREATED BY  CREATED              REVOKED\n\
              tok_1  ci deploy  tenant-admin  banban  *            ops         1970-01-01 00:00:00  -"
         );

@@ -1,0 +1,35 @@
+//! The admin API's request and response bodies, shared by the server and the CLI.
+//!
+//! Each type is exactly what travels on the wire (the server's JSON), derives
+//! `serde` both ways (the server writes responses and reads requests, the CLI
+//! the reverse) and [`utoipa::ToSchema`], so the server's OpenAPI document at
+//! `/v1/openapi.json` describes the same types the CLI decodes.
+//!
+//! Versions travel as strings (`"1.2.0"`); the server parses them.
+
+pub mod audit;
+pub mod configs;
+pub mod deployments;
+pub mod error;
+pub mod modules;
+pub mod observe;
+pub mod tenants;
+pub mod tokens;
+
+pub use crate::audit::{AuditEntry, AuditList, AuditOutcome, AuditQuery};
+pub use crate::configs::{ConfigRollbackRequest, ConfigVersion, ConfigView, SetConfigRequest};
+pub use crate::deployments::{
+    Deployment, DeploymentAction, DeploymentChange, DeploymentEvent, DeploymentList, PromoteRequest,
+    RollbackRequest,
+};
+pub use crate::error::{ErrorBody, ErrorDetail};
+pub use crate::modules::{
+    ModuleKind, ModuleVersion, PublishQuery, PublishResult, PublishUpload, VersionDetail, VersionList,
+    VersionsQuery,
+};
+pub use crate::observe::{Health, RouteStatus, Status};
+pub use crate::tenants::{
+    ContextEndpoint, ContextModule, ContextTenant, LogRecord, LogRecords, LogsQuery, NewTenant, Organisation,
+    Tenant, TenantContext, TenantKind, TenantList, TenantUpdate,
+};
+pub use crate::tokens::{CreatedToken, NewToken, Role, Token, TokenList, TokensQuery};

@@ -1,0 +1,41 @@
+//! Health, readiness and the serving status of the routes.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `GET /healthz` and `GET /readyz`: `{"status": "ok"}` / `{"status": "ready"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `ready`.
+    pub status: String,
+}
+
+/// One route of the serving table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RouteStatus {
+    /// The tenant.
+    pub tenant: String,
+    /// The module.
+    pub module: String,
+    /// The version the deployment names.
+    pub active: String,
+    /// The version actually serving (an earlier one when the active one would not load).
+    pub serving: Option<String>,
+    /// Why the active version is not serving, if it is not.
+    pub problem: Option<String>,
+}
+
+/// `GET /v1/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Status {
+    /// Every route.
+    pub routes: Vec<RouteStatus>,
+    /// Routes switched to another version since start.
+    pub swaps: u64,
+    /// Routes serving an earlier version because the active one would not load.
+    pub fallbacks: u64,
+    /// Components compiled since start.
+    pub compiled: u64,
+    /// Components loaded from the compile cache since start.
+    pub compile_cache_loads: u64,
+}

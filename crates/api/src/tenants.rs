@@ -1,0 +1,173 @@
+//! Tenants: records, creation and update bodies, the front-end context, module logs.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+pub use modhost_manifest::TenantKind;
+
+/// Organisation details shown to the tenant's front end.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Organisation {
+    /// The registered name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_name: Option<String>,
+    /// ISO 3166 country code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// Who to contact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_email: Option<String>,
+}
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Tenant {
+    /// Kebab-case id, e.g. `banban`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Standard or custom.
+    pub kind: TenantKind,
+    /// Organisation details.
+    pub organisation: Organisation,
+    /// Enabled feature flags.
+    pub features: BTreeSet<String>,
+    /// When it was created (ms since the Unix epoch).
+    pub created_at_ms: u64,
+    /// When it was last changed.
+    pub updated_at_ms: u64,
+}
+
+/// `POST /v1/tenants` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    /// Kebab-case id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Standard or custom; fixed once created.
+    pub kind: TenantKind,
+    /// Organisation details.
+    #[serde(default)]
+    pub organisation: Organisation,
+    /// Feature flags.
+    #[serde(default)]
+    pub features: BTreeSet<String>,
+}
+
+/// `PATCH /v1/tenants/{tenant}` body; absent fields keep their value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantUpdate {
+    /// New display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// New organisation details (replaces all of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<Organisation>,
+    /// New feature flags (replaces the set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<BTreeSet<String>>,
+}
+
+/// `GET /v1/tenants`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TenantList {
+    /// The tenants the caller may see.
+    pub tenants: Vec<Tenant>,
+}
+
+/// The tenant part of a [`TenantContext`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ContextTenant {
+    /// Id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Standard or custom.
+    pub kind: TenantKind,
+    /// Organisation details.
+    pub organisation: Organisation,
+}
+
+/// One endpoint of an enabled module, and whether the caller may call it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ContextEndpoint {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The endpoint's path pattern.
+    pub path: String,
+    /// The permission it needs.
+    pub permission: String,
+    /// Whether the caller's token grants it.
+    pub allowed: bool,
+}
+
+/// One enabled module in a [`TenantContext`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ContextModule {
+    /// The module id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Its icon, if it has one.
+    pub icon: Option<String>,
+    /// The active version.
+    pub version: String,
+    /// Its endpoints.
+    pub endpoints: Vec<ContextEndpoint>,
+}
+
+/// `GET /v1/tenants/{tenant}/context`: what a front end needs to draw the tenant's navigation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TenantContext {
+    /// The tenant.
+    pub tenant: ContextTenant,
+    /// Its feature flags.
+    pub features: BTreeSet<String>,
+    /// Its enabled modules.
+    pub modules: Vec<ContextModule>,
+    /// The permissions the caller holds among the modules' endpoints.
+    pub permissions: BTreeSet<String>,
+}
+
+/// `GET /v1/tenants/{tenant}/logs` query.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogsQuery {
+    /// At most this many records (default 100, at most 1000); not a number means the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<u64>)]
+    #[schema(value_type = Option<u64>)]
+    pub limit: Option<String>,
+}
+
+/// One module log record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LogRecord {
+    /// When (ms since the Unix epoch).
+    pub time_ms: u64,
+    /// The module.
+    pub module: String,
+    /// Its version.
+    pub version: String,
+    /// The request that logged it.
+    pub request_id: String,
+    /// `debug`, `info`, `warn` or `error`.
+    pub level: String,
+    /// The message.
+    pub message: String,
+    /// Structured fields.
+    pub fields: BTreeMap<String, String>,
+}
+
+/// `GET /v1/tenants/{tenant}/logs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LogRecords {
+    /// Oldest first.
+    pub records: Vec<LogRecord>,
+}

@@ -1,0 +1,208 @@
+//! Who is calling and what they may do: bearer tokens, roles, tenant scoping. Deny by default.
+//!
+//! [`check`] is the one gate: the admin routes' guard and the data plane both
+//! call it, and it is the one place a refusal is written to the audit log.
+
+use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use modhost_registry::{AuditDraft, AuditOutcome, Registry, Role, Token};
+
+use crate::error::ApiError;
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The token's record (never the secret).
+    pub token: Token,
+}
+
+impl Principal {
+    /// How the caller appears in the audit log: token id and role, never the secret.
+    pub fn actor(&self) -> String {
+        format!("{}:{}", self.token.id, self.token.role.name())
+    }
+
+    /// Whether this is an operator.
+    pub fn is_operator(&self) -> bool {
+        self.token.role == Role::Operator
+    }
+
+    /// The tenant the caller is scoped to (`None` for operators).
+    pub fn tenant(&self) -> Option<&str> {
+        self.token.tenant.as_deref()
+    }
+}
+
+/// The token presented with a request, resolved against the registry.
+pub fn authenticate(registry: &Registry, headers: &HeaderMap) -> Result<Option<Principal>, ApiError> {
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let Some(secret) = value
+        .to_str()
+        .ok()
+        .and_then(|value| value.strip_prefix("Bearer "))
+    else {
+        return Err(ApiError::unauthorized());
+    };
+    match registry.authenticate(secret.trim())? {
+        Some(token) => Ok(Some(Principal { token })),
+        None => Err(ApiError::unauthorized()),
+    }
+}
+
+/// What an operation needs of the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without a token (a token that is sent must still be valid).
+    Public,
+    /// Operators only.
+    Operator,
+    /// Tenant admins and viewers of the tenant, or an operator.
+    TenantRead,
+    /// Any role scoped to the tenant, or an operator (the tenant context).
+    Context,
+    /// Tenant admins of the tenant, or an operator.
+    TenantAdmin,
+    /// The data plane: invokers and tenant admins of the tenant, or an operator.
+    Invoke,
+    /// Any authenticated caller (the operation filters what it shows).
+    Authenticated,
+}
+
+/// Checks `access` for `tenant`. A tenant-scoped caller asking about another
+/// tenant gets `404`, as if it did not exist: no cross-tenant existence leaks.
+pub fn authorize(
+    principal: Option<&Principal>,
+    access: Access,
+    tenant: Option<&str>,
+) -> Result<(), ApiError> {
+    if access == Access::Public {
+        return Ok(());
+    }
+    let principal = principal.ok_or_else(ApiError::unauthorized)?;
+    if principal.is_operator() {
+        return Ok(());
+    }
+    if let (Some(wanted), Some(own)) = (tenant, principal.tenant())
+        && wanted != own
+    {
+        return Err(ApiError::not_found(format!("tenant `{wanted}` does not exist")));
+    }
+    let role = principal.token.role;
+    let allowed = match access {
+        Access::Public => true,
+        Access::Operator => false,
+        Access::Authenticated => true,
+        Access::Context => true,
+        Access::TenantRead => matches!(role, Role::TenantAdmin | Role::TenantViewer),
+        Access::TenantAdmin => role == Role::TenantAdmin,
+        Access::Invoke => matches!(role, Role::TenantAdmin | Role::Invoker),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "the role `{}` may not do this",
+            role.name()
+        )))
+    }
+}
+
+impl Access {
+    /// Who may call, in words, for the OpenAPI document.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Operator => "operator",
+            Self::TenantRead => "operator, or tenant-admin / tenant-viewer of the tenant",
+            Self::Context => "operator, or any token of the tenant",
+            Self::TenantAdmin => "operator, or tenant-admin of the tenant",
+            Self::Invoke => "operator, or tenant-admin / invoker of the tenant",
+            Self::Authenticated => "any token; results are limited to what it may see",
+        }
+    }
+
+    /// The stable name, e.g. `tenant-admin` (the `x-access` of each OpenAPI operation).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Operator => "operator",
+            Self::TenantRead => "tenant-read",
+            Self::Context => "tenant-context",
+            Self::TenantAdmin => "tenant-admin",
+            Self::Invoke => "invoke",
+            Self::Authenticated => "authenticated",
+        }
+    }
+}
+
+/// Authenticates the caller and checks `access` for `tenant`; a refusal is
+/// audited here as `action` (never with the token), and only here.
+pub(crate) fn check(
+    registry: &Registry,
+    headers: &HeaderMap,
+    access: Access,
+    tenant: Option<&str>,
+    action: &str,
+) -> Result<Option<Principal>, ApiError> {
+    let principal = match authenticate(registry, headers) {
+        Ok(principal) => principal,
+        Err(error) => {
+            audit_denial(registry, None, action, tenant, &error);
+            return Err(error);
+        }
+    };
+    if let Err(error) = authorize(principal.as_ref(), access, tenant) {
+        audit_denial(registry, principal.as_ref(), action, tenant, &error);
+        return Err(error);
+    }
+    Ok(principal)
+}
+
+/// Records a refused request in the audit log (never the token).
+fn audit_denial(
+    registry: &Registry,
+    principal: Option<&Principal>,
+    action: &str,
+    tenant: Option<&str>,
+    error: &ApiError,
+) {
+    let draft = AuditDraft {
+        actor: principal.map_or_else(|| "anonymous".to_owned(), Principal::actor),
+        action: action.to_owned(),
+        target: tenant.unwrap_or("-").to_owned(),
+        tenant: tenant.map(str::to_owned),
+        outcome: AuditOutcome::Denied,
+        detail: Some(error.message.clone()),
+    };
+    if let Err(audit_error) = registry.record_audit(draft) {
+        tracing::error!(error = %audit_error, "could not audit a denied request");
+    }
+}
+
+/// The authenticated caller of an admin route, as the route's guard let it in.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller(pub(crate) Principal);
+
+impl Caller {
+    /// How the caller appears in the audit log.
+    pub(crate) fn actor(&self) -> String {
+        self.0.actor()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .map(Caller)
+            .ok_or_else(ApiError::unauthorized)
+    }
+}

@@ -1,0 +1,46 @@
+//! The audit log, filtered by tenant, actor, action prefix and paging.
+
+use axum::Json;
+use axum::extract::State;
+use modhost_api::{AuditList, AuditQuery};
+use utoipa_axum::routes;
+
+use crate::access::{Access, Caller};
+use crate::admin::convert;
+use crate::admin::scope::{operator_or_tenant_admin, scoped_tenant};
+use crate::admin::table::{AppState, Routes};
+use crate::error::ApiError;
+use crate::extract::ApiQuery;
+
+/// The audit route and who may call it.
+pub(crate) fn routes(routes: Routes) -> Routes {
+    routes.add(Access::Authenticated, routes!(audit))
+}
+
+/// query the audit log
+///
+/// Operators read every entry; a tenant admin reads its tenant's.
+#[utoipa::path(get, path = "/v1/audit", operation_id = "Audit", tag = "audit",
+    params(AuditQuery),
+    responses((status = 200, description = "matching entries, oldest first", body = AuditList)))]
+async fn audit(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> Result<Json<AuditList>, ApiError> {
+    operator_or_tenant_admin(&caller.0, "read the audit log")?;
+    let query = modhost_registry::AuditQuery {
+        tenant: scoped_tenant(&caller.0, query.tenant)?,
+        actor: query.actor,
+        action: query.action,
+        after: query.after.and_then(|after| after.parse().ok()),
+        limit: query.limit.and_then(|limit| limit.parse().ok()),
+    };
+    let entries = app
+        .registry
+        .audit(&query)?
+        .into_iter()
+        .map(convert::audit_entry)
+        .collect();
+    Ok(Json(AuditList { entries }))
+}

@@ -1,0 +1,189 @@
+//! The registry's records as the API's wire types ([`modhost_api`]).
+
+use modhost_api as api;
+use modhost_registry as registry;
+
+fn version(version: Option<&semver::Version>) -> Option<String> {
+    version.map(ToString::to_string)
+}
+
+pub(crate) fn tenant_kind(kind: registry::TenantKind) -> api::TenantKind {
+    match kind {
+        registry::TenantKind::Standard => api::TenantKind::Standard,
+        registry::TenantKind::Custom => api::TenantKind::Custom,
+    }
+}
+
+fn tenant_kind_in(kind: api::TenantKind) -> registry::TenantKind {
+    match kind {
+        api::TenantKind::Standard => registry::TenantKind::Standard,
+        api::TenantKind::Custom => registry::TenantKind::Custom,
+    }
+}
+
+pub(crate) fn organisation(organisation: registry::Organisation) -> api::Organisation {
+    api::Organisation {
+        legal_name: organisation.legal_name,
+        country: organisation.country,
+        contact_email: organisation.contact_email,
+    }
+}
+
+fn organisation_in(organisation: api::Organisation) -> registry::Organisation {
+    registry::Organisation {
+        legal_name: organisation.legal_name,
+        country: organisation.country,
+        contact_email: organisation.contact_email,
+    }
+}
+
+pub(crate) fn tenant(tenant: registry::Tenant) -> api::Tenant {
+    api::Tenant {
+        id: tenant.id,
+        name: tenant.name,
+        kind: tenant_kind(tenant.kind),
+        organisation: organisation(tenant.organisation),
+        features: tenant.features,
+        created_at_ms: tenant.created_at_ms,
+        updated_at_ms: tenant.updated_at_ms,
+    }
+}
+
+pub(crate) fn new_tenant(new: api::NewTenant) -> registry::NewTenant {
+    registry::NewTenant {
+        id: new.id,
+        name: new.name,
+        kind: tenant_kind_in(new.kind),
+        organisation: organisation_in(new.organisation),
+        features: new.features,
+    }
+}
+
+pub(crate) fn tenant_update(update: api::TenantUpdate) -> registry::TenantUpdate {
+    registry::TenantUpdate {
+        name: update.name,
+        organisation: update.organisation.map(organisation_in),
+        features: update.features,
+    }
+}
+
+pub(crate) fn module_version(version: &registry::ModuleVersion) -> api::ModuleVersion {
+    api::ModuleVersion {
+        module: version.module.clone(),
+        version: version.version.to_string(),
+        kind: match version.kind {
+            modhost_manifest::ModuleKind::Standard => api::ModuleKind::Standard,
+            modhost_manifest::ModuleKind::Custom => api::ModuleKind::Custom,
+        },
+        owner: version.owner.clone(),
+        sha256: version.sha256.clone(),
+        size_bytes: version.size_bytes,
+        published_by: version.published_by.clone(),
+        published_at_ms: version.published_at_ms,
+    }
+}
+
+fn deployment_event(event: registry::DeploymentEvent) -> api::DeploymentEvent {
+    api::DeploymentEvent {
+        seq: event.seq,
+        action: match event.action {
+            registry::DeploymentAction::Promote => api::DeploymentAction::Promote,
+            registry::DeploymentAction::Rollback => api::DeploymentAction::Rollback,
+            registry::DeploymentAction::Disable => api::DeploymentAction::Disable,
+        },
+        from: version(event.from.as_ref()),
+        to: version(event.to.as_ref()),
+        actor: event.actor,
+        at_ms: event.at_ms,
+        snapshot: event.snapshot,
+        restored_snapshot: event.restored_snapshot,
+    }
+}
+
+pub(crate) fn deployment(deployment: registry::Deployment) -> api::Deployment {
+    api::Deployment {
+        tenant: deployment.tenant,
+        module: deployment.module,
+        active: version(deployment.active.as_ref()),
+        history: deployment.history.into_iter().map(deployment_event).collect(),
+    }
+}
+
+pub(crate) fn deployment_change(change: registry::DeploymentChange) -> api::DeploymentChange {
+    api::DeploymentChange {
+        changed: change.event.is_some(),
+        seq: change.event.as_ref().map(|event| event.seq),
+        tenant: change.tenant,
+        module: change.module,
+        from: version(change.from.as_ref()),
+        to: version(change.to.as_ref()),
+        restored_snapshot: change.restored_snapshot,
+    }
+}
+
+pub(crate) fn config_version(version: registry::ConfigVersion) -> api::ConfigVersion {
+    api::ConfigVersion {
+        version: version.version,
+        values: version.values,
+        actor: version.actor,
+        at_ms: version.at_ms,
+        reason: version.reason,
+    }
+}
+
+fn role(role: registry::Role) -> api::Role {
+    match role {
+        registry::Role::Operator => api::Role::Operator,
+        registry::Role::TenantAdmin => api::Role::TenantAdmin,
+        registry::Role::TenantViewer => api::Role::TenantViewer,
+        registry::Role::Invoker => api::Role::Invoker,
+    }
+}
+
+pub(crate) fn role_in(role: api::Role) -> registry::Role {
+    match role {
+        api::Role::Operator => registry::Role::Operator,
+        api::Role::TenantAdmin => registry::Role::TenantAdmin,
+        api::Role::TenantViewer => registry::Role::TenantViewer,
+        api::Role::Invoker => registry::Role::Invoker,
+    }
+}
+
+pub(crate) fn token(token: registry::Token) -> api::Token {
+    api::Token {
+        id: token.id,
+        name: token.name,
+        role: role(token.role),
+        tenant: token.tenant,
+        permissions: token.permissions,
+        created_at_ms: token.created_at_ms,
+        created_by: token.created_by,
+        revoked_at_ms: token.revoked_at_ms,
+    }
+}
+
+pub(crate) fn new_token(new: api::NewToken) -> registry::NewToken {
+    registry::NewToken {
+        name: new.name,
+        role: role_in(new.role),
+        tenant: new.tenant,
+        permissions: new.permissions,
+    }
+}
+
+pub(crate) fn audit_entry(entry: registry::AuditEntry) -> api::AuditEntry {
+    api::AuditEntry {
+        id: entry.id,
+        at_ms: entry.at_ms,
+        actor: entry.actor,
+        action: entry.action,
+        target: entry.target,
+        tenant: entry.tenant,
+        outcome: match entry.outcome {
+            registry::AuditOutcome::Ok => api::AuditOutcome::Ok,
+            registry::AuditOutcome::Denied => api::AuditOutcome::Denied,
+            registry::AuditOutcome::Failed => api::AuditOutcome::Failed,
+        },
+        detail: entry.detail,
+    }
+}

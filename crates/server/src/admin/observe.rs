@@ -1,0 +1,84 @@
+//! Liveness, readiness, the OpenAPI document, Prometheus metrics and the serving status.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use modhost_api::{Health, RouteStatus, Status};
+use utoipa_axum::routes;
+
+use crate::access::Access;
+use crate::admin::table::{AppState, Routes};
+
+/// The observation routes and who may call each.
+pub(crate) fn routes(routes: Routes) -> Routes {
+    routes
+        .add(Access::Public, routes!(healthz))
+        .add(Access::Public, routes!(readyz))
+        .add(Access::Public, routes!(openapi))
+        .add(Access::Operator, routes!(metrics))
+        .add(Access::Operator, routes!(status))
+}
+
+/// liveness: the process answers
+#[utoipa::path(get, path = "/healthz", operation_id = "Healthz", tag = "observe",
+    responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Health)))]
+async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".to_owned(),
+    })
+}
+
+/// readiness: registry and runtime are up
+#[utoipa::path(get, path = "/readyz", operation_id = "Readyz", tag = "observe",
+    responses((status = 200, description = "`{\"status\": \"ready\"}`", body = Health)))]
+async fn readyz() -> Json<Health> {
+    Json(Health {
+        status: "ready".to_owned(),
+    })
+}
+
+/// this document
+#[utoipa::path(get, path = "/v1/openapi.json", operation_id = "OpenApi", tag = "observe",
+    responses((status = 200, description = "the OpenAPI 3.1 document of the admin API", body = Object)))]
+async fn openapi(State(app): State<AppState>) -> Response {
+    ([(CONTENT_TYPE, "application/json")], app.openapi.clone()).into_response()
+}
+
+/// Prometheus metrics
+#[utoipa::path(get, path = "/metrics", operation_id = "Metrics", tag = "observe",
+    responses((status = 200, description = "the host's and the modules' metrics", body = String,
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
+async fn metrics(State(app): State<AppState>) -> Response {
+    (
+        [(CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        crate::metrics::render(&app),
+    )
+        .into_response()
+}
+
+/// routes, swaps and fallbacks
+#[utoipa::path(get, path = "/v1/status", operation_id = "Status", tag = "observe",
+    responses((status = 200, description = "every route and what serves it", body = Status)))]
+async fn status(State(app): State<AppState>) -> Json<Status> {
+    let routes = app
+        .loader
+        .status()
+        .into_iter()
+        .map(|route| RouteStatus {
+            tenant: route.tenant,
+            module: route.module,
+            active: route.active.to_string(),
+            serving: route.serving.map(|version| version.to_string()),
+            problem: route.problem,
+        })
+        .collect();
+    let cache = app.runtime().cache_stats();
+    Json(Status {
+        routes,
+        swaps: app.loader.swap_count(),
+        fallbacks: app.loader.fallback_count(),
+        compiled: cache.compiled,
+        compile_cache_loads: cache.loaded,
+    })
+}
