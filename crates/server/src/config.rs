@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use modhost_runtime::TenantLimits;
 use serde::Deserialize;
 
 /// The server's settings. Every field is optional in the file.
@@ -23,6 +24,10 @@ pub struct ServerConfig {
     pub max_module_timeout_ms: u64,
     /// How long shutdown waits for in-flight requests, in milliseconds.
     pub shutdown_grace_ms: u64,
+    /// How many module calls one tenant may run at once.
+    pub max_concurrent_calls_per_tenant: u32,
+    /// How many more calls of one tenant may wait for a slot; past that, `429`.
+    pub max_queued_calls_per_tenant: u32,
 }
 
 impl Default for ServerConfig {
@@ -35,6 +40,8 @@ impl Default for ServerConfig {
             max_module_memory_mb: 256,
             max_module_timeout_ms: 30_000,
             shutdown_grace_ms: 10_000,
+            max_concurrent_calls_per_tenant: TenantLimits::default().max_concurrent_calls,
+            max_queued_calls_per_tenant: TenantLimits::default().max_queued_calls,
         }
     }
 }

@@ -106,6 +106,22 @@ fn leb128(out: &mut Vec<u8>, mut value: usize) {
     }
 }
 
+/// The test fixture `name` (a guest under `plugins/fixtures/`, built by
+/// `cargo xtask build-plugins` to `target/fixtures/<name>.wasm`); panics with
+/// the command to run when missing.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = modules_dir()
+        .join("../fixtures")
+        .join(name)
+        .with_extension("wasm");
+    std::fs::read(&path).unwrap_or_else(|error| {
+        panic!(
+            "{}: {error}; run `cargo xtask build-plugins` first",
+            path.display()
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,20 +137,4 @@ mod tests {
             Ok(Default::default())
         );
     }
-}
-
-/// The test fixture `name` (a guest under `plugins/fixtures/`, built by
-/// `cargo xtask build-plugins` to `target/fixtures/<name>.wasm`); panics with
-/// the command to run when missing.
-pub fn fixture(name: &str) -> Vec<u8> {
-    let path = modules_dir()
-        .join("../fixtures")
-        .join(name)
-        .with_extension("wasm");
-    std::fs::read(&path).unwrap_or_else(|error| {
-        panic!(
-            "{}: {error}; run `cargo xtask build-plugins` first",
-            path.display()
-        )
-    })
 }
