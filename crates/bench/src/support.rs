@@ -114,6 +114,7 @@ pub fn caller(tenant: &str) -> modhost_runtime::Caller {
         tenant_kind: modhost_runtime::TenantKind::Standard,
         request_id: "bench".to_owned(),
         permissions: vec!["*".to_owned()],
+        grants: vec!["*".to_owned()],
         features: vec![],
     }
 }

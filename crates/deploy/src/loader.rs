@@ -156,6 +156,7 @@ impl Loader {
             tenant_kind: tenant.kind,
             request_id: purpose.to_owned(),
             permissions: Vec::new(),
+            grants: vec!["*".to_owned()],
             features: tenant.features.iter().cloned().collect(),
         }
     }

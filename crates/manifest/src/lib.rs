@@ -131,6 +131,7 @@ mod json;
 mod keywords;
 mod manifest;
 mod names;
+mod permissions;
 mod raw;
 mod smoke;
 mod syntax;
@@ -142,6 +143,7 @@ pub use error::{ManifestError, Problem};
 pub use keywords::{Capability, Method, ModuleKind, TenantKind};
 pub use manifest::{Component, Endpoint, Limits, Manifest, ModuleInfo};
 pub use names::{ModuleId, ModuleIdError};
+pub use permissions::permission_granted;
 pub use smoke::{SmokeBody, SmokeExpect, SmokeRequest, SmokeTest};
 
 /// The manifest format version this crate reads.

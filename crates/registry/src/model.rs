@@ -378,14 +378,6 @@ pub struct Token {
 impl Token {
     /// Whether it grants module permission `permission` (e.g. `inventory.read`).
     pub fn grants_permission(&self, permission: &str) -> bool {
-        self.permissions.iter().any(|granted| {
-            granted == "*"
-                || granted == permission
-                || granted.strip_suffix(".*").is_some_and(|prefix| {
-                    permission
-                        .strip_prefix(prefix)
-                        .is_some_and(|rest| rest.starts_with('.'))
-                })
-        })
+        modhost_manifest::permission_granted(&self.permissions, permission)
     }
 }

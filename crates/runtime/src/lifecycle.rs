@@ -73,6 +73,7 @@ impl Runtime {
             tenant_kind: TenantKind::Standard,
             request_id: "self-test".into(),
             permissions: vec![],
+            grants: vec![],
             features: vec![],
         };
         let target = CallTarget {

@@ -20,9 +20,24 @@ pub struct ModuleSpec {
     pub fuel: Option<u64>,
     /// Modules it may call, with the version requirement.
     pub dependencies: BTreeMap<String, semver::VersionReq>,
+    /// Its endpoints: what a nested `modules.call` may reach, and with which permission.
+    pub endpoints: Vec<modhost_manifest::Endpoint>,
 }
 
 impl ModuleSpec {
+    /// The endpoint serving `method` on `path` (any query ignored), if there is one.
+    pub fn find_endpoint(
+        &self,
+        method: modhost_manifest::Method,
+        path: &str,
+    ) -> Option<&modhost_manifest::Endpoint> {
+        let path = path.split_once('?').map_or(path, |(path, _query)| path);
+        self.endpoints
+            .iter()
+            .filter(|endpoint| endpoint.method == method)
+            .find(|endpoint| endpoint.path.matches(path).is_some())
+    }
+
     /// The runtime's view of a validated manifest.
     pub fn from_manifest(manifest: &modhost_manifest::Manifest) -> Self {
         Self {
@@ -36,6 +51,7 @@ impl ModuleSpec {
                 .iter()
                 .map(|(id, requirement)| (id.as_str().to_owned(), requirement.clone()))
                 .collect(),
+            endpoints: manifest.endpoints.clone(),
         }
     }
 }

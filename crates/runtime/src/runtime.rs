@@ -19,10 +19,14 @@ use crate::engine::{EpochTicker, RuntimeConfig};
 use crate::error::{CallError, PrepareError};
 use crate::kv::{KvScope, KvStore};
 use crate::logs::LogBuffer;
+use crate::logs::truncate;
 use crate::metrics::ModuleMetrics;
 use crate::ready::{ModuleSpec, ReadyModule};
 use crate::request_metrics::RequestMetrics;
-use crate::types::{Caller, ModuleConfig, Request, Response, TenantContext, check_response};
+use crate::types::{
+    Caller, ErrorCode, ModuleConfig, ModuleError, Request, Response, TenantContext, check_response,
+};
+use modhost_manifest::permission_granted;
 
 /// Finds what a tenant runs: the active ready version of a module and the
 /// tenant's config for it. Used for `modules.call`.
@@ -419,9 +423,10 @@ impl NestedCalls for RuntimeCalls {
                     call.requirement
                 )));
             }
+            let caller = nested_caller(&call.caller, callee.spec(), &request)?;
             let target = CallTarget {
                 module: callee,
-                caller: call.caller.clone(),
+                caller,
                 config,
                 store: call.store.clone(),
                 depth: call.depth,
@@ -433,6 +438,43 @@ impl NestedCalls for RuntimeCalls {
             })
         })
     }
+}
+
+/// The caller a nested call runs for: the outer caller, if the callee has an
+/// endpoint for the request and the outer caller's grants cover its
+/// permission (a module reaches nothing its caller could not call directly),
+/// told the callee's own permissions it holds.
+fn nested_caller(outer: &Caller, callee: &ModuleSpec, request: &Request) -> Result<Caller, NestedCallError> {
+    let module = &callee.id;
+    let method = request.method.name().to_ascii_uppercase();
+    let path = truncate(request.path.clone(), 256);
+    let Some(endpoint) = callee.find_endpoint(request.method, &request.path) else {
+        return Err(NestedCallError::Module(ModuleError {
+            code: ErrorCode::NotFound,
+            message: format!("module `{module}` has no endpoint {method} {path}"),
+        }));
+    };
+    if !permission_granted(&outer.grants, &endpoint.permission) {
+        return Err(NestedCallError::Module(ModuleError {
+            code: ErrorCode::Forbidden,
+            message: format!(
+                "the caller lacks the permission `{}` that `{module}` requires for {method} {path}",
+                endpoint.permission
+            ),
+        }));
+    }
+    let mut permissions: Vec<String> = callee
+        .endpoints
+        .iter()
+        .map(|endpoint| endpoint.permission.clone())
+        .filter(|permission| permission_granted(&outer.grants, permission))
+        .collect();
+    permissions.sort();
+    permissions.dedup();
+    Ok(Caller {
+        permissions,
+        ..outer.clone()
+    })
 }
 
 fn classify_failure(store: &Store<CallState>, spec: &ModuleSpec, error: wasmtime::Error) -> CallError {

@@ -101,8 +101,12 @@ pub struct Caller {
     pub tenant_kind: TenantKind,
     /// A unique id for the request.
     pub request_id: String,
-    /// Permissions granted to the caller.
+    /// The serving module's endpoint permissions the caller holds (what the
+    /// module is told in its tenant context).
     pub permissions: Vec<String>,
+    /// The permission patterns the caller's token grants (`*`, `inventory.*`,
+    /// `inventory.read`): what a nested `modules.call` is checked against.
+    pub grants: Vec<String>,
     /// The tenant's enabled features.
     pub features: Vec<String>,
 }

@@ -94,6 +94,7 @@ fn spec() -> ModuleSpec {
         timeout: std::time::Duration::from_secs(5),
         fuel: None,
         dependencies: Default::default(),
+        endpoints: vec![],
     }
 }
 
@@ -103,6 +104,7 @@ fn caller(tenant: &str) -> Caller {
         tenant_kind: TenantKind::Standard,
         request_id: "capability-test".to_owned(),
         permissions: vec![],
+        grants: vec![],
         features: vec![],
     }
 }

@@ -116,13 +116,12 @@ impl Sandbox {
             headers: vec![],
             body: body.as_bytes().to_vec(),
         };
+        self.call_as(&caller(tenant), request).await
+    }
+
+    async fn call_as(&self, caller: &Caller, request: Request) -> Result<Response, CallError> {
         self.runtime
-            .call(
-                self.chaos.clone(),
-                &caller(tenant),
-                Arc::new(ModuleConfig::new()),
-                request,
-            )
+            .call(self.chaos.clone(), caller, Arc::new(ModuleConfig::new()), request)
             .await
     }
 
@@ -161,6 +160,7 @@ fn caller(tenant: &str) -> Caller {
         tenant_kind: TenantKind::Standard,
         request_id: format!("{tenant}-test"),
         permissions: vec!["chaos.run".to_owned()],
+        grants: vec!["chaos.run".to_owned(), "template.read".to_owned()],
         features: vec![],
     }
 }
@@ -638,4 +638,35 @@ fn a_tenant_past_its_call_limit_is_refused_at_once_while_another_is_served() {
     assert_eq!(outcomes["acme"].get("busy"), Some(&1), "{outcomes:?}");
     assert_eq!(outcomes["acme"].get("deadline"), Some(&2), "{outcomes:?}");
     assert_eq!(outcomes["globex"].get("ok"), Some(&5), "{outcomes:?}");
+}
+
+#[tokio::test]
+async fn a_nested_call_needs_the_callees_endpoint_permission_from_the_original_caller() {
+    let _serial = SERIAL.lock().await;
+    let sandbox = Sandbox::new();
+    // A token that may run chaos but not read template: chaos must not reach
+    // template's endpoint on its behalf.
+    let chaos_only = Caller {
+        grants: vec!["chaos.run".to_owned()],
+        ..caller("acme")
+    };
+    let request = Request {
+        method: Method::Get,
+        path: "/call/template".to_owned(),
+        query: String::new(),
+        headers: vec![],
+        body: vec![],
+    };
+    assert_eq!(
+        sandbox.call_as(&chaos_only, request).await,
+        Err(module_error(
+            ErrorCode::Forbidden,
+            "the caller lacks the permission `template.read` that `template` requires for GET /hello/chaos"
+        ))
+    );
+    assert_eq!(
+        sandbox.stored("acme", "template", "visits/chaos"),
+        None,
+        "the refused callee never ran"
+    );
 }

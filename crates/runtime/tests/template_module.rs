@@ -59,6 +59,7 @@ impl Harness {
             tenant_kind: TenantKind::Standard,
             request_id: "test".to_owned(),
             permissions: vec!["template.read".to_owned()],
+            grants: vec!["template.read".to_owned()],
             features: vec![],
         };
         let request = Request {

@@ -1,7 +1,9 @@
 //! Helpers over the host's `modules` capability: calling another module of the same tenant.
 //!
 //! The callee must be declared in this module's `[dependencies]` and the
-//! `modules` capability granted. Errors convert to [`Error`] so `?` works in
+//! `modules` capability granted. The host also checks the request against the
+//! callee's `[[endpoints]]` and the original caller's token: a path the callee
+//! does not serve is `not-found`, a permission the caller lacks `forbidden`. Errors convert to [`Error`] so `?` works in
 //! handlers: the callee's own error keeps its code; a refused or failed call
 //! becomes `unavailable` (or `internal` for an undeclared dependency, a bug).
 

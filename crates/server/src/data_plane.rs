@@ -160,6 +160,7 @@ async fn serve(app: &Arc<App>, request: Request, request_id: &str) -> Result<Res
             .map_or(TenantKind::Standard, |tenant| tenant.kind),
         request_id: request_id.to_owned(),
         permissions,
+        grants: principal.token.permissions.clone(),
         features: tenant_record
             .map(|tenant| tenant.features.iter().cloned().collect())
             .unwrap_or_default(),

@@ -68,6 +68,7 @@ pub fn caller(tenant: &str) -> modhost_runtime::Caller {
         tenant_kind: modhost_runtime::TenantKind::Standard,
         request_id: "test".to_owned(),
         permissions: vec![],
+        grants: vec!["*".to_owned()],
         features: vec![],
     }
 }
