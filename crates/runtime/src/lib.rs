@@ -72,6 +72,6 @@ pub use crate::ready::{ModuleSpec, ReadyModule};
 pub use crate::request_metrics::{LATENCY_BUCKETS_SECONDS, RequestMetrics, RequestSeries};
 pub use crate::runtime::{ModuleResolver, ResolveFuture, Runtime};
 pub use crate::types::{
-    Caller, ConfigValue, ErrorCode, Method, ModuleConfig, ModuleError, Request, Response, TenantContext,
-    TenantKind, error_code_name, module_config, response_limits,
+    Caller, ConfigValue, ErrorCode, MAX_GUEST_MESSAGE_BYTES, Method, ModuleConfig, ModuleError, Request,
+    Response, TenantContext, TenantKind, error_code_name, module_config, response_limits,
 };

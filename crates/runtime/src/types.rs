@@ -92,6 +92,10 @@ pub struct ModuleError {
     pub message: String,
 }
 
+/// The longest text a guest may hand the host as an error (a module error's
+/// message, a refused migration or self-test); longer text is cut, marked `...`.
+pub const MAX_GUEST_MESSAGE_BYTES: usize = 4096;
+
 /// Who a call is for, as established by the host.
 #[derive(Debug, Clone)]
 pub struct Caller {

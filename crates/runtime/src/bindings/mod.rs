@@ -25,6 +25,11 @@ pub const WIT_PACKAGE: &str = "modhost:module";
 /// The `modhost:module` versions this host implements, oldest first.
 pub const HOST_WIT_VERSIONS: &[Version] = &[Version::new(1, 0, 0)];
 
+/// A guest's refusal text, capped before it reaches logs, the audit or an operator.
+fn capped(message: String) -> String {
+    crate::logs::truncate(message, crate::types::MAX_GUEST_MESSAGE_BYTES)
+}
+
 /// A pre-instance for the WIT version the component was built against.
 pub(crate) enum VersionedPre {
     /// `modhost:module@1.0.x`.
@@ -106,10 +111,11 @@ impl VersionedPre {
         match self {
             Self::V1_0(pre) => {
                 let instance = pre.instantiate_async(&mut *store).await?;
-                instance
+                let outcome = instance
                     .modhost_module_lifecycle()
                     .call_migrate(&mut *store, from_version)
-                    .await
+                    .await?;
+                Ok(outcome.map_err(capped))
             }
         }
     }
@@ -122,10 +128,11 @@ impl VersionedPre {
         match self {
             Self::V1_0(pre) => {
                 let instance = pre.instantiate_async(&mut *store).await?;
-                instance
+                let outcome = instance
                     .modhost_module_lifecycle()
                     .call_self_test(&mut *store)
-                    .await
+                    .await?;
+                Ok(outcome.map_err(capped))
             }
         }
     }

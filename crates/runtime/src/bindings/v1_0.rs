@@ -123,10 +123,11 @@ impl From<host::ErrorCode> for types::ErrorCode {
 }
 
 impl From<types::ModuleError> for host::ModuleError {
+    /// A guest's error, its message capped as the WIT promises.
     fn from(error: types::ModuleError) -> Self {
         Self {
             code: error.code.into(),
-            message: error.message,
+            message: crate::logs::truncate(error.message, host::MAX_GUEST_MESSAGE_BYTES),
         }
     }
 }
@@ -165,5 +166,31 @@ impl From<&host::ConfigValue> for config::Value {
             host::ConfigValue::Float(float) => Self::Float(*float),
             host::ConfigValue::Boolean(boolean) => Self::Boolean(*boolean),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{host, types};
+
+    #[test]
+    fn a_guest_error_message_is_capped_as_the_wit_promises() {
+        let long = types::ModuleError {
+            code: types::ErrorCode::BadRequest,
+            message: "é".repeat(10_000),
+        };
+        let error = host::ModuleError::from(long);
+        assert_eq!(error.code, host::ErrorCode::BadRequest);
+        assert!(
+            error.message.len() <= host::MAX_GUEST_MESSAGE_BYTES,
+            "{}",
+            error.message.len()
+        );
+        assert!(error.message.ends_with("..."));
+        let short = types::ModuleError {
+            code: types::ErrorCode::NotFound,
+            message: "no such item".into(),
+        };
+        assert_eq!(host::ModuleError::from(short).message, "no such item");
     }
 }
