@@ -670,3 +670,44 @@ async fn a_nested_call_needs_the_callees_endpoint_permission_from_the_original_c
         "the refused callee never ran"
     );
 }
+
+#[tokio::test]
+async fn only_a_successful_call_keeps_its_writes() {
+    let _serial = SERIAL.lock().await;
+    let sandbox = Sandbox::new();
+    let outcomes = [
+        ("ok", None),
+        (
+            "error",
+            Some(module_error(
+                ErrorCode::Conflict,
+                "chaos: refusing after writing, on purpose",
+            )),
+        ),
+        ("deadline", Some(CallError::DeadlineExceeded(CHAOS_TIMEOUT))),
+    ];
+    for (ending, expected_error) in outcomes {
+        let outcome = sandbox
+            .call("acme", Method::Put, &format!("/write-then/{ending}"), "written")
+            .await;
+        match expected_error {
+            None => assert_eq!(outcome.map(|response| response.status), Ok(204)),
+            Some(error) => assert_eq!(outcome, Err(error), "{ending}"),
+        }
+    }
+    let trapped = sandbox
+        .call("acme", Method::Put, "/write-then/trap", "written")
+        .await;
+    assert!(matches!(trapped, Err(CallError::Trapped(_))), "{trapped:?}");
+    assert_eq!(
+        sandbox.stored("acme", "chaos", "data/ok").as_deref(),
+        Some("written")
+    );
+    for ending in ["error", "deadline", "trap"] {
+        assert_eq!(
+            sandbox.stored("acme", "chaos", &format!("data/{ending}")),
+            None,
+            "a call ending in `{ending}` kept its write"
+        );
+    }
+}

@@ -5,6 +5,11 @@
 //! Errors convert to [`Error`]: an invalid key is a `bad-request` (keys are
 //! usually built from request input), an oversized value `unprocessable`, a
 //! storage failure `unavailable`.
+//!
+//! A call's writes are one transaction: the call reads its own writes, and
+//! the host commits them together only if the call succeeds. A call that
+//! answers with an [`Error`], traps (panics), hits its deadline or a limit,
+//! or returns an invalid response keeps none of them.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

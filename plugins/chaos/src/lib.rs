@@ -16,6 +16,8 @@
 //! - `GET /panic` panics (traps, with the message on stderr);
 //! - `GET /call/{module}` calls another module (only declared dependencies);
 //! - `GET /kv-escape` tries keys that look like escapes or break the key rules;
+//! - `PUT /write-then/{ending}` writes, then succeeds, fails, traps or loops
+//!   (only a successful call's writes may be kept);
 //! - `PUT|GET /data/{key}`, `GET /data`, `PUT /control/{key}` and the
 //!   `migrate` hook exercise data migration (upper-cases `data/*` values,
 //!   refuses when `control/fail-migrate` is `yes`).
@@ -49,6 +51,7 @@ impl Module for Chaos {
             .get("/data/{key}", get_data)
             .put("/data/{key}", put_data)
             .put("/control/{key}", put_control)
+            .put("/write-then/{ending}", write_then)
     }
 
     fn migrate(from_version: Option<&str>) -> core::result::Result<(), String> {
@@ -385,6 +388,22 @@ fn put_data(request: &Request) -> Result<Response> {
     let key = request.param("key")?;
     kv::set(&format!("{DATA_PREFIX}{key}"), request.body())?;
     Ok(Response::no_content())
+}
+
+/// Writes `data/{ending}` = the body, then ends the call as `{ending}` says:
+/// `ok`, `error` (a module error), `trap` (a panic) or `deadline` (a loop).
+fn write_then(request: &Request) -> Result<Response> {
+    let ending = request.param("ending")?;
+    kv::set(&format!("{DATA_PREFIX}{ending}"), request.body())?;
+    match ending {
+        "ok" => Ok(Response::no_content()),
+        "error" => Err(Error::conflict("chaos: refusing after writing, on purpose")),
+        "trap" => panic!("chaos panic after writing: deliberate"),
+        "deadline" => spin_forever(request),
+        other => Err(Error::bad_request(format!(
+            "ending `{other}` is not one of ok, error, trap, deadline"
+        ))),
+    }
 }
 
 fn put_control(request: &Request) -> Result<Response> {
