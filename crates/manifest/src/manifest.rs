@@ -94,7 +94,10 @@ fn pattern_as_str<S: Serializer>(pattern: &PathPattern, serializer: S) -> Result
 /// maxima cap them at run time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Limits {
-    /// Linear memory, in MiB (1 to 4096; default 32).
+    /// Linear memory, in MiB (1 to 4096; default 32): all memories of one
+    /// call's instance together. A nested `modules.call` runs under the
+    /// callee's own limit, so one request's worst case is the sum along its
+    /// call chain (at most 5 instances deep).
     pub memory_mb: u32,
     /// Wall-clock time per call, in milliseconds (1 to 60000; default 1000).
     pub timeout_ms: u32,

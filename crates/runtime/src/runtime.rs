@@ -224,6 +224,7 @@ impl Runtime {
         CallState {
             wasi: WasiPolicy.call_state(),
             limiter: MemoryLimiter {
+                used_bytes: 0,
                 limit_bytes: usize::try_from(spec.memory_bytes).unwrap_or(usize::MAX),
                 hit: false,
             },

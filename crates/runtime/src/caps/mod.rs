@@ -58,22 +58,31 @@ pub trait Capability: Send + Sync + 'static {
 
 /// Enforces a call's memory limit and remembers whether it was hit, so a
 /// failed allocation can be reported as what it is rather than as a trap.
+///
+/// The limit covers every linear memory of the call's instance together (a
+/// component may hold several core instances, each with memories): their
+/// sizes are summed. A nested `modules.call` runs in a store of its own,
+/// under the callee's own limit.
 pub(crate) struct MemoryLimiter {
     pub(crate) limit_bytes: usize,
+    pub(crate) used_bytes: usize,
     pub(crate) hit: bool,
 }
 
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.limit_bytes {
+        let growth = desired.saturating_sub(current);
+        let total = self.used_bytes.saturating_add(growth);
+        if total > self.limit_bytes {
             self.hit = true;
             return Ok(false);
         }
+        self.used_bytes = total;
         Ok(true)
     }
 
