@@ -3,6 +3,7 @@
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Instant;
 
+use modhost_manifest::permission_granted;
 use sha2::{Digest as _, Sha256};
 use wasmtime::component::Linker;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
@@ -18,15 +19,13 @@ use crate::caps::{
 use crate::engine::{EpochTicker, RuntimeConfig};
 use crate::error::{CallError, PrepareError};
 use crate::kv::{KvScope, KvStore};
-use crate::logs::LogBuffer;
-use crate::logs::truncate;
+use crate::logs::{LogBuffer, truncate};
 use crate::metrics::ModuleMetrics;
 use crate::ready::{ModuleSpec, ReadyModule};
 use crate::request_metrics::RequestMetrics;
 use crate::types::{
     Caller, ErrorCode, ModuleConfig, ModuleError, Request, Response, TenantContext, check_response,
 };
-use modhost_manifest::permission_granted;
 
 /// Finds what a tenant runs: the active ready version of a module and the
 /// tenant's config for it. Used for `modules.call`.
