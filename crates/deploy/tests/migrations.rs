@@ -101,6 +101,51 @@ async fn a_failing_migration_leaves_the_tenant_on_the_old_version_with_its_data_
 }
 
 #[tokio::test]
+async fn a_migration_that_never_returns_is_stopped_at_the_deadline_and_changes_nothing() {
+    let (_dir, registry, loader) = setup().await;
+    chaos(&loader, Method::Put, "/data/a", "hello")
+        .await
+        .expect("write");
+    // `loop` spins in wasm; `sleep` blocks in WASI: the deadline is wall-clock for both.
+    for stuck in ["loop", "sleep"] {
+        chaos(&loader, Method::Put, "/control/fail-migrate", stuck)
+            .await
+            .expect("arm the failure");
+        let error = loader
+            .promote("acme", "chaos", &version("2.0.0"), OPERATOR)
+            .await
+            .expect_err("the migration never returns");
+        let DeployError::MigrationFailed { reason, .. } = &error else {
+            panic!("unexpected: {error}")
+        };
+        assert_eq!(
+            reason, "the module did not answer within its deadline of 200 ms",
+            "{stuck}"
+        );
+        assert_eq!(
+            registry.deployment("acme", "chaos").expect("deployment").active,
+            Some(version("1.0.0"))
+        );
+        assert_eq!(
+            chaos(&loader, Method::Get, "/data/a", "").await.expect("read"),
+            ("1.0.0".into(), "hello".into())
+        );
+    }
+    // The stuck promotions released the module's lock: the next one goes through.
+    chaos(&loader, Method::Put, "/control/fail-migrate", "no")
+        .await
+        .expect("disarm");
+    loader
+        .promote("acme", "chaos", &version("2.0.0"), OPERATOR)
+        .await
+        .expect("the promotion after a timed-out one succeeds");
+    assert_eq!(
+        chaos(&loader, Method::Get, "/data/a", "").await.expect("read"),
+        ("2.0.0".into(), "HELLO".into())
+    );
+}
+
+#[tokio::test]
 async fn promote_with_migration_then_rollback_restores_the_old_data() {
     let (_dir, registry, loader) = setup().await;
     chaos(&loader, Method::Put, "/data/a", "hello")

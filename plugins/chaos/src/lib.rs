@@ -20,7 +20,8 @@
 //!   (only a successful call's writes may be kept);
 //! - `PUT|GET /data/{key}`, `GET /data`, `PUT /control/{key}` and the
 //!   `migrate` hook exercise data migration (upper-cases `data/*` values,
-//!   refuses when `control/fail-migrate` is `yes`).
+//!   refuses when `control/fail-migrate` is `yes`, loops when it is `loop`,
+//!   sleeps a minute when it is `sleep`).
 //!
 //! The decisions that do not need a host (upper-casing, the migration, the
 //! kv-escape report) are plain functions over the small [`KvAccess`] trait so
@@ -55,6 +56,11 @@ impl Module for Chaos {
     }
 
     fn migrate(from_version: Option<&str>) -> core::result::Result<(), String> {
+        match HostKv.get(FAIL_MIGRATE_KEY).ok().flatten().as_deref() {
+            Some(b"loop") => spin_forever_in_migrate(),
+            Some(b"sleep") => std::thread::sleep(std::time::Duration::from_millis(DEFAULT_SLEEP_MS)),
+            _ => {}
+        }
         let outcome = migrate_data(&mut HostKv, from_version)?;
         if let MigrationOutcome::Rewrote { values } = outcome {
             log::log(
@@ -302,6 +308,14 @@ fn ok(_: &Request) -> Result<Response> {
 }
 
 fn spin_forever(_: &Request) -> Result<Response> {
+    let mut counter: u64 = 0;
+    loop {
+        counter = black_box(counter.wrapping_add(1));
+    }
+}
+
+/// What `migrate` does when `control/fail-migrate` is `loop`: never return.
+fn spin_forever_in_migrate() -> ! {
     let mut counter: u64 = 0;
     loop {
         counter = black_box(counter.wrapping_add(1));
