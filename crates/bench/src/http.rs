@@ -223,12 +223,14 @@ impl Modhost {
         let (operator, invoker) = {
             let registry = support::open_registry(&data_dir.join("registry"))?;
             support::tenant(&registry, "acme", TenantKind::Standard)?;
+            support::tenant(&registry, ATTACKER, TenantKind::Standard)?;
             let operator_publisher = Publisher::Operator { owner: None };
             support::publish(
                 &registry,
                 &(modules.template_text.clone(), modules.template_bytes.clone()),
                 &operator_publisher,
             )?;
+            support::publish(&registry, &modules.chaos, &operator_publisher)?;
             support::publish(&registry, &modules.variant("0.2.0"), &operator_publisher)?;
             let token = |role, tenant: Option<&str>| {
                 let new = NewToken {
@@ -272,11 +274,26 @@ impl Modhost {
         modhost.promote("0.1.0").await?;
         modhost.promote("0.2.0").await?;
         modhost.rollback().await?;
+        // The attacker runs chaos (which needs template) for the isolation figure.
+        let version = r#"{"version": "0.1.0"}"#;
+        modhost.admin_at(ATTACKER, "template", "promote", version).await?;
+        let version = r#"{"version": "1.0.0"}"#;
+        modhost.admin_at(ATTACKER, "chaos", "promote", version).await?;
         Ok(modhost)
     }
 
     async fn admin(&mut self, action: &str, body: &str) -> anyhow::Result<Duration> {
-        let path = format!("/v1/tenants/acme/deployments/template/{action}");
+        self.admin_at("acme", "template", action, body).await
+    }
+
+    async fn admin_at(
+        &mut self,
+        tenant: &str,
+        module: &str,
+        action: &str,
+        body: &str,
+    ) -> anyhow::Result<Duration> {
+        let path = format!("/v1/tenants/{tenant}/deployments/{module}/{action}");
         let started = Instant::now();
         let (status, answer) = send(
             &mut self.admin,
@@ -307,6 +324,13 @@ impl Modhost {
 }
 
 const DATA_PLANE_PATH: &str = "/t/acme/template/hello/x";
+/// The tenant that keeps CPU-bound calls at their deadline in the isolation figure.
+const ATTACKER: &str = "hog";
+/// chaos's endless loop, stopped by the host at chaos's 200 ms deadline.
+const ATTACK_PATH: &str = "/t/hog/chaos/loop";
+/// How many of the attacker's looping calls are kept in flight: its whole
+/// default limit of concurrent calls.
+const ATTACK_CONNECTIONS: usize = 8;
 
 /// Throughput of the plain baseline and of modhost, then promote/rollback flips under load.
 pub async fn run(modules: &Modules, plan: Plan, results: &mut Results) -> anyhow::Result<()> {
@@ -366,5 +390,47 @@ pub async fn run(modules: &Modules, plan: Plan, results: &mut Results) -> anyhow
         );
     }
     support::percentiles_us(results, "swap.promote", &mut latencies);
+    attack(&modhost, plan, modhost_rps, results).await?;
     modhost.server.stop()
+}
+
+/// The neighbour under attack: acme's load while the attacker keeps
+/// [`ATTACK_CONNECTIONS`] CPU-bound calls at their deadline, as a ratio to
+/// acme's unattacked load measured earlier in the same run, and `/healthz`
+/// latency meanwhile.
+async fn attack(
+    modhost: &Modhost,
+    plan: Plan,
+    unattacked_rps: f64,
+    results: &mut Results,
+) -> anyhow::Result<()> {
+    let address = modhost.server.address;
+    let operator: Arc<str> = modhost.operator.as_str().into();
+    let stop = Arc::new(AtomicBool::new(false));
+    let attacker = tokio::spawn(load(
+        address,
+        ATTACK_PATH,
+        Some(operator),
+        ATTACK_CONNECTIONS,
+        stop.clone(),
+    ));
+    // Let the attacker fill its slots first.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let health = tokio::spawn(load(address, "/healthz", None, 1, stop.clone()));
+    let neighbour = timed_load(address, DATA_PLANE_PATH, Some(modhost.invoker.clone()), plan).await?;
+    stop.store(true, Ordering::Relaxed);
+    let attacked_rps = neighbour.record(results, "attack.neighbour");
+    results.insert("attack.ratio".into(), attacked_rps / unattacked_rps.max(1e-9));
+    health.await??.record(results, "attack.healthz");
+    let attacker = attacker.await??;
+    #[allow(clippy::cast_precision_loss, reason = "counts")]
+    {
+        results.insert("attack.connections".into(), ATTACK_CONNECTIONS as f64);
+        // Every attacking call ends at its deadline (504), so none counts as ok.
+        results.insert(
+            "attack.attacker_calls".into(),
+            (attacker.ok + attacker.failed) as f64,
+        );
+    }
+    Ok(())
 }

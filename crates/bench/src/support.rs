@@ -15,11 +15,14 @@ pub struct Modules {
     pub template_text: String,
     /// Its component.
     pub template_bytes: Vec<u8>,
+    /// `chaos@1.0.0`'s manifest text and component: the attacker of the isolation figure.
+    pub chaos: (String, Vec<u8>),
 }
 
 impl Modules {
-    /// Reads `template@0.1.0` from `dir`.
+    /// Reads `template@0.1.0` and `chaos@1.0.0` from `dir`.
     pub fn new(dir: &Path) -> anyhow::Result<Self> {
+        let chaos = read_built(&dir.join("chaos@1.0.0"))?;
         let dir = dir.join("template@0.1.0");
         let template_text = std::fs::read_to_string(dir.join("module.toml"))
             .with_context(|| format!("{}: run `cargo xtask build-plugins` first", dir.display()))?;
@@ -31,6 +34,7 @@ impl Modules {
         Ok(Self {
             template_text,
             template_bytes,
+            chaos,
         })
     }
 
@@ -59,6 +63,17 @@ impl Modules {
             .replace(&sha(&self.template_bytes), &sha(&bytes));
         (text, bytes)
     }
+}
+
+/// The manifest text and component of the built module in `dir`.
+fn read_built(dir: &Path) -> anyhow::Result<(String, Vec<u8>)> {
+    let text = std::fs::read_to_string(dir.join("module.toml"))
+        .with_context(|| format!("{}: run `cargo xtask build-plugins` first", dir.display()))?;
+    let manifest = modhost_manifest::parse(&text)
+        .map_err(|error| anyhow::anyhow!("the built manifest in {}: {error:?}", dir.display()))?;
+    let path = dir.join(&manifest.component.path);
+    let bytes = std::fs::read(&path).with_context(|| format!("could not read {}", path.display()))?;
+    Ok((text, bytes))
 }
 
 use modhost_testkit::{sha256 as sha, with_custom_section};
