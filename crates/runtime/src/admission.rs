@@ -110,10 +110,12 @@ impl Admission {
 
     fn gate(&self, tenant: &str) -> Arc<TenantGate> {
         let mut gates = self.gates.lock().unwrap_or_else(PoisonError::into_inner);
-        gates
-            .entry(tenant.to_owned())
-            .or_insert_with(|| Arc::new(TenantGate::new(self.defaults)))
-            .clone()
+        if let Some(gate) = gates.get(tenant) {
+            return gate.clone();
+        }
+        let gate = Arc::new(TenantGate::new(self.defaults));
+        gates.insert(tenant.to_owned(), gate.clone());
+        gate
     }
 
     /// Takes one of `tenant`'s running slots, waiting in its queue until

@@ -1,6 +1,7 @@
 //! Running a version before it serves: `self-test`, calls against a scratch store (for smoke tests), `migrate` on the tenant's data.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::error::CallError;
 use crate::kv::{KvStore, MemoryKvStore};
@@ -24,12 +25,14 @@ impl Runtime {
         store: Arc<dyn KvStore>,
         request: Request,
     ) -> Result<Response, CallError> {
+        let deadline = Instant::now() + module.spec().timeout;
         let target = CallTarget {
             module,
             caller: caller.clone(),
             config,
             store,
             depth: 0,
+            deadline,
         };
         self.handle(&target, request).await.0
     }
@@ -44,12 +47,14 @@ impl Runtime {
         config: Arc<ModuleConfig>,
         from_version: Option<&str>,
     ) -> Result<(), String> {
+        let deadline = Instant::now() + module.spec().timeout;
         let target = CallTarget {
             module,
             caller: caller.clone(),
             config,
             store: self.data_store(),
             depth: 0,
+            deadline,
         };
         let (outcome, _) = self
             .run_in_fresh_instance(
@@ -76,12 +81,14 @@ impl Runtime {
             grants: vec![],
             features: vec![],
         };
+        let deadline = Instant::now() + module.spec().timeout;
         let target = CallTarget {
             module,
             caller,
             config,
             store: Arc::new(MemoryKvStore::new()),
             depth: 0,
+            deadline,
         };
         let (outcome, _) = self
             .run_in_fresh_instance(

@@ -48,6 +48,9 @@ pub(crate) struct CallTarget {
     pub(crate) config: Arc<ModuleConfig>,
     pub(crate) store: Arc<dyn KvStore>,
     pub(crate) depth: u32,
+    /// When the call must have answered: set once, so time queued for
+    /// admission and time running share one wall-clock deadline.
+    pub(crate) deadline: Instant,
 }
 
 impl CallTarget {
@@ -285,7 +288,7 @@ impl Runtime {
     ) -> (Result<R, CallError>, u64) {
         let module = &target.module;
         let timeout = module.spec().timeout;
-        let deadline = Instant::now() + timeout;
+        let deadline = target.deadline;
         let mut store = match self.new_store(target, deadline) {
             Ok(store) => store,
             Err(error) => return (Err(CallError::Instantiation(format!("{error:#}"))), 0),
@@ -340,6 +343,7 @@ impl Runtime {
             config,
             store: self.inner.kv.clone(),
             depth: 0,
+            deadline,
         };
         self.call_target(target, request).await
     }
@@ -424,12 +428,14 @@ impl NestedCalls for RuntimeCalls {
                 )));
             }
             let caller = nested_caller(&call.caller, callee.spec(), &request)?;
+            let deadline = Instant::now() + callee.spec().timeout;
             let target = CallTarget {
                 module: callee,
                 caller,
                 config,
                 store: call.store.clone(),
                 depth: call.depth,
+                deadline,
             };
             let outcome = Box::pin(runtime.call_target(target, request)).await;
             outcome.map_err(|error| match error {
