@@ -262,6 +262,30 @@ mod tests {
     }
 
     #[test]
+    fn reserved_tags_from_many_threads_at_once_record_nothing() {
+        let metrics = std::sync::Arc::new(ModuleMetrics::new());
+        let threads: Vec<_> = (0..8)
+            .map(|thread| {
+                let metrics = metrics.clone();
+                std::thread::spawn(move || {
+                    (0..100)
+                        .filter(|point| {
+                            let key = RESERVED_TAG_KEYS[(thread + point) % RESERVED_TAG_KEYS.len()];
+                            metrics.counter("t", "m", "hits", 1, tags(&[(key, "x")])).is_err()
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        let refused: usize = threads
+            .into_iter()
+            .map(|thread| thread.join().expect("thread"))
+            .sum();
+        assert_eq!(refused, 800);
+        assert!(metrics.snapshot().is_empty());
+    }
+
+    #[test]
     fn bad_points_are_refused_with_reasons() {
         let metrics = ModuleMetrics::new();
         assert_eq!(

@@ -711,3 +711,46 @@ async fn only_a_successful_call_keeps_its_writes() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_nested_calls_without_the_permission_are_all_refused_and_none_runs() {
+    let _serial = SERIAL.lock().await;
+    let sandbox = Arc::new(Sandbox::new());
+    let chaos_only = Caller {
+        grants: vec!["chaos.run".to_owned()],
+        ..caller("acme")
+    };
+    let calls: Vec<_> = (0..16)
+        .map(|_| {
+            let (sandbox, caller) = (sandbox.clone(), chaos_only.clone());
+            tokio::spawn(async move {
+                let request = Request {
+                    method: Method::Get,
+                    path: "/call/template".to_owned(),
+                    query: String::new(),
+                    headers: vec![],
+                    body: vec![],
+                };
+                sandbox.call_as(&caller, request).await
+            })
+        })
+        .collect();
+    assert_still_serves(&sandbox, "globex").await;
+    let mut refused = 0;
+    for call in calls {
+        assert_eq!(
+            call.await.expect("the task ends"),
+            Err(module_error(
+                ErrorCode::Forbidden,
+                "the caller lacks the permission `template.read` that `template` requires for GET /hello/chaos"
+            ))
+        );
+        refused += 1;
+    }
+    assert_eq!(refused, 16);
+    assert_eq!(
+        sandbox.stored("acme", "template", "visits/chaos"),
+        None,
+        "no refused callee ran"
+    );
+}
