@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::cpu::{CpuUsage, TenantCpu};
 use crate::error::CallError;
 
 /// How many calls one tenant may run and queue at once.
@@ -27,6 +28,9 @@ pub struct TenantLimits {
     pub max_concurrent_calls: u32,
     /// Calls waiting for a running slot; past this a call is refused at once.
     pub max_queued_calls: u32,
+    /// The share of the host's processor time (all cores together, in
+    /// percent, 1 to 100) the tenant's running calls may use; see `cpu.rs`.
+    pub max_cpu_percent: u32,
 }
 
 impl Default for TenantLimits {
@@ -34,6 +38,7 @@ impl Default for TenantLimits {
         Self {
             max_concurrent_calls: 8,
             max_queued_calls: 64,
+            max_cpu_percent: 25,
         }
     }
 }
@@ -61,14 +66,16 @@ struct TenantGate {
     limits: TenantLimits,
     permits: Arc<Semaphore>,
     queued: AtomicU32,
+    cpu: Arc<TenantCpu>,
 }
 
 impl TenantGate {
-    fn new(limits: TenantLimits) -> Self {
+    fn new(limits: TenantLimits, cores: u32) -> Self {
         Self {
             limits,
             permits: Arc::new(Semaphore::new(limits.max_concurrent_calls as usize)),
             queued: AtomicU32::new(0),
+            cpu: Arc::new(TenantCpu::new(limits.max_cpu_percent, cores)),
         }
     }
 }
@@ -81,13 +88,17 @@ pub(crate) struct Admitted {
 /// The gates of every tenant that has called.
 pub(crate) struct Admission {
     defaults: TenantLimits,
+    /// The host's processors, which CPU shares are a percentage of.
+    cores: u32,
     gates: Mutex<HashMap<String, Arc<TenantGate>>>,
 }
 
 impl Admission {
     pub(crate) fn new(defaults: TenantLimits) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
         Self {
             defaults,
+            cores: u32::try_from(cores).unwrap_or(u32::MAX),
             gates: Mutex::new(HashMap::new()),
         }
     }
@@ -99,8 +110,24 @@ impl Admission {
         let limits = limits.unwrap_or(self.defaults);
         let unchanged = gates.get(tenant).is_some_and(|gate| gate.limits == limits);
         if !unchanged {
-            gates.insert(tenant.to_owned(), Arc::new(TenantGate::new(limits)));
+            gates.insert(tenant.to_owned(), Arc::new(TenantGate::new(limits, self.cores)));
         }
+    }
+
+    /// `tenant`'s CPU budget, shared by all its calls.
+    pub(crate) fn cpu(&self, tenant: &str) -> Arc<TenantCpu> {
+        self.gate(tenant).cpu.clone()
+    }
+
+    /// The CPU each tenant that has called used so far, by tenant id.
+    pub(crate) fn cpu_usage(&self) -> Vec<(String, CpuUsage)> {
+        let gates = self.gates.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut usage: Vec<(String, CpuUsage)> = gates
+            .iter()
+            .map(|(tenant, gate)| (tenant.clone(), gate.cpu.usage()))
+            .collect();
+        usage.sort_by(|a, b| a.0.cmp(&b.0));
+        usage
     }
 
     /// The limits `tenant`'s calls run under.
@@ -113,7 +140,7 @@ impl Admission {
         if let Some(gate) = gates.get(tenant) {
             return gate.clone();
         }
-        let gate = Arc::new(TenantGate::new(self.defaults));
+        let gate = Arc::new(TenantGate::new(self.defaults, self.cores));
         gates.insert(tenant.to_owned(), gate.clone());
         gate
     }
@@ -157,6 +184,7 @@ mod tests {
             TenantLimits {
                 max_concurrent_calls: 64,
                 max_queued_calls: 0,
+                max_cpu_percent: 100,
             },
             4,
             256,
@@ -174,6 +202,7 @@ mod tests {
         let admission = Arc::new(Admission::new(TenantLimits {
             max_concurrent_calls: 2,
             max_queued_calls: 1,
+            max_cpu_percent: 100,
         }));
         let far = Instant::now() + std::time::Duration::from_secs(60);
         let first = admission.admit("hog", far).await.expect("slot 1");
@@ -200,7 +229,8 @@ mod tests {
             admission.limits("other"),
             TenantLimits {
                 max_concurrent_calls: 2,
-                max_queued_calls: 1
+                max_queued_calls: 1,
+                max_cpu_percent: 100
             }
         );
     }
@@ -210,6 +240,7 @@ mod tests {
         let admission = Admission::new(TenantLimits {
             max_concurrent_calls: 1,
             max_queued_calls: 0,
+            max_cpu_percent: 100,
         });
         let far = Instant::now() + std::time::Duration::from_secs(60);
         let _running = admission.admit("hog", far).await.expect("slot");
@@ -226,6 +257,7 @@ mod tests {
             Some(TenantLimits {
                 max_concurrent_calls: 1,
                 max_queued_calls: 1,
+                max_cpu_percent: 100,
             }),
         );
         // The override makes a fresh gate: the old running call no longer counts.

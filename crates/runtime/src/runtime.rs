@@ -16,6 +16,7 @@ use crate::caps::{
     self, CallInfo, CallState, Capability, ConfigCtx, KvCtx, LogCtx, MemoryLimiter, MetricsCtx, ModulesCtx,
     WasiPolicy,
 };
+use crate::cpu::{CpuMeter, CpuUsage};
 use crate::engine::{EpochTicker, RuntimeConfig};
 use crate::error::{CallError, PrepareError};
 use crate::kv::{KvScope, KvStore};
@@ -253,18 +254,21 @@ impl Runtime {
 
     /// A fresh store for one call. Running wasm yields to the async executor
     /// at every epoch tick, so a CPU-bound guest never holds a worker thread
-    /// for more than one tick, and traps once the call's deadline has passed.
+    /// for more than one tick; it sleeps instead while its tenant is over its
+    /// CPU budget, and traps once the call's deadline has passed.
     fn new_store(&self, target: &CallTarget, deadline: Instant) -> anyhow::Result<Store<CallState>> {
         let spec = target.module.spec();
         let mut store = Store::new(&self.inner.engine, self.call_state(target));
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline {
-                Err(Trap::Interrupt.into())
-            } else {
-                Ok(UpdateDeadline::Yield(1))
-            }
+        let mut meter = CpuMeter::new(
+            self.inner.admission.cpu(&target.caller.tenant_id),
+            deadline,
+            self.inner.config.epoch_tick,
+        );
+        store.epoch_deadline_callback(move |_| match meter.on_tick() {
+            UpdateDeadline::Interrupt => Err(Trap::Interrupt.into()),
+            update => Ok(update),
         });
         if self.inner.config.fuel_metering {
             store.set_fuel(spec.fuel.unwrap_or(u64::MAX))?;
@@ -350,13 +354,27 @@ impl Runtime {
 
     /// Gives `tenant` its own call limits, or (with `None`) the operator's
     /// defaults again. Calls already running or queued finish under the old ones.
-    pub fn set_tenant_limits(&self, tenant: &str, limits: Option<TenantLimits>) {
+    ///
+    /// Refused, changing nothing, when the tenant at those limits could hold
+    /// more than half the instance pool.
+    pub fn set_tenant_limits(&self, tenant: &str, limits: Option<TenantLimits>) -> anyhow::Result<()> {
+        if let (Some(limits), Some(pool)) = (limits, self.inner.config.pooling) {
+            admission::check_reserve(limits, self.inner.config.max_call_depth, pool.component_instances)
+                .map_err(|error| error.context(format!("tenant `{tenant}`'s limits were not changed")))?;
+        }
         self.inner.admission.set_override(tenant, limits);
+        Ok(())
     }
 
     /// The call limits `tenant` runs under.
     pub fn tenant_limits(&self, tenant: &str) -> TenantLimits {
         self.inner.admission.limits(tenant)
+    }
+
+    /// The processor time each tenant's calls have used, and spent paused
+    /// over their CPU budget, since the runtime started; by tenant id.
+    pub fn cpu_usage(&self) -> Vec<(String, CpuUsage)> {
+        self.inner.admission.cpu_usage()
     }
 
     async fn call_target(&self, target: CallTarget, request: Request) -> Result<Response, CallError> {

@@ -596,6 +596,7 @@ fn a_tenant_past_its_call_limit_is_refused_at_once_while_another_is_served() {
         tenant_limits: TenantLimits {
             max_concurrent_calls: 2,
             max_queued_calls: 0,
+            max_cpu_percent: 100,
         },
         ..RuntimeConfig::default()
     }));
@@ -753,4 +754,62 @@ async fn many_concurrent_nested_calls_without_the_permission_are_all_refused_and
         None,
         "no refused callee ran"
     );
+}
+
+#[test]
+fn a_tenant_over_its_cpu_budget_is_paused_while_its_neighbour_runs_unthrottled() {
+    let _serial = SERIAL.blocking_lock();
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a multi-thread tokio runtime");
+    let sandbox = Arc::new(Sandbox::with_config(RuntimeConfig {
+        tenant_limits: TenantLimits {
+            max_concurrent_calls: 8,
+            max_queued_calls: 0,
+            max_cpu_percent: 5,
+        },
+        ..RuntimeConfig::default()
+    }));
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    tokio.block_on(async {
+        let loops: Vec<_> = (0..4)
+            .map(|_| {
+                let sandbox = sandbox.clone();
+                tokio::spawn(async move { sandbox.get("acme", "/loop").await })
+            })
+            .collect();
+        let mut neighbour_served = 0;
+        for _ in 0..5 {
+            assert_still_serves(&sandbox, "globex").await;
+            neighbour_served += 1;
+        }
+        assert_eq!(neighbour_served, 5);
+        for looping in loops {
+            assert_eq!(
+                looping.await.expect("the loop task ends"),
+                Err(CallError::DeadlineExceeded(CHAOS_TIMEOUT))
+            );
+        }
+    });
+    let usage: BTreeMap<_, _> = sandbox.runtime.cpu_usage().into_iter().collect();
+    let acme = usage["acme"];
+    // Four loops for 200 ms would burn 800 ms of CPU unthrottled (less on
+    // fewer cores). At 5% of every core the tenant gets 5 ms × cores per
+    // 100 ms window: three windows at most, plus what one tick per call can
+    // overshoot (two ticks each).
+    let budget = Duration::from_millis(5) * u32::try_from(cores).expect("few cores") * 3
+        + Duration::from_millis(8 * 4);
+    assert!(
+        acme.used <= budget,
+        "acme used {:?}, more than its budget {budget:?}",
+        acme.used
+    );
+    assert!(
+        acme.throttled >= Duration::from_millis(4 * 100),
+        "acme's four loops were paused only {:?} in all",
+        acme.throttled
+    );
+    assert_eq!(usage["globex"].throttled, Duration::ZERO, "{usage:?}");
 }

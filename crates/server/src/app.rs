@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use bytes::Bytes;
 use modhost_deploy::{Loader, RegistryKvStore};
 use modhost_registry::{Registry, RegistryConfig};
-use modhost_runtime::{Runtime, RuntimeConfig, TenantLimits};
+use modhost_runtime::{Runtime, RuntimeConfig};
 
 use crate::config::ServerConfig;
 
@@ -49,16 +49,16 @@ pub(crate) fn open(config: ServerConfig, openapi: Bytes) -> anyhow::Result<App> 
         max_memory_bytes: config.max_module_memory_mb * 1024 * 1024,
         max_timeout: Duration::from_millis(config.max_module_timeout_ms),
         compile_cache_dir: Some(config.data_dir.join("compiled")),
-        tenant_limits: TenantLimits {
-            max_concurrent_calls: config.max_concurrent_calls_per_tenant,
-            max_queued_calls: config.max_queued_calls_per_tenant,
-        },
+        tenant_limits: config.default_tenant_limits(),
         ..RuntimeConfig::default()
     };
     let runtime = Runtime::new(
         runtime_config,
         std::sync::Arc::new(RegistryKvStore(registry.clone())),
     )?;
+    for (tenant, overrides) in &config.tenant_limits {
+        runtime.set_tenant_limits(tenant, Some(config.limits_of(overrides)))?;
+    }
     let loader = Loader::start(runtime, registry.clone())?;
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -1,5 +1,6 @@
 //! `modhost.toml`: the server's settings, with defaults for everything.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -28,6 +29,25 @@ pub struct ServerConfig {
     pub max_concurrent_calls_per_tenant: u32,
     /// How many more calls of one tenant may wait for a slot; past that, `429`.
     pub max_queued_calls_per_tenant: u32,
+    /// The share of the host's processor time (all cores, in percent, 1 to
+    /// 100) one tenant's calls may use together; past it they are paused.
+    pub max_cpu_percent_per_tenant: u32,
+    /// Per-tenant overrides of the three limits above, by tenant id
+    /// (`[tenant_limits.acme]`).
+    pub tenant_limits: BTreeMap<String, TenantLimitOverrides>,
+}
+
+/// `[tenant_limits.<tenant>]`: one tenant's own call limits; an absent field
+/// keeps the operator's default.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TenantLimitOverrides {
+    /// Calls the tenant may run at once.
+    pub max_concurrent_calls: Option<u32>,
+    /// Calls of the tenant that may wait for a slot.
+    pub max_queued_calls: Option<u32>,
+    /// The tenant's share of the host's processor time, in percent.
+    pub max_cpu_percent: Option<u32>,
 }
 
 impl Default for ServerConfig {
@@ -42,6 +62,8 @@ impl Default for ServerConfig {
             shutdown_grace_ms: 10_000,
             max_concurrent_calls_per_tenant: TenantLimits::default().max_concurrent_calls,
             max_queued_calls_per_tenant: TenantLimits::default().max_queued_calls,
+            max_cpu_percent_per_tenant: TenantLimits::default().max_cpu_percent,
+            tenant_limits: BTreeMap::new(),
         }
     }
 }
@@ -54,8 +76,69 @@ impl ServerConfig {
         };
         let text = std::fs::read_to_string(path)
             .map_err(|error| anyhow::anyhow!("could not read {}: {error}", path.display()))?;
-        toml::from_str(&text)
-            .map_err(|error| anyhow::anyhow!("{} is not a valid modhost.toml: {error}", path.display()))
+        let config: Self = toml::from_str(&text)
+            .map_err(|error| anyhow::anyhow!("{} is not a valid modhost.toml: {error}", path.display()))?;
+        config
+            .check()
+            .map_err(|error| anyhow::anyhow!("{} is not a valid modhost.toml: {error}", path.display()))?;
+        Ok(config)
+    }
+
+    /// The call limits every tenant without an override runs under.
+    pub fn default_tenant_limits(&self) -> TenantLimits {
+        TenantLimits {
+            max_concurrent_calls: self.max_concurrent_calls_per_tenant,
+            max_queued_calls: self.max_queued_calls_per_tenant,
+            max_cpu_percent: self.max_cpu_percent_per_tenant,
+        }
+    }
+
+    /// `tenant`'s limits: its overrides over the defaults.
+    pub fn limits_of(&self, overrides: &TenantLimitOverrides) -> TenantLimits {
+        let defaults = self.default_tenant_limits();
+        TenantLimits {
+            max_concurrent_calls: overrides
+                .max_concurrent_calls
+                .unwrap_or(defaults.max_concurrent_calls),
+            max_queued_calls: overrides.max_queued_calls.unwrap_or(defaults.max_queued_calls),
+            max_cpu_percent: overrides.max_cpu_percent.unwrap_or(defaults.max_cpu_percent),
+        }
+    }
+
+    /// Refuses values that parse but make no sense.
+    fn check(&self) -> Result<(), String> {
+        let percents = std::iter::once((
+            "max_cpu_percent_per_tenant".to_owned(),
+            self.max_cpu_percent_per_tenant,
+        ))
+        .chain(self.tenant_limits.iter().filter_map(|(tenant, overrides)| {
+            overrides
+                .max_cpu_percent
+                .map(|percent| (format!("tenant_limits.{tenant}.max_cpu_percent"), percent))
+        }));
+        for (field, percent) in percents {
+            if !(1..=100).contains(&percent) {
+                return Err(format!("`{field}` is {percent}; it must be between 1 and 100"));
+            }
+        }
+        let calls = std::iter::once((
+            "max_concurrent_calls_per_tenant".to_owned(),
+            Some(self.max_concurrent_calls_per_tenant),
+        ))
+        .chain(self.tenant_limits.iter().map(|(tenant, overrides)| {
+            (
+                format!("tenant_limits.{tenant}.max_concurrent_calls"),
+                overrides.max_concurrent_calls,
+            )
+        }));
+        for (field, calls) in calls {
+            if calls == Some(0) {
+                return Err(format!(
+                    "`{field}` is 0; a tenant needs at least one call at a time"
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -71,5 +154,56 @@ mod tests {
         let config: ServerConfig = toml::from_str("listen = \"0.0.0.0:9000\"\n").expect("valid");
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.max_component_bytes, 16 * 1024 * 1024);
+    }
+
+    fn load_text(text: &str) -> anyhow::Result<ServerConfig> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("modhost.toml");
+        std::fs::write(&path, text)?;
+        ServerConfig::load(Some(&path))
+    }
+
+    #[test]
+    fn a_tenant_override_replaces_only_the_limits_it_names() {
+        let config =
+            load_text("max_cpu_percent_per_tenant = 40\n[tenant_limits.acme]\nmax_concurrent_calls = 2\n")
+                .expect("valid");
+        let acme = config.limits_of(&config.tenant_limits["acme"]);
+        assert_eq!(
+            acme,
+            TenantLimits {
+                max_concurrent_calls: 2,
+                max_queued_calls: 64,
+                max_cpu_percent: 40,
+            }
+        );
+        assert_eq!(config.default_tenant_limits().max_concurrent_calls, 8);
+    }
+
+    #[test]
+    fn limits_that_make_no_sense_are_refused_with_the_field_named() {
+        let error = load_text("max_cpu_percent_per_tenant = 0\n").expect_err("0%");
+        assert!(
+            format!("{error:#}").ends_with("`max_cpu_percent_per_tenant` is 0; it must be between 1 and 100"),
+            "{error:#}"
+        );
+        let error = load_text("[tenant_limits.acme]\nmax_cpu_percent = 101\n").expect_err("101%");
+        assert!(
+            format!("{error:#}")
+                .ends_with("`tenant_limits.acme.max_cpu_percent` is 101; it must be between 1 and 100"),
+            "{error:#}"
+        );
+        let error = load_text("[tenant_limits.acme]\nmax_concurrent_calls = 0\n").expect_err("0 calls");
+        assert!(
+            format!("{error:#}").ends_with(
+                "`tenant_limits.acme.max_concurrent_calls` is 0; a tenant needs at least one call at a time"
+            ),
+            "{error:#}"
+        );
+        let error = load_text("[tenant_limits.acme]\nmax_calls = 3\n").expect_err("unknown");
+        assert!(
+            format!("{error:#}").contains("unknown field `max_calls`"),
+            "{error:#}"
+        );
     }
 }

@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use modhost_runtime::LATENCY_BUCKETS_SECONDS;
-use modhost_runtime::RequestSeries;
 use modhost_runtime::metrics::{ModuleSeriesSnapshot, SeriesValue};
+use modhost_runtime::{CpuUsage, RequestSeries};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _};
 use prometheus_client::metrics::MetricType;
@@ -29,6 +29,7 @@ struct Snapshot {
     requests: Vec<((String, String), RequestSeries)>,
     totals: Vec<(&'static str, &'static str, u64)>,
     modules: Vec<ModuleSeriesSnapshot>,
+    cpu: Vec<(String, CpuUsage)>,
 }
 
 fn tenant_module(tenant: &str, module: &str) -> Labels {
@@ -86,6 +87,26 @@ impl Collector for Snapshot {
         for ((tenant, module), series) in &self.requests {
             ConstCounter::new(series.fuel_used)
                 .encode(family.encode_family(&tenant_module(tenant, module))?)?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "modhost_tenant_cpu_seconds",
+            "Processor time used by a tenant's module calls.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (tenant, usage) in &self.cpu {
+            let labels = vec![("tenant".to_owned(), tenant.clone())];
+            ConstCounter::new(usage.used.as_secs_f64()).encode(family.encode_family(&labels)?)?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "modhost_tenant_cpu_throttled_seconds",
+            "Time a tenant's module calls spent paused over the tenant's CPU budget.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (tenant, usage) in &self.cpu {
+            let labels = vec![("tenant".to_owned(), tenant.clone())];
+            ConstCounter::new(usage.throttled.as_secs_f64()).encode(family.encode_family(&labels)?)?;
         }
         for (name, help, value) in &self.totals {
             let counter = ConstCounter::new(*value);
@@ -147,6 +168,7 @@ pub(crate) fn render(app: &App) -> String {
             ),
         ],
         modules: runtime.module_metrics().snapshot(),
+        cpu: runtime.cpu_usage(),
     };
     let mut registry = Registry::default();
     registry.register_collector(Box::new(snapshot));
