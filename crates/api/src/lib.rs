@@ -27,7 +27,7 @@ pub use crate::modules::{
     ModuleKind, ModuleVersion, PublishQuery, PublishResult, PublishUpload, VersionDetail, VersionList,
     VersionsQuery,
 };
-pub use crate::observe::{Health, RouteStatus, Status};
+pub use crate::observe::{DataUsage, Health, RouteStatus, Status};
 pub use crate::tenants::{
     ContextEndpoint, ContextModule, ContextTenant, LogRecord, LogRecords, LogsQuery, NewTenant, Organisation,
     Tenant, TenantContext, TenantKind, TenantList, TenantUpdate,

@@ -23,6 +23,23 @@ pub struct RouteStatus {
     pub serving: Option<String>,
     /// Why the active version is not serving, if it is not.
     pub problem: Option<String>,
+    /// What the tenant's data of this module holds, and its quota.
+    #[serde(default)]
+    pub data: DataUsage,
+}
+
+/// One (tenant, module) data scope: its usage and quota.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DataUsage {
+    /// Stored keys.
+    pub keys: u64,
+    /// Bytes of every key plus its value.
+    pub bytes: u64,
+    /// The most keys it may hold (the serving version's ask, capped by the
+    /// operator); `None` until a version has served.
+    pub max_keys: Option<u64>,
+    /// The most bytes it may hold; `None` until a version has served.
+    pub max_bytes: Option<u64>,
 }
 
 /// `GET /v1/status`.

@@ -1,7 +1,7 @@
 //! The module data store over the registry: the sandbox's `KvStore`, backed by the registry's durable module data.
 
-use modhost_registry::{DataWrite, Registry};
-use modhost_runtime::kv::{KvScope, KvStore, KvWrite};
+use modhost_registry::{DataQuota, DataWrite, Registry, RegistryError};
+use modhost_runtime::kv::{KvQuota, KvQuotaExceeded, KvScope, KvStore, KvUsage, KvWrite};
 
 /// The module data store backed by the registry's storage.
 #[derive(Debug, Clone)]
@@ -24,7 +24,7 @@ impl KvStore for RegistryKvStore {
             .kv_list(&scope.tenant, &scope.module, prefix, after, limit)?)
     }
 
-    fn commit(&self, scope: &KvScope, writes: &[KvWrite]) -> anyhow::Result<()> {
+    fn commit(&self, scope: &KvScope, writes: &[KvWrite], quota: KvQuota) -> anyhow::Result<()> {
         let writes: Vec<DataWrite> = writes
             .iter()
             .map(|write| match write {
@@ -35,6 +35,32 @@ impl KvStore for RegistryKvStore {
                 KvWrite::Delete { key } => DataWrite::Delete { key: key.clone() },
             })
             .collect();
-        Ok(self.0.kv_apply(&scope.tenant, &scope.module, &writes)?)
+        let quota = DataQuota {
+            max_keys: quota.max_keys,
+            max_bytes: quota.max_bytes,
+        };
+        match self.0.kv_apply(&scope.tenant, &scope.module, &writes, quota) {
+            Ok(()) => Ok(()),
+            Err(RegistryError::QuotaExceeded { after, quota, .. }) => Err(KvQuotaExceeded {
+                after: KvUsage {
+                    keys: after.keys,
+                    bytes: after.bytes,
+                },
+                quota: KvQuota {
+                    max_keys: quota.max_keys,
+                    max_bytes: quota.max_bytes,
+                },
+            }
+            .into()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    fn usage(&self, scope: &KvScope) -> anyhow::Result<KvUsage> {
+        let usage = self.0.kv_usage(&scope.tenant, &scope.module)?;
+        Ok(KvUsage {
+            keys: usage.keys,
+            bytes: usage.bytes,
+        })
     }
 }

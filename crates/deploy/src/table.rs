@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use modhost_manifest::Manifest;
 use modhost_registry::Tenant;
+use modhost_runtime::kv::KvQuota;
 use modhost_runtime::{ModuleConfig, ReadyModule};
 use semver::Version;
 use tokio::sync::OnceCell;
@@ -136,6 +137,8 @@ pub struct RouteStatus {
     pub serving: Option<Version>,
     /// Why it serves a fallback, or why nothing can serve.
     pub problem: Option<String>,
+    /// The data quota of the serving version: `None` until first use.
+    pub kv_quota: Option<KvQuota>,
 }
 
 /// Tenant id → its routes.
@@ -209,9 +212,13 @@ impl RoutingTable {
         let mut status = Vec::new();
         for (tenant, routes) in table.iter() {
             for (module, route) in &routes.modules {
-                let (serving, problem) = match route.serving.get() {
-                    Some(serving) => (Some(serving.version.clone()), serving.fallback_reason.clone()),
-                    None => (None, route.failure().map(|failure| failure.describe(now))),
+                let (serving, problem, kv_quota) = match route.serving.get() {
+                    Some(serving) => (
+                        Some(serving.version.clone()),
+                        serving.fallback_reason.clone(),
+                        Some(serving.ready.spec().kv_quota),
+                    ),
+                    None => (None, route.failure().map(|failure| failure.describe(now)), None),
                 };
                 status.push(RouteStatus {
                     tenant: tenant.clone(),
@@ -219,6 +226,7 @@ impl RoutingTable {
                     active: route.active.clone(),
                     serving,
                     problem,
+                    kv_quota,
                 });
             }
         }

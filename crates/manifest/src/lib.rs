@@ -83,6 +83,8 @@
 //! memory_mb = 32                  # 1 to 4096, default 32
 //! timeout_ms = 1000               # 1 to 60000, default 1000
 //! fuel = 50_000_000               # 1 or more; absent means no fuel metering
+//! kv_mb = 64                      # stored data per tenant: 1 to 65536 MiB, default 64
+//! kv_keys = 100_000               # stored keys per tenant: 1 to 100000000, default 100000
 //!
 //! [config.fields.low_stock_threshold]  # optional; names match [a-z][a-z0-9_]*, at most 64 bytes
 //! type = "int"                    # string, int, float, bool or enum

@@ -104,6 +104,13 @@ pub struct Limits {
     /// Fuel per call; `None` means no fuel metering.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fuel: Option<u64>,
+    /// Stored data per tenant, in MiB (1 to 65536; default 64): keys plus
+    /// values of the module's kv scope for one tenant. The operator's
+    /// `max_module_kv_mb` caps it.
+    pub kv_mb: u32,
+    /// Stored keys per tenant (1 to 100,000,000; default 100,000). The
+    /// operator's `max_module_kv_keys` caps it.
+    pub kv_keys: u64,
 }
 
 impl Limits {
@@ -115,10 +122,23 @@ impl Limits {
     pub const DEFAULT_TIMEOUT_MS: u32 = 1000;
     /// The largest `timeout_ms` a manifest may ask for.
     pub const MAX_TIMEOUT_MS: u32 = 60_000;
+    /// The stored data asked for when `kv_mb` is not given.
+    pub const DEFAULT_KV_MB: u32 = 64;
+    /// The largest `kv_mb` a manifest may ask for.
+    pub const MAX_KV_MB: u32 = 65_536;
+    /// The stored keys asked for when `kv_keys` is not given.
+    pub const DEFAULT_KV_KEYS: u64 = 100_000;
+    /// The largest `kv_keys` a manifest may ask for.
+    pub const MAX_KV_KEYS: u64 = 100_000_000;
 
     /// The memory limit in bytes.
     pub fn memory_bytes(&self) -> u64 {
         u64::from(self.memory_mb) * 1024 * 1024
+    }
+
+    /// The stored data quota in bytes.
+    pub fn kv_bytes(&self) -> u64 {
+        u64::from(self.kv_mb) * 1024 * 1024
     }
 
     /// The per-call timeout.
@@ -133,6 +153,8 @@ impl Default for Limits {
             memory_mb: Self::DEFAULT_MEMORY_MB,
             timeout_ms: Self::DEFAULT_TIMEOUT_MS,
             fuel: None,
+            kv_mb: Self::DEFAULT_KV_MB,
+            kv_keys: Self::DEFAULT_KV_KEYS,
         }
     }
 }

@@ -73,6 +73,8 @@ pub(crate) struct RawLimits {
     pub memory_mb: Option<i64>,
     pub timeout_ms: Option<i64>,
     pub fuel: Option<i64>,
+    pub kv_mb: Option<i64>,
+    pub kv_keys: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

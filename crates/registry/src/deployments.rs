@@ -267,6 +267,9 @@ impl Registry {
         let action_name = format!("deployment.{}", action_name(action));
         let mut draft = AuditDraft::ok(actor, &action_name, audit_target, Some(&tenant));
         let mut batch = Batch::new();
+        // Calls committing to the scope wait until the restore is applied,
+        // so its usage record stays exact.
+        let _scope = restore.map(|_| self.inner.data.lock_scope(&tenant, &module));
         if let Some(id) = restore {
             draft.detail = Some(format!(
                 "module data restored to snapshot {id}, taken when {} was left; writes made since were discarded",

@@ -175,6 +175,18 @@ pub enum RegistryError {
         /// Every problem.
         problems: Vec<modhost_manifest::Problem>,
     },
+    /// A call's writes would take a module's data past its quota; nothing was written.
+    #[error("{tenant}/{module}'s data would hold {} (quota {}); delete data, or have the operator or the module's manifest raise the quota", after.describe(), quota.describe())]
+    QuotaExceeded {
+        /// The tenant.
+        tenant: String,
+        /// The module.
+        module: String,
+        /// What the scope would have held.
+        after: crate::module_data::DataUsage,
+        /// The quota.
+        quota: crate::module_data::DataQuota,
+    },
     /// The artifact store failed or a component is corrupted.
     #[error(transparent)]
     Blob(#[from] BlobError),

@@ -5,7 +5,7 @@
 //! Snapshots protect promotions that migrate data: see `deployments.rs`.
 
 use crate::error::RegistryError;
-use crate::module_data::{DataWrite, ModuleDataStore};
+use crate::module_data::{DataQuota, DataUsage, DataWrite, ModuleDataStore};
 use crate::registry::Registry;
 
 impl Registry {
@@ -20,24 +20,46 @@ impl Registry {
     }
 
     /// Applies one call's `writes` to the (tenant, module) scope, in order,
-    /// all or none, and makes them durable before returning.
-    pub fn kv_apply(&self, tenant: &str, module: &str, writes: &[DataWrite]) -> Result<(), RegistryError> {
-        self.inner.data.apply(tenant, module, writes)
+    /// all or none, and makes them durable before returning; refused with
+    /// [`RegistryError::QuotaExceeded`], writing nothing, past `quota`.
+    pub fn kv_apply(
+        &self,
+        tenant: &str,
+        module: &str,
+        writes: &[DataWrite],
+        quota: DataQuota,
+    ) -> Result<(), RegistryError> {
+        self.inner.data.apply(tenant, module, writes, quota)
     }
 
-    /// Stores `value` under `key`, durably (one [`Registry::kv_apply`]).
+    /// What the (tenant, module) scope holds.
+    pub fn kv_usage(&self, tenant: &str, module: &str) -> Result<DataUsage, RegistryError> {
+        self.inner.data.usage(tenant, module)
+    }
+
+    /// Every scope's recorded usage, as (tenant, module, usage).
+    pub fn kv_usages(&self) -> Result<Vec<(String, String, DataUsage)>, RegistryError> {
+        self.inner.data.usages()
+    }
+
+    /// Stores `value` under `key`, durably, with no quota (an operator's write).
     pub fn kv_set(&self, tenant: &str, module: &str, key: &str, value: &[u8]) -> Result<(), RegistryError> {
         let write = DataWrite::Set {
             key: key.to_owned(),
             value: value.to_vec(),
         };
-        self.kv_apply(tenant, module, &[write])
+        self.kv_apply(tenant, module, &[write], DataQuota::UNLIMITED)
     }
 
     /// Removes `key`, durably; whether it existed.
     pub fn kv_delete(&self, tenant: &str, module: &str, key: &str) -> Result<bool, RegistryError> {
         let existed = self.kv_get(tenant, module, key)?.is_some();
-        self.kv_apply(tenant, module, &[DataWrite::Delete { key: key.to_owned() }])?;
+        self.kv_apply(
+            tenant,
+            module,
+            &[DataWrite::Delete { key: key.to_owned() }],
+            DataQuota::UNLIMITED,
+        )?;
         Ok(existed)
     }
 

@@ -66,7 +66,7 @@ pub use crate::model::{
     AuditEntry, AuditOutcome, AuditQuery, ConfigHistory, ConfigVersion, Deployment, DeploymentAction,
     DeploymentEvent, ModuleVersion, NewTenant, Organisation, Role, Tenant, TenantKind, TenantUpdate, Token,
 };
-pub use crate::module_data::{DataWrite, ModuleDataStore, StoreModuleData};
+pub use crate::module_data::{DataQuota, DataUsage, DataWrite, ModuleDataStore, StoreModuleData};
 pub use crate::publish::{PublishOutcome, Publisher, Upload};
 pub use crate::records::FORMAT as RECORD_FORMAT;
 pub use crate::registry::{Registry, RegistryConfig, RegistryEvent, SCHEMA_VERSION};

@@ -7,8 +7,21 @@
 //! `kv_snapshots` tree under a fresh id; restoring one replaces the scope in
 //! one batch. One sandbox call's writes arrive together and are applied in
 //! one batch with one flush ([`ModuleDataStore::apply`]).
+//!
+//! Each scope's usage ([`DataUsage`]: keys, and bytes of keys plus values) is
+//! kept in the `kv_usage` tree and updated in the same batch as the data, so
+//! the two never disagree. A scope with no usage record yet (data written
+//! before usage was tracked) is counted by one scan the first time it is
+//! needed. Applying a call's writes, counting and restoring take the scope's
+//! lock (one of [`LOCK_STRIPES`] striped mutexes), so two calls committing
+//! at once cannot both pass the [`DataQuota`] on the same old usage; the flush
+//! happens after the lock is released.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde::Serialize;
 
 use crate::error::RegistryError;
 use crate::store::{Batch, Store, Tree};
@@ -17,6 +30,84 @@ use crate::store::{Batch, Store, Tree};
 pub(crate) const KV: Tree = Tree::new("kv");
 /// Scope snapshots, keyed by snapshot id then key.
 pub(crate) const KV_SNAPSHOTS: Tree = Tree::new("kv_snapshots");
+/// Each scope's [`DataUsage`], keyed like the scope's prefix in [`KV`].
+pub(crate) const KV_USAGE: Tree = Tree::new("kv_usage");
+
+/// How many mutexes scopes share for their read-check-write of usage.
+const LOCK_STRIPES: usize = 64;
+
+/// What one (tenant, module) scope holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DataUsage {
+    /// Stored keys.
+    pub keys: u64,
+    /// Bytes of every key plus its value.
+    pub bytes: u64,
+}
+
+impl DataUsage {
+    fn encode(self) -> [u8; 16] {
+        let mut out = [0; 16];
+        out[..8].copy_from_slice(&self.keys.to_be_bytes());
+        out[8..].copy_from_slice(&self.bytes.to_be_bytes());
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        let keys = u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
+        let bytes = u64::from_be_bytes(bytes.get(8..16)?.try_into().ok()?);
+        Some(Self { keys, bytes })
+    }
+
+    /// `N keys, M bytes`, for messages.
+    pub fn describe(&self) -> String {
+        format!("{} keys, {} bytes", self.keys, self.bytes)
+    }
+
+    fn add(&mut self, entry: Option<u64>) {
+        if let Some(size) = entry {
+            self.keys += 1;
+            self.bytes += size;
+        }
+    }
+
+    fn remove(&mut self, entry: Option<u64>) {
+        if let Some(size) = entry {
+            self.keys = self.keys.saturating_sub(1);
+            self.bytes = self.bytes.saturating_sub(size);
+        }
+    }
+}
+
+/// The most one scope may hold. Writes that leave a scope over its quota
+/// are refused only when they grow it: deletes and shrinking writes always
+/// pass, so a scope over a lowered quota can be cleaned up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DataQuota {
+    /// The most keys.
+    pub max_keys: u64,
+    /// The most bytes of keys plus values.
+    pub max_bytes: u64,
+}
+
+impl DataQuota {
+    /// No limit (operators' own writes).
+    pub const UNLIMITED: Self = Self {
+        max_keys: u64::MAX,
+        max_bytes: u64::MAX,
+    };
+
+    /// `N keys, M bytes`, for messages.
+    pub fn describe(&self) -> String {
+        format!("{} keys, {} bytes", self.max_keys, self.max_bytes)
+    }
+
+    /// Whether going from `before` to `after` breaks the quota.
+    pub fn refuses(&self, before: DataUsage, after: DataUsage) -> bool {
+        (after.keys > self.max_keys && after.keys > before.keys)
+            || (after.bytes > self.max_bytes && after.bytes > before.bytes)
+    }
+}
 
 /// One write of a module's call, applied with the call's other writes or not at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,8 +142,19 @@ pub trait ModuleDataStore: Send + Sync {
         limit: usize,
     ) -> Result<Vec<String>, RegistryError>;
 
-    /// Applies `writes` to the scope in order, all or none, durably.
-    fn apply(&self, tenant: &str, module: &str, writes: &[DataWrite]) -> Result<(), RegistryError>;
+    /// Applies `writes` to the scope in order, all or none, durably; refused
+    /// with [`RegistryError::QuotaExceeded`], writing nothing, when they would
+    /// grow the scope past `quota`.
+    fn apply(
+        &self,
+        tenant: &str,
+        module: &str,
+        writes: &[DataWrite],
+        quota: DataQuota,
+    ) -> Result<(), RegistryError>;
+
+    /// What the scope holds now.
+    fn usage(&self, tenant: &str, module: &str) -> Result<DataUsage, RegistryError>;
 
     /// Copies the scope into a new snapshot and returns its id.
     fn snapshot(&self, tenant: &str, module: &str) -> Result<u64, RegistryError>;
@@ -91,6 +193,7 @@ fn snapshot_prefix(id: u64) -> [u8; 8] {
 #[derive(Clone)]
 pub struct StoreModuleData {
     store: Arc<dyn Store>,
+    locks: Arc<[Mutex<()>]>,
 }
 
 impl std::fmt::Debug for StoreModuleData {
@@ -102,10 +205,29 @@ impl std::fmt::Debug for StoreModuleData {
 impl StoreModuleData {
     /// Module data kept in `store`.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        let locks: Vec<Mutex<()>> = (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect();
+        Self {
+            store,
+            locks: locks.into(),
+        }
     }
 
-    /// Adds to `batch` the writes that turn the scope into snapshot `id`.
+    /// The lock of the scope's usage: held while its usage is read, checked
+    /// and written with its data. Hold it from [`Self::restore_into`] until
+    /// the batch is applied.
+    pub(crate) fn lock_scope(&self, tenant: &str, module: &str) -> MutexGuard<'_, ()> {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (tenant, module).hash(&mut hasher);
+        let stripe = usize::try_from(hasher.finish() % LOCK_STRIPES as u64).unwrap_or(0);
+        self.locks
+            .get(stripe)
+            .unwrap_or(&self.locks[0])
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds to `batch` the writes that turn the scope into snapshot `id`,
+    /// its usage record included. The caller holds [`Self::lock_scope`].
     pub(crate) fn restore_into(
         &self,
         batch: &mut Batch,
@@ -117,14 +239,66 @@ impl StoreModuleData {
         for entry in self.store.scan_prefix(KV, &scope)? {
             batch.delete(KV, entry?.0);
         }
+        let mut usage = DataUsage::default();
         for entry in self.store.scan_prefix(KV_SNAPSHOTS, &snapshot_prefix(id))? {
             let (saved_key, value) = entry?;
+            let key = saved_key.get(8..).unwrap_or_default();
+            usage.add(Some(entry_size(key.len(), value.len())));
             let mut full = scope.clone();
-            full.extend_from_slice(saved_key.get(8..).unwrap_or_default());
+            full.extend_from_slice(key);
             batch.put(KV, full, value);
         }
+        batch.put(KV_USAGE, scope, usage.encode());
         Ok(())
     }
+
+    /// The scope's usage: its record, or one scan (recorded) when it has none.
+    /// The caller holds [`Self::lock_scope`].
+    fn usage_locked(&self, tenant: &str, module: &str) -> Result<DataUsage, RegistryError> {
+        let scope = scope_prefix(tenant, module);
+        if let Some(record) = self.store.get(KV_USAGE, &scope)? {
+            return DataUsage::decode(&record).ok_or_else(|| {
+                RegistryError::Storage(format!(
+                    "the data usage record of {tenant}/{module} is unreadable; restore the data directory from a backup"
+                ))
+            });
+        }
+        let mut usage = DataUsage::default();
+        for entry in self.store.scan_prefix(KV, &scope)? {
+            let (full, value) = entry?;
+            usage.add(Some(entry_size(full.len() - scope.len(), value.len())));
+        }
+        if usage != DataUsage::default() {
+            // Derived data: recomputed by the same scan if this write is lost.
+            self.store.put(KV_USAGE, &scope, &usage.encode())?;
+        }
+        Ok(usage)
+    }
+
+    /// Every scope's recorded usage, as (tenant, module, usage).
+    pub fn usages(&self) -> Result<Vec<(String, String, DataUsage)>, RegistryError> {
+        let mut usages = Vec::new();
+        for entry in self.store.scan_prefix(KV_USAGE, &[])? {
+            let (scope, record) = entry?;
+            let mut parts = scope.split(|byte| *byte == 0);
+            let (Some(tenant), Some(module), Some(usage)) =
+                (parts.next(), parts.next(), DataUsage::decode(&record))
+            else {
+                continue;
+            };
+            usages.push((
+                String::from_utf8_lossy(tenant).into_owned(),
+                String::from_utf8_lossy(module).into_owned(),
+                usage,
+            ));
+        }
+        Ok(usages)
+    }
+}
+
+/// What one entry counts against a quota: its key's bytes plus its value's.
+fn entry_size(key_len: usize, value_len: usize) -> u64 {
+    u64::try_from(key_len.saturating_add(value_len)).unwrap_or(u64::MAX)
 }
 
 impl ModuleDataStore for StoreModuleData {
@@ -172,21 +346,62 @@ impl ModuleDataStore for StoreModuleData {
         Ok(keys)
     }
 
-    fn apply(&self, tenant: &str, module: &str, writes: &[DataWrite]) -> Result<(), RegistryError> {
+    fn apply(
+        &self,
+        tenant: &str,
+        module: &str,
+        writes: &[DataWrite],
+        quota: DataQuota,
+    ) -> Result<(), RegistryError> {
         if writes.is_empty() {
             return Ok(());
         }
-        let mut batch = Batch::new();
-        for write in writes {
-            match write {
-                DataWrite::Set { key, value } => {
-                    batch.put(KV, scoped_key(tenant, module, key), value.clone())
-                }
-                DataWrite::Delete { key } => batch.delete(KV, scoped_key(tenant, module, key)),
-            };
+        {
+            let _scope = self.lock_scope(tenant, module);
+            let before = self.usage_locked(tenant, module)?;
+            let mut after = before;
+            // Each written key's entry size as the batch leaves it so far.
+            let mut sizes: HashMap<&str, Option<u64>> = HashMap::new();
+            let mut batch = Batch::new();
+            for write in writes {
+                let (key, new_size) = match write {
+                    DataWrite::Set { key, value } => {
+                        batch.put(KV, scoped_key(tenant, module, key), value.clone());
+                        (key, Some(entry_size(key.len(), value.len())))
+                    }
+                    DataWrite::Delete { key } => {
+                        batch.delete(KV, scoped_key(tenant, module, key));
+                        (key, None)
+                    }
+                };
+                let old_size = match sizes.get(key.as_str()) {
+                    Some(size) => *size,
+                    None => self
+                        .store
+                        .get(KV, &scoped_key(tenant, module, key))?
+                        .map(|value| entry_size(key.len(), value.len())),
+                };
+                after.remove(old_size);
+                after.add(new_size);
+                sizes.insert(key, new_size);
+            }
+            if quota.refuses(before, after) {
+                return Err(RegistryError::QuotaExceeded {
+                    tenant: tenant.to_owned(),
+                    module: module.to_owned(),
+                    after,
+                    quota,
+                });
+            }
+            batch.put(KV_USAGE, scope_prefix(tenant, module), after.encode());
+            self.store.apply(&batch)?;
         }
-        self.store.apply(&batch)?;
         Ok(self.store.flush()?)
+    }
+
+    fn usage(&self, tenant: &str, module: &str) -> Result<DataUsage, RegistryError> {
+        let _scope = self.lock_scope(tenant, module);
+        self.usage_locked(tenant, module)
     }
 
     fn snapshot(&self, tenant: &str, module: &str) -> Result<u64, RegistryError> {
@@ -222,9 +437,12 @@ impl ModuleDataStore for StoreModuleData {
     }
 
     fn restore(&self, tenant: &str, module: &str, id: u64) -> Result<(), RegistryError> {
-        let mut batch = Batch::new();
-        self.restore_into(&mut batch, tenant, module, id)?;
-        self.store.apply(&batch)?;
+        {
+            let _scope = self.lock_scope(tenant, module);
+            let mut batch = Batch::new();
+            self.restore_into(&mut batch, tenant, module, id)?;
+            self.store.apply(&batch)?;
+        }
         Ok(self.store.flush()?)
     }
 

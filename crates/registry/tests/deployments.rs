@@ -527,6 +527,14 @@ fn module_data_is_scoped_and_a_rollback_across_a_migration_restores_it() {
         "writes since are discarded"
     );
     assert_eq!(
+        registry.kv_usage("banban", "inventory").expect("usage"),
+        modhost_registry::DataUsage {
+            keys: 1,
+            bytes: ("items/a".len() + "old shape".len()) as u64,
+        },
+        "the usage is the snapshot's"
+    );
+    assert_eq!(
         registry
             .kv_get("acme", "inventory", "items/a")
             .expect("get")

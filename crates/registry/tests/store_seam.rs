@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use modhost_registry::store::{Batch, Entries, MemoryStore, Store, StoreError, Tree};
-use modhost_registry::{DataWrite, Registry, RegistryConfig, RegistryError, TenantKind};
+use modhost_registry::{DataQuota, DataWrite, Registry, RegistryConfig, RegistryError, TenantKind};
 
 /// A [`MemoryStore`] that counts batches and flushes, and can be told to fail batches.
 #[derive(Default)]
@@ -65,7 +65,7 @@ fn set(key: &str, value: &str) -> DataWrite {
 fn kv_apply_is_one_batch_and_one_flush_in_order() {
     let (_dir, store, registry) = counting_registry();
     registry
-        .kv_apply("acme", "notes", &[set("gone", "x")])
+        .kv_apply("acme", "notes", &[set("gone", "x")], DataQuota::UNLIMITED)
         .expect("seed");
     let (applies, flushes) = (
         store.applies.load(Ordering::SeqCst),
@@ -81,7 +81,9 @@ fn kv_apply_is_one_batch_and_one_flush_in_order() {
         set("c", "4"),
         DataWrite::Delete { key: "c".to_owned() },
     ];
-    registry.kv_apply("acme", "notes", &writes).expect("apply");
+    registry
+        .kv_apply("acme", "notes", &writes, DataQuota::UNLIMITED)
+        .expect("apply");
     assert_eq!(store.applies.load(Ordering::SeqCst), applies + 1, "one batch");
     assert_eq!(store.flushes.load(Ordering::SeqCst), flushes + 1, "one flush");
     assert_eq!(
@@ -100,7 +102,12 @@ fn kv_apply_is_one_batch_and_one_flush_in_order() {
 
     store.fail_applies.store(true, Ordering::SeqCst);
     let error = registry
-        .kv_apply("acme", "notes", &[set("a", "lost"), set("d", "lost")])
+        .kv_apply(
+            "acme",
+            "notes",
+            &[set("a", "lost"), set("d", "lost")],
+            DataQuota::UNLIMITED,
+        )
         .expect_err("the store fails");
     assert!(error.to_string().contains("the disk is full"), "{error}");
     store.fail_applies.store(false, Ordering::SeqCst);

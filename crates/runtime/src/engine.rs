@@ -18,6 +18,8 @@ pub struct RuntimeConfig {
     pub max_memory_bytes: u64,
     /// The longest deadline any call may have, whatever its manifest asks.
     pub max_timeout: Duration,
+    /// The most one tenant's data of one module may hold, whatever its manifest asks.
+    pub max_kv_quota: crate::kv::KvQuota,
     /// The wasm stack limit of every call.
     pub max_wasm_stack_bytes: usize,
     /// How often the epoch advances: the granularity of deadlines, and the
@@ -67,6 +69,10 @@ impl Default for RuntimeConfig {
         Self {
             max_memory_bytes: 256 * 1024 * 1024,
             max_timeout: Duration::from_secs(30),
+            max_kv_quota: crate::kv::KvQuota {
+                max_keys: 1_000_000,
+                max_bytes: 1024 * 1024 * 1024,
+            },
             max_wasm_stack_bytes: 512 * 1024,
             epoch_tick: Duration::from_millis(1),
             fuel_metering: true,

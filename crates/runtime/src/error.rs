@@ -46,6 +46,11 @@ pub enum CallError {
     /// The module's data writes could not be made durable; the response was discarded.
     #[error("the module's data could not be saved: {0}")]
     Storage(String),
+    /// The call's writes fit when it made them, but another call of the
+    /// tenant committed first and together they would pass the module's data
+    /// quota; the writes and the response were discarded.
+    #[error("{0}; delete data or store less, then retry")]
+    QuotaExceeded(String),
     /// The tenant already runs and queues as many calls as it may; nothing ran.
     #[error("{0}")]
     Busy(String),
@@ -64,6 +69,7 @@ impl CallError {
             Self::InvalidResponse(_) => "invalid-response",
             Self::Instantiation(_) => "instantiation",
             Self::Storage(_) => "storage",
+            Self::QuotaExceeded(_) => "kv-quota",
             Self::Busy(_) => "busy",
         }
     }

@@ -41,6 +41,79 @@ pub enum KvWrite {
     },
 }
 
+/// What a scope holds: keys, and bytes of every key plus its value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KvUsage {
+    /// Stored keys.
+    pub keys: u64,
+    /// Bytes of keys plus values.
+    pub bytes: u64,
+}
+
+impl KvUsage {
+    /// Counts an entry of `size` bytes in (`None`: no entry).
+    pub fn add(&mut self, size: Option<u64>) {
+        if let Some(size) = size {
+            self.keys += 1;
+            self.bytes += size;
+        }
+    }
+
+    /// Counts an entry of `size` bytes out (`None`: no entry).
+    pub fn remove(&mut self, size: Option<u64>) {
+        if let Some(size) = size {
+            self.keys = self.keys.saturating_sub(1);
+            self.bytes = self.bytes.saturating_sub(size);
+        }
+    }
+}
+
+/// What one entry counts against a quota: its key's bytes plus its value's.
+pub fn entry_size(key: &str, value: &[u8]) -> u64 {
+    u64::try_from(key.len().saturating_add(value.len())).unwrap_or(u64::MAX)
+}
+
+/// The most a scope may hold: the module's `[limits]` ask, capped by the operator.
+/// Writes that grow a scope past it are refused; deletes and shrinking
+/// writes always pass, so a scope over a lowered quota can be cleaned up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KvQuota {
+    /// The most keys.
+    pub max_keys: u64,
+    /// The most bytes of keys plus values.
+    pub max_bytes: u64,
+}
+
+impl KvQuota {
+    /// No quota.
+    pub const UNLIMITED: Self = Self {
+        max_keys: u64::MAX,
+        max_bytes: u64::MAX,
+    };
+
+    /// Whether going from `before` to `after` breaks the quota.
+    pub fn refuses(&self, before: KvUsage, after: KvUsage) -> bool {
+        (after.keys > self.max_keys && after.keys > before.keys)
+            || (after.bytes > self.max_bytes && after.bytes > before.bytes)
+    }
+}
+
+/// How a refused write's `unavailable` message begins, so guests (the SDK)
+/// can tell a full quota from a storage failure until the WIT has a case of
+/// its own for it.
+pub const QUOTA_EXCEEDED_PREFIX: &str = "quota exceeded: ";
+
+/// A commit refused because it would grow the scope past its quota; nothing
+/// was written. Returned (inside `anyhow`) by [`KvStore::commit`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the module's data would hold {} keys, {} bytes; its quota is {} keys, {} bytes", after.keys, after.bytes, quota.max_keys, quota.max_bytes)]
+pub struct KvQuotaExceeded {
+    /// What the scope would have held.
+    pub after: KvUsage,
+    /// The quota.
+    pub quota: KvQuota,
+}
+
 /// Where kv data lives. Implementations receive only validated keys and values
 /// within the limits above. A call's writes are buffered by the sandbox and
 /// reach the store in one [`KvStore::commit`] when the call succeeds.
@@ -56,8 +129,13 @@ pub trait KvStore: Send + Sync + 'static {
         limit: usize,
     ) -> anyhow::Result<Vec<String>>;
     /// Applies one call's writes to `scope`, in order, atomically (all or
-    /// none) and durably: it returns once they would survive a crash.
-    fn commit(&self, scope: &KvScope, writes: &[KvWrite]) -> anyhow::Result<()>;
+    /// none) and durably: it returns once they would survive a crash. When
+    /// they would grow the scope past `quota` nothing is written and the
+    /// error is a [`KvQuotaExceeded`]; the check and the write are one step,
+    /// so calls committing at once cannot pass it together.
+    fn commit(&self, scope: &KvScope, writes: &[KvWrite], quota: KvQuota) -> anyhow::Result<()>;
+    /// What `scope` holds now.
+    fn usage(&self, scope: &KvScope) -> anyhow::Result<KvUsage>;
 }
 
 /// Why a key was refused, in words for the guest.
@@ -117,20 +195,31 @@ impl KvStore for MemoryKvStore {
         Ok(self.with_scope(scope, |entries| entries.get(key).cloned()))
     }
 
-    fn commit(&self, scope: &KvScope, writes: &[KvWrite]) -> anyhow::Result<()> {
+    fn commit(&self, scope: &KvScope, writes: &[KvWrite], quota: KvQuota) -> anyhow::Result<()> {
         self.with_scope(scope, |entries| {
+            let before = usage_of(entries);
+            let mut updated = entries.clone();
             for write in writes {
                 match write {
                     KvWrite::Set { key, value } => {
-                        entries.insert(key.clone(), value.clone());
+                        updated.insert(key.clone(), value.clone());
                     }
                     KvWrite::Delete { key } => {
-                        entries.remove(key);
+                        updated.remove(key);
                     }
                 }
             }
-        });
-        Ok(())
+            let after = usage_of(&updated);
+            if quota.refuses(before, after) {
+                return Err(KvQuotaExceeded { after, quota }.into());
+            }
+            *entries = updated;
+            Ok(())
+        })
+    }
+
+    fn usage(&self, scope: &KvScope) -> anyhow::Result<KvUsage> {
+        Ok(self.with_scope(scope, |entries| usage_of(entries)))
     }
 
     fn list(
@@ -150,6 +239,14 @@ impl KvStore for MemoryKvStore {
                 .collect()
         }))
     }
+}
+
+fn usage_of(entries: &BTreeMap<String, Vec<u8>>) -> KvUsage {
+    let mut usage = KvUsage::default();
+    for (key, value) in entries {
+        usage.add(Some(entry_size(key, value)));
+    }
+    usage
 }
 
 /// The lower bound of a listing: after `after` when it sorts at or past the prefix, else the prefix.

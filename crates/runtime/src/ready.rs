@@ -18,6 +18,8 @@ pub struct ModuleSpec {
     pub timeout: Duration,
     /// The fuel budget per call, if the manifest sets one.
     pub fuel: Option<u64>,
+    /// How much one tenant's data of this module may hold.
+    pub kv_quota: crate::kv::KvQuota,
     /// Modules it may call, with the version requirement.
     pub dependencies: BTreeMap<String, semver::VersionReq>,
     /// Its endpoints: what a nested `modules.call` may reach, and with which permission.
@@ -46,6 +48,10 @@ impl ModuleSpec {
             memory_bytes: manifest.limits.memory_bytes(),
             timeout: manifest.limits.timeout(),
             fuel: manifest.limits.fuel,
+            kv_quota: crate::kv::KvQuota {
+                max_keys: manifest.limits.kv_keys,
+                max_bytes: manifest.limits.kv_bytes(),
+            },
             dependencies: manifest
                 .dependencies
                 .iter()

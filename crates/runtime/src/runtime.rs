@@ -19,7 +19,7 @@ use crate::caps::{
 use crate::cpu::{CpuMeter, CpuUsage};
 use crate::engine::{EpochTicker, RuntimeConfig};
 use crate::error::{CallError, PrepareError};
-use crate::kv::{KvScope, KvStore};
+use crate::kv::{KvQuota, KvQuotaExceeded, KvScope, KvStore};
 use crate::logs::{LogBuffer, truncate};
 use crate::metrics::ModuleMetrics;
 use crate::ready::{ModuleSpec, ReadyModule};
@@ -189,6 +189,10 @@ impl Runtime {
         let config = &self.inner.config;
         spec.memory_bytes = spec.memory_bytes.min(config.max_memory_bytes);
         spec.timeout = spec.timeout.min(config.max_timeout);
+        spec.kv_quota = KvQuota {
+            max_keys: spec.kv_quota.max_keys.min(config.max_kv_quota.max_keys),
+            max_bytes: spec.kv_quota.max_bytes.min(config.max_kv_quota.max_bytes),
+        };
         let sha256 = hex::encode(Sha256::digest(component_bytes));
         let component = self
             .inner
@@ -231,7 +235,7 @@ impl Runtime {
                 limit_bytes: usize::try_from(spec.memory_bytes).unwrap_or(usize::MAX),
                 hit: false,
             },
-            kv: KvCtx::new(scope, target.store.clone()),
+            kv: KvCtx::new(scope, target.store.clone(), spec.kv_quota),
             config: ConfigCtx::new(target.config.clone()),
             log: LogCtx::new(self.inner.logs.clone(), &call),
             metrics: MetricsCtx::new(self.inner.module_metrics.clone(), &call),
@@ -307,7 +311,10 @@ impl Runtime {
             && succeeded(value)
             && let Err(error) = store.data_mut().kv.commit()
         {
-            outcome = Err(CallError::Storage(format!("{error:#}")));
+            outcome = Err(match error.downcast_ref::<KvQuotaExceeded>() {
+                Some(exceeded) => CallError::QuotaExceeded(exceeded.to_string()),
+                None => CallError::Storage(format!("{error:#}")),
+            });
         }
         let fuel_used = if self.inner.config.fuel_metering {
             module

@@ -93,6 +93,7 @@ fn spec() -> ModuleSpec {
         memory_bytes: 16 * 1024 * 1024,
         timeout: std::time::Duration::from_secs(5),
         fuel: None,
+        kv_quota: modhost_runtime::kv::KvQuota::UNLIMITED,
         dependencies: Default::default(),
         endpoints: vec![],
     }

@@ -813,3 +813,154 @@ fn a_tenant_over_its_cpu_budget_is_paused_while_its_neighbour_runs_unthrottled()
     );
     assert_eq!(usage["globex"].throttled, Duration::ZERO, "{usage:?}");
 }
+
+fn chaos_scope(tenant: &str) -> KvScope {
+    KvScope {
+        tenant: tenant.to_owned(),
+        module: "chaos".to_owned(),
+    }
+}
+
+/// chaos's `[limits]`: `kv_keys = 100`, `kv_mb = 1`.
+const CHAOS_KV_KEYS: u64 = 100;
+const CHAOS_KV_BYTES: u64 = 1024 * 1024;
+
+#[tokio::test]
+async fn a_write_past_the_data_quota_is_refused_at_once_and_the_call_keeps_nothing() {
+    let _serial = SERIAL.lock().await;
+    let sandbox = Sandbox::new();
+    // 100 keys of `fill/N` (6 or 7 bytes) + 2-byte values: at the key quota exactly.
+    let filled = sandbox
+        .call("acme", Method::Put, "/fill/100", "xy")
+        .await
+        .expect("100 keys fit the quota");
+    assert_eq!(json(&filled), serde_json::json!({"written": 100}));
+    let full = sandbox.kv.usage(&chaos_scope("acme")).expect("usage");
+    assert_eq!(full.keys, CHAOS_KV_KEYS);
+    // Rewriting the same keys does not grow the data; key 100 would.
+    let refused = sandbox.call("acme", Method::Put, "/fill/101", "zz").await;
+    assert_eq!(
+        refused,
+        Err(module_error(
+            ErrorCode::Conflict,
+            &format!(
+                "storage quota exceeded: this write would leave the module's data at 101 keys, {} bytes; its quota is 100 keys, 1048576 bytes; delete keys or store less",
+                full.bytes + "fill/100".len() as u64 + 2
+            )
+        ))
+    );
+    assert_eq!(sandbox.kv.usage(&chaos_scope("acme")).expect("usage"), full);
+    assert_eq!(
+        sandbox.stored("acme", "chaos", "fill/0").as_deref(),
+        Some("xy"),
+        "the refused call's rewrites of existing keys were discarded too"
+    );
+    // The bytes quota: the second 600 KiB value would pass 1 MiB.
+    let big = "b".repeat(600 * 1024);
+    let refused = sandbox.call("globex", Method::Put, "/fill/2", &big).await;
+    assert_eq!(
+        refused,
+        Err(module_error(
+            ErrorCode::Conflict,
+            &format!(
+                "storage quota exceeded: this write would leave the module's data at 2 keys, {} bytes; its quota is 100 keys, {CHAOS_KV_BYTES} bytes; delete keys or store less",
+                2 * (600 * 1024 + "fill/0".len())
+            )
+        ))
+    );
+    assert_eq!(
+        sandbox.kv.usage(&chaos_scope("globex")).expect("usage"),
+        modhost_runtime::kv::KvUsage::default(),
+        "nothing of the refused call was kept"
+    );
+    assert_still_serves(&sandbox, "globex").await;
+}
+
+#[tokio::test]
+async fn a_tenant_over_its_quota_can_still_delete_but_not_grow() {
+    let _serial = SERIAL.lock().await;
+    let sandbox = Sandbox::new();
+    // 150 keys put there by an operator (e.g. before the quota was lowered).
+    for index in 0..150 {
+        sandbox
+            .kv
+            .set(&chaos_scope("acme"), &format!("fill/{index}"), b"v")
+            .expect("set");
+    }
+    let refused = sandbox.call("acme", Method::Put, "/data/new", "1").await;
+    assert!(
+        matches!(&refused, Err(CallError::Module(error)) if error.code == ErrorCode::Conflict
+            && error.message.starts_with("storage quota exceeded: this write would leave the module's data at 151 keys")),
+        "{refused:?}"
+    );
+    let deleted = sandbox
+        .call("acme", Method::Delete, "/fill/60", "")
+        .await
+        .expect("deletes pass over the quota");
+    assert_eq!(json(&deleted), serde_json::json!({"deleted": 60}));
+    assert_eq!(sandbox.kv.usage(&chaos_scope("acme")).expect("usage").keys, 90);
+    sandbox
+        .call("acme", Method::Put, "/data/new", "1")
+        .await
+        .expect("under the quota again, a new key fits");
+}
+
+#[test]
+fn of_two_calls_that_fit_the_quota_alone_but_not_together_the_second_to_commit_fails_whole() {
+    let _serial = SERIAL.blocking_lock();
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a multi-thread tokio runtime");
+    let sandbox = Arc::new(Sandbox::new());
+    let outcomes = tokio.block_on(async {
+        // Each writes 60 keys, then holds them 100 ms uncommitted, so both
+        // pass the check at `set` against the same empty scope.
+        let calls: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|prefix| {
+                let sandbox = sandbox.clone();
+                tokio::spawn(async move {
+                    sandbox
+                        .call(
+                            "acme",
+                            Method::Put,
+                            &format!("/fill/60?prefix={prefix}&hold_ms=100"),
+                            "v",
+                        )
+                        .await
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for call in calls {
+            outcomes.push(call.await.expect("the call task ends"));
+        }
+        outcomes
+    });
+    let succeeded = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+    let refused: Vec<_> = outcomes
+        .iter()
+        .filter_map(|outcome| outcome.as_ref().err())
+        .collect();
+    assert_eq!(succeeded, 1, "{outcomes:?}");
+    // 60 keys `fill/aN` of 7 or 8 bytes with a 1-byte value: 10×8 + 50×9 = 530 bytes each.
+    assert_eq!(
+        refused,
+        vec![&CallError::QuotaExceeded(
+            "the module's data would hold 120 keys, 1060 bytes; its quota is 100 keys, 1048576 bytes"
+                .to_owned()
+        )]
+    );
+    assert_eq!(
+        refused[0].to_string(),
+        "the module's data would hold 120 keys, 1060 bytes; its quota is 100 keys, 1048576 bytes; delete data or store less, then retry"
+    );
+    let usage = sandbox.kv.usage(&chaos_scope("acme")).expect("usage");
+    assert_eq!(
+        (usage.keys, usage.bytes),
+        (60, 530),
+        "only the first call's writes were kept"
+    );
+}

@@ -4,7 +4,13 @@
 //! the scope, so keys are plain names (`items/TS-01`), never paths to escape.
 //! Errors convert to [`Error`]: an invalid key is a `bad-request` (keys are
 //! usually built from request input), an oversized value `unprocessable`, a
-//! storage failure `unavailable`.
+//! storage failure `unavailable`, and a write refused because the module's
+//! data for this tenant would grow past its quota (`[limits] kv_mb` and
+//! `kv_keys`, capped by the operator) a `conflict` whose message begins
+//! `storage quota exceeded:` ([`is_quota_exceeded`] tells). Deletes and
+//! writes that shrink the data always pass, so a full store can be cleaned.
+//! WIT 1.0 carries the refusal as `unavailable("quota exceeded: …")`; a
+//! later WIT version may give it a case of its own.
 //!
 //! A call's writes are one transaction: the call reads its own writes, and
 //! the host commits them together only if the call succeeds. A call that
@@ -26,6 +32,17 @@ pub const MAX_KEY_BYTES: usize = 512;
 pub const MAX_KEY_PART_BYTES: usize = 64;
 
 pub use wit::KeyPage;
+
+/// How the host's `unavailable` reason begins when a write would pass the quota.
+const HOST_QUOTA_PREFIX: &str = "quota exceeded: ";
+/// How the SDK's error message begins for the same refusal.
+const QUOTA_EXCEEDED: &str = "storage quota exceeded: ";
+
+/// Whether `error` is a kv write refused because the module's data for this
+/// tenant would grow past its quota.
+pub fn is_quota_exceeded(error: &Error) -> bool {
+    error.code() == crate::ErrorCode::Conflict && error.message().starts_with(QUOTA_EXCEEDED)
+}
 
 /// Whether `part` can safely become one part of a key built from input:
 /// 1 to [`MAX_KEY_PART_BYTES`] of `A-Z a-z 0-9 . _ -`. No `/`, so an id taken
@@ -54,9 +71,10 @@ impl From<wit::KvError> for Error {
             wit::KvError::ValueTooLarge(limit) => Error::unprocessable(format!(
                 "the value is larger than the storage limit of {limit} bytes"
             )),
-            wit::KvError::Unavailable(reason) => {
-                Error::unavailable(format!("storage is unavailable: {reason}"))
-            }
+            wit::KvError::Unavailable(reason) => match reason.strip_prefix(HOST_QUOTA_PREFIX) {
+                Some(detail) => Error::conflict(format!("{QUOTA_EXCEEDED}{detail}")),
+                None => Error::unavailable(format!("storage is unavailable: {reason}")),
+            },
         }
     }
 }
@@ -146,5 +164,27 @@ mod tests {
                 "location `s/1` is not valid; use 1 to 64 letters, digits, `.`, `_` or `-`"
             ))
         );
+    }
+
+    #[test]
+    fn a_full_quota_is_a_conflict_and_other_storage_failures_stay_unavailable() {
+        let full = Error::from(wit::KvError::Unavailable(
+            "quota exceeded: this write would leave the module's data at 11 keys, 40 bytes; its quota is 10 keys, 1048576 bytes; delete keys or store less".to_owned(),
+        ));
+        assert_eq!(
+            full,
+            Error::conflict(
+                "storage quota exceeded: this write would leave the module's data at 11 keys, 40 bytes; its quota is 10 keys, 1048576 bytes; delete keys or store less"
+            )
+        );
+        assert!(is_quota_exceeded(&full));
+        let failed = Error::from(wit::KvError::Unavailable(
+            "the host's storage failed; try again".to_owned(),
+        ));
+        assert_eq!(
+            failed,
+            Error::unavailable("storage is unavailable: the host's storage failed; try again")
+        );
+        assert!(!is_quota_exceeded(&failed));
     }
 }

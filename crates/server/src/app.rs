@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use bytes::Bytes;
 use modhost_deploy::{Loader, RegistryKvStore};
 use modhost_registry::{Registry, RegistryConfig};
+use modhost_runtime::kv::KvQuota;
 use modhost_runtime::{Runtime, RuntimeConfig};
 
 use crate::config::ServerConfig;
@@ -48,6 +49,10 @@ pub(crate) fn open(config: ServerConfig, openapi: Bytes) -> anyhow::Result<App> 
     let runtime_config = RuntimeConfig {
         max_memory_bytes: config.max_module_memory_mb * 1024 * 1024,
         max_timeout: Duration::from_millis(config.max_module_timeout_ms),
+        max_kv_quota: KvQuota {
+            max_keys: config.max_module_kv_keys,
+            max_bytes: config.max_module_kv_mb.saturating_mul(1024 * 1024),
+        },
         compile_cache_dir: Some(config.data_dir.join("compiled")),
         tenant_limits: config.default_tenant_limits(),
         ..RuntimeConfig::default()

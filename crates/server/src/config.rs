@@ -23,6 +23,10 @@ pub struct ServerConfig {
     pub max_module_memory_mb: u64,
     /// The longest deadline any module call may have, in milliseconds.
     pub max_module_timeout_ms: u64,
+    /// The most data (keys plus values) one tenant's data of one module may hold, in MiB.
+    pub max_module_kv_mb: u64,
+    /// The most keys one tenant's data of one module may hold.
+    pub max_module_kv_keys: u64,
     /// How long shutdown waits for in-flight requests, in milliseconds.
     pub shutdown_grace_ms: u64,
     /// How many module calls one tenant may run at once.
@@ -59,6 +63,8 @@ impl Default for ServerConfig {
             max_component_bytes: 16 * 1024 * 1024,
             max_module_memory_mb: 256,
             max_module_timeout_ms: 30_000,
+            max_module_kv_mb: 1024,
+            max_module_kv_keys: 1_000_000,
             shutdown_grace_ms: 10_000,
             max_concurrent_calls_per_tenant: TenantLimits::default().max_concurrent_calls,
             max_queued_calls_per_tenant: TenantLimits::default().max_queued_calls,

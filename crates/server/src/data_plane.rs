@@ -60,6 +60,9 @@ fn call_error(error: &CallError) -> Response {
         CallError::Instantiation(_) | CallError::Storage(_) => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
         }
+        CallError::QuotaExceeded(_) => {
+            ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "kv-quota-exceeded", message)
+        }
         CallError::Busy(_) => {
             let mut error = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "busy", message);
             error.headers.push(("retry-after", "1".to_owned()));

@@ -142,6 +142,9 @@ impl From<RegistryError> for ApiError {
                 ),
             )
             .with_problems(json!(problems)),
+            RegistryError::QuotaExceeded { .. } => {
+                Self::new(StatusCode::INSUFFICIENT_STORAGE, "kv-quota-exceeded", message)
+            }
             RegistryError::Blob(_) | RegistryError::Storage(_) => {
                 tracing::error!(%message, "registry failure");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", message)

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use modhost_registry::DataUsage;
 use modhost_runtime::LATENCY_BUCKETS_SECONDS;
 use modhost_runtime::metrics::{ModuleSeriesSnapshot, SeriesValue};
 use modhost_runtime::{CpuUsage, RequestSeries};
@@ -30,7 +31,12 @@ struct Snapshot {
     totals: Vec<(&'static str, &'static str, u64)>,
     modules: Vec<ModuleSeriesSnapshot>,
     cpu: Vec<(String, CpuUsage)>,
+    /// (tenant, module, usage) of every data scope with a usage record.
+    kv: Vec<(String, String, DataUsage)>,
 }
+
+/// Reads one figure of a data scope's usage.
+type UsageField = fn(&DataUsage) -> u64;
 
 fn tenant_module(tenant: &str, module: &str) -> Labels {
     vec![
@@ -108,6 +114,26 @@ impl Collector for Snapshot {
             let labels = vec![("tenant".to_owned(), tenant.clone())];
             ConstCounter::new(usage.throttled.as_secs_f64()).encode(family.encode_family(&labels)?)?;
         }
+        let gauges: [(&str, &str, UsageField); 2] = [
+            (
+                "modhost_kv_keys",
+                "Keys stored by a module for a tenant.",
+                |usage| usage.keys,
+            ),
+            (
+                "modhost_kv_bytes",
+                "Bytes (keys plus values) stored by a module for a tenant.",
+                |usage| usage.bytes,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for (tenant, module, usage) in &self.kv {
+                family
+                    .encode_family(&tenant_module(tenant, module))?
+                    .encode_gauge(&i64::try_from(value(usage)).unwrap_or(i64::MAX))?;
+            }
+        }
         for (name, help, value) in &self.totals {
             let counter = ConstCounter::new(*value);
             counter.encode(encoder.encode_descriptor(name, help, None, MetricType::Counter)?)?;
@@ -169,6 +195,10 @@ pub(crate) fn render(app: &App) -> String {
         ],
         modules: runtime.module_metrics().snapshot(),
         cpu: runtime.cpu_usage(),
+        kv: app.registry.kv_usages().unwrap_or_else(|error| {
+            tracing::error!(%error, "could not read the data scopes' usage");
+            Vec::new()
+        }),
     };
     let mut registry = Registry::default();
     registry.register_collector(Box::new(snapshot));

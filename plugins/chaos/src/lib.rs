@@ -53,6 +53,8 @@ impl Module for Chaos {
             .put("/data/{key}", put_data)
             .put("/control/{key}", put_control)
             .put("/write-then/{ending}", write_then)
+            .put("/fill/{count}", fill)
+            .delete("/fill/{count}", unfill)
     }
 
     fn migrate(from_version: Option<&str>) -> core::result::Result<(), String> {
@@ -418,6 +420,54 @@ fn write_then(request: &Request) -> Result<Response> {
             "ending `{other}` is not one of ok, error, trap, deadline"
         ))),
     }
+}
+
+/// The most keys one `/fill` call writes or deletes.
+const MAX_FILL: u32 = 10_000;
+
+/// The `{count}` of a `/fill` request: 1 to [`MAX_FILL`].
+fn fill_count(request: &Request) -> Result<u32> {
+    let count = request.param("count")?;
+    count
+        .parse::<u32>()
+        .ok()
+        .filter(|count| (1..=MAX_FILL).contains(count))
+        .ok_or_else(|| Error::bad_request(format!("count `{count}` is not 1 to {MAX_FILL}")))
+}
+
+/// The keys a `/fill` request names: `fill/{prefix}{index}`, `?prefix=` a key part.
+fn fill_key(request: &Request, index: u32) -> Result<String> {
+    let prefix = request.query("prefix").unwrap_or_default();
+    if !prefix.is_empty() {
+        kv::check_key_part("prefix", &prefix)?;
+    }
+    Ok(format!("fill/{prefix}{index}"))
+}
+
+/// Stores the body under `fill/{prefix}0` … `fill/{prefix}{count - 1}`, then
+/// sleeps `?hold_ms=` (default 0) before answering, so calls overlap; the
+/// first write the host refuses (the quota) ends the call with that error,
+/// keeping nothing.
+fn fill(request: &Request) -> Result<Response> {
+    let count = fill_count(request)?;
+    for index in 0..count {
+        kv::set(&fill_key(request, index)?, request.body())?;
+    }
+    let hold = request.query_as::<u64>("hold_ms")?.unwrap_or(0);
+    std::thread::sleep(std::time::Duration::from_millis(hold));
+    Response::ok(&serde_json::json!({ "written": count }))
+}
+
+/// Deletes `fill/{prefix}0` … `fill/{prefix}{count - 1}`.
+fn unfill(request: &Request) -> Result<Response> {
+    let count = fill_count(request)?;
+    let mut deleted = 0;
+    for index in 0..count {
+        if kv::delete(&fill_key(request, index)?)? {
+            deleted += 1;
+        }
+    }
+    Response::ok(&serde_json::json!({ "deleted": deleted }))
 }
 
 fn put_control(request: &Request) -> Result<Response> {

@@ -1,6 +1,6 @@
 //! `modhost status|logs|audit`: what is serving, what modules logged, who did what.
 
-use modhost_api::{AuditList, AuditOutcome, LogRecords, Status};
+use modhost_api::{AuditList, AuditOutcome, DataUsage, LogRecords, Status};
 
 use crate::client::{path, with_query};
 use crate::commands::Context;
@@ -18,6 +18,26 @@ fn dash(value: Option<&String>) -> String {
     value.map_or_else(|| "-".to_owned(), Clone::clone)
 }
 
+/// `3 keys, 120 B of 64 MiB` (the quota once a version has served).
+fn describe_data(data: &DataUsage) -> String {
+    let mut out = format!("{} keys, {}", data.keys, human_bytes(data.bytes));
+    if let Some(max_bytes) = data.max_bytes {
+        out.push_str(&format!(" of {}", human_bytes(max_bytes)));
+    }
+    out
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= MIB {
+        format!("{:.1} MiB", bytes as f64 / MIB as f64)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
 fn describe_status(status: &Status) -> String {
     let routes = &status.routes;
     let mut out = if routes.is_empty() {
@@ -31,11 +51,15 @@ fn describe_status(status: &Status) -> String {
                     route.module.clone(),
                     route.active.clone(),
                     dash(route.serving.as_ref()),
+                    describe_data(&route.data),
                     dash(route.problem.as_ref()),
                 ]
             })
             .collect();
-        table(&["tenant", "module", "active", "serving", "problem"], rows)
+        table(
+            &["tenant", "module", "active", "serving", "data", "problem"],
+            rows,
+        )
     };
     out.push_str(&format!(
         "\n\nswaps: {}  fallbacks: {}",
@@ -153,12 +177,16 @@ mod tests {
     #[test]
     fn status_table() {
         let status = json!({"routes": [
-            {"tenant": "banban", "module": "inventory", "active": "1.1.0", "serving": "1.0.0", "problem": "compile failed"}
+            {"tenant": "banban", "module": "inventory", "active": "1.1.0", "serving": "1.0.0", "problem": "compile failed",
+             "data": {"keys": 3, "bytes": 120, "max_keys": 100000, "max_bytes": 67108864}},
+            {"tenant": "globex", "module": "inventory", "active": "1.1.0", "serving": null, "problem": null,
+             "data": {"keys": 2, "bytes": 1572864, "max_keys": null, "max_bytes": null}}
         ], "swaps": 3, "fallbacks": 1, "compiled": 0, "compile_cache_loads": 0});
         assert_eq!(
             describe_status(&typed(status)),
-            "TENANT  MODULE     ACTIVE  SERVING  PROBLEM\n\
-             banban  inventory  1.1.0   1.0.0    compile failed\n\
+            "TENANT  MODULE     ACTIVE  SERVING  DATA                     PROBLEM\n\
+             banban  inventory  1.1.0   1.0.0    3 keys, 120 B of 64 MiB  compile failed\n\
+             globex  inventory  1.1.0   -        2 keys, 1.5 MiB          -\n\
              \n\
              swaps: 3  fallbacks: 1"
         );

@@ -71,9 +71,21 @@ pub(super) fn limits(raw: &RawLimits, problems: &mut Problems) -> Option<Limits>
             "use 1 or more, or leave `fuel` out to turn metering off",
         )
     });
+    let kv_mb = optional(problems, "limits.kv_mb", raw.kv_mb, |value| {
+        in_range(value, 1..=i64::from(Limits::MAX_KV_MB), "use 1 to 65536 (MiB)")
+    });
+    let kv_keys = optional(problems, "limits.kv_keys", raw.kv_keys, |value| {
+        in_range(
+            value,
+            1..=i64::try_from(Limits::MAX_KV_KEYS).unwrap_or(i64::MAX),
+            "use 1 to 100000000 (keys)",
+        )
+    });
     Some(Limits {
         memory_mb: memory_mb?.unwrap_or(Limits::DEFAULT_MEMORY_MB),
         timeout_ms: timeout_ms?.unwrap_or(Limits::DEFAULT_TIMEOUT_MS),
         fuel: fuel?,
+        kv_mb: kv_mb?.unwrap_or(Limits::DEFAULT_KV_MB),
+        kv_keys: kv_keys?.unwrap_or(Limits::DEFAULT_KV_KEYS),
     })
 }

@@ -6,6 +6,16 @@
 //! call that traps, misses its deadline, hits a limit or answers with a
 //! module error leaves no write behind. A call may buffer at most
 //! [`MAX_CALL_WRITE_BYTES`].
+//!
+//! Every write is checked against the scope's [`KvQuota`] as it is made: the
+//! call's projected usage (the scope's usage when the call first wrote, plus
+//! what its pending writes change) may not grow past the quota, and the
+//! guest gets `unavailable("quota exceeded: …")` at once, with nothing
+//! buffered. The store checks again at commit, atomically, against the usage
+//! of that moment: of two calls that each fit alone but not together, the
+//! second to commit fails as a whole with [`CallError::QuotaExceeded`].
+//!
+//! [`CallError::QuotaExceeded`]: crate::CallError::QuotaExceeded
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,7 +23,10 @@ use std::sync::Arc;
 use wasmtime::component::{HasData, Linker};
 
 use crate::bindings::v1_0;
-use crate::kv::{KvScope, KvStore, KvWrite, MAX_KEY_BYTES, MAX_LIST_PAGE, MAX_VALUE_BYTES, validate_key};
+use crate::kv::{
+    KvQuota, KvScope, KvStore, KvUsage, KvWrite, MAX_KEY_BYTES, MAX_LIST_PAGE, MAX_VALUE_BYTES,
+    QUOTA_EXCEEDED_PREFIX, entry_size, validate_key,
+};
 
 /// The most bytes (keys plus values) one call's transaction may hold.
 pub const MAX_CALL_WRITE_BYTES: usize = 64 * 1024 * 1024;
@@ -22,9 +35,13 @@ pub const MAX_CALL_WRITE_BYTES: usize = 64 * 1024 * 1024;
 pub struct KvCtx {
     scope: KvScope,
     store: Arc<dyn KvStore>,
+    quota: KvQuota,
     /// Key → new value (`None`: deleted), in key order.
     pending: BTreeMap<String, Option<Vec<u8>>>,
     pending_bytes: usize,
+    /// The scope's usage as this call's pending writes would leave it; read
+    /// from the store at the first write.
+    projected: Option<KvUsage>,
 }
 
 /// Access to a call's [`KvCtx`].
@@ -38,16 +55,19 @@ enum KvFailure {
     InvalidKey(String),
     ValueTooLarge,
     Unavailable(String),
+    QuotaExceeded { after: KvUsage, quota: KvQuota },
 }
 
 impl KvCtx {
     /// A transaction over `scope` in `store`.
-    pub(crate) fn new(scope: KvScope, store: Arc<dyn KvStore>) -> Self {
+    pub(crate) fn new(scope: KvScope, store: Arc<dyn KvStore>, quota: KvQuota) -> Self {
         Self {
             scope,
             store,
+            quota,
             pending: BTreeMap::new(),
             pending_bytes: 0,
+            projected: None,
         }
     }
 
@@ -64,7 +84,8 @@ impl KvCtx {
             })
             .collect();
         self.pending_bytes = 0;
-        self.store.commit(&self.scope, &writes)
+        self.projected = None;
+        self.store.commit(&self.scope, &writes, self.quota)
     }
 
     fn unavailable(&self, error: anyhow::Error) -> KvFailure {
@@ -82,7 +103,14 @@ impl KvCtx {
             .map_err(|error| self.unavailable(error))
     }
 
-    fn write(&mut self, key: String, value: Option<Vec<u8>>) -> Result<(), KvFailure> {
+    /// Buffers one write. `current` is the key's value as the call sees it
+    /// now (its own pending write, else the stored value).
+    fn write(
+        &mut self,
+        key: String,
+        value: Option<Vec<u8>>,
+        current: Option<&[u8]>,
+    ) -> Result<(), KvFailure> {
         let added = key.len() + value.as_ref().map_or(0, Vec::len);
         let replaced = self
             .pending
@@ -95,6 +123,23 @@ impl KvCtx {
                 MAX_CALL_WRITE_BYTES / (1024 * 1024)
             )));
         }
+        let before = match self.projected {
+            Some(usage) => usage,
+            None => self
+                .store
+                .usage(&self.scope)
+                .map_err(|error| self.unavailable(error))?,
+        };
+        let mut after = before;
+        after.remove(current.map(|old| entry_size(&key, old)));
+        after.add(value.as_deref().map(|new| entry_size(&key, new)));
+        if self.quota.refuses(before, after) {
+            return Err(KvFailure::QuotaExceeded {
+                after,
+                quota: self.quota,
+            });
+        }
+        self.projected = Some(after);
         self.pending_bytes = total;
         self.pending.insert(key, value);
         Ok(())
@@ -105,12 +150,14 @@ impl KvCtx {
         if value.len() > MAX_VALUE_BYTES {
             return Err(KvFailure::ValueTooLarge);
         }
-        self.write(key, Some(value))
+        let current = self.get(&key)?;
+        self.write(key, Some(value), current.as_deref())
     }
 
     fn delete(&mut self, key: String) -> Result<bool, KvFailure> {
-        let existed = self.get(&key)?.is_some();
-        self.write(key, None)?;
+        let current = self.get(&key)?;
+        let existed = current.is_some();
+        self.write(key, None, current.as_deref())?;
         Ok(existed)
     }
 
@@ -174,6 +221,10 @@ impl From<KvFailure> for v1_0::kv::KvError {
             KvFailure::InvalidKey(reason) => Self::InvalidKey(reason),
             KvFailure::ValueTooLarge => Self::ValueTooLarge(MAX_VALUE_BYTES as u32),
             KvFailure::Unavailable(reason) => Self::Unavailable(reason),
+            KvFailure::QuotaExceeded { after, quota } => Self::Unavailable(format!(
+                "{QUOTA_EXCEEDED_PREFIX}this write would leave the module's data at {} keys, {} bytes; its quota is {} keys, {} bytes; delete keys or store less",
+                after.keys, after.bytes, quota.max_keys, quota.max_bytes
+            )),
         }
     }
 }

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use modhost_api::{Health, RouteStatus, Status};
+use modhost_api::{DataUsage, Health, RouteStatus, Status};
 use utoipa_axum::routes;
 
 use crate::access::Access;
@@ -65,12 +65,24 @@ async fn status(State(app): State<AppState>) -> Json<Status> {
         .loader
         .status()
         .into_iter()
-        .map(|route| RouteStatus {
-            tenant: route.tenant,
-            module: route.module,
-            active: route.active.to_string(),
-            serving: route.serving.map(|version| version.to_string()),
-            problem: route.problem,
+        .map(|route| {
+            let usage = app.registry.kv_usage(&route.tenant, &route.module).unwrap_or_else(|error| {
+                tracing::error!(tenant = %route.tenant, module = %route.module, %error, "could not read a data scope's usage");
+                modhost_registry::DataUsage::default()
+            });
+            RouteStatus {
+                data: DataUsage {
+                    keys: usage.keys,
+                    bytes: usage.bytes,
+                    max_keys: route.kv_quota.map(|quota| quota.max_keys),
+                    max_bytes: route.kv_quota.map(|quota| quota.max_bytes),
+                },
+                tenant: route.tenant,
+                module: route.module,
+                active: route.active.to_string(),
+                serving: route.serving.map(|version| version.to_string()),
+                problem: route.problem,
+            }
         })
         .collect();
     let cache = app.runtime().cache_stats();
