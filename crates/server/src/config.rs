@@ -29,6 +29,17 @@ pub struct ServerConfig {
     pub max_module_kv_keys: u64,
     /// How long shutdown waits for in-flight requests, in milliseconds.
     pub shutdown_grace_ms: u64,
+    /// The most connections held open at once; past it new ones wait in the
+    /// listen backlog until one closes.
+    pub max_connections: u32,
+    /// How long a client may take to send a request's line and headers, in
+    /// milliseconds; also how long a kept-alive connection may sit idle.
+    pub header_read_timeout_ms: u64,
+    /// The most bytes a request line and its headers may take together
+    /// (at least 8192).
+    pub max_header_bytes: usize,
+    /// The most headers one request may carry.
+    pub max_headers: usize,
     /// How many module calls one tenant may run at once.
     pub max_concurrent_calls_per_tenant: u32,
     /// How many more calls of one tenant may wait for a slot; past that, `429`.
@@ -66,6 +77,10 @@ impl Default for ServerConfig {
             max_module_kv_mb: 1024,
             max_module_kv_keys: 1_000_000,
             shutdown_grace_ms: 10_000,
+            max_connections: 4096,
+            header_read_timeout_ms: 10_000,
+            max_header_bytes: 64 * 1024,
+            max_headers: 100,
             max_concurrent_calls_per_tenant: TenantLimits::default().max_concurrent_calls,
             max_queued_calls_per_tenant: TenantLimits::default().max_queued_calls,
             max_cpu_percent_per_tenant: TenantLimits::default().max_cpu_percent,
@@ -113,6 +128,23 @@ impl ServerConfig {
 
     /// Refuses values that parse but make no sense.
     fn check(&self) -> Result<(), String> {
+        if self.max_connections == 0 {
+            return Err("`max_connections` is 0; the server could not accept anyone".to_owned());
+        }
+        if self.header_read_timeout_ms == 0 {
+            return Err(
+                "`header_read_timeout_ms` is 0; give clients at least 1 ms to send headers".to_owned(),
+            );
+        }
+        if self.max_header_bytes < 8192 {
+            return Err(format!(
+                "`max_header_bytes` is {}; it must be at least 8192",
+                self.max_header_bytes
+            ));
+        }
+        if self.max_headers == 0 {
+            return Err("`max_headers` is 0; a request needs at least a `host` header".to_owned());
+        }
         let percents = std::iter::once((
             "max_cpu_percent_per_tenant".to_owned(),
             self.max_cpu_percent_per_tenant,
@@ -206,6 +238,27 @@ mod tests {
             ),
             "{error:#}"
         );
+        for (text, message) in [
+            (
+                "max_connections = 0\n",
+                "`max_connections` is 0; the server could not accept anyone",
+            ),
+            (
+                "header_read_timeout_ms = 0\n",
+                "`header_read_timeout_ms` is 0; give clients at least 1 ms to send headers",
+            ),
+            (
+                "max_header_bytes = 100\n",
+                "`max_header_bytes` is 100; it must be at least 8192",
+            ),
+            (
+                "max_headers = 0\n",
+                "`max_headers` is 0; a request needs at least a `host` header",
+            ),
+        ] {
+            let error = load_text(text).expect_err(text);
+            assert!(format!("{error:#}").ends_with(message), "{error:#}");
+        }
         let error = load_text("[tenant_limits.acme]\nmax_calls = 3\n").expect_err("unknown");
         assert!(
             format!("{error:#}").contains("unknown field `max_calls`"),

@@ -26,6 +26,7 @@ mod admin;
 mod app;
 pub mod config;
 mod data_plane;
+mod edge;
 mod error;
 mod extract;
 mod metrics;
@@ -145,37 +146,52 @@ async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = hyper::server::conn::http1::Builder::new();
+    let builder = edge::connection_builder(&app.config);
+    let permits = Arc::new(tokio::sync::Semaphore::new(
+        usize::try_from(app.config.max_connections).unwrap_or(usize::MAX),
+    ));
+    let mut failures = edge::AcceptFailures::new(app.edge.clone());
     tokio::pin!(shutdown);
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        tracing::warn!(%error, "could not accept a connection");
-                        continue;
-                    }
-                };
-                let (app, router) = (app.clone(), router.clone());
-                let service = service_fn(move |request: hyper::Request<Incoming>| {
-                    let (app, router) = (app.clone(), router.clone());
-                    async move { Ok::<_, std::convert::Infallible>(handle(app, router, request).await) }
-                });
-                let connection = builder.serve_connection(TokioIo::new(stream), service);
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    if let Err(error) = connection.await {
-                        tracing::debug!(%error, "connection ended with an error");
-                    }
-                });
+        // At the cap, wait for a connection to close before accepting.
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_closed) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                drop(permit);
+                let wait = failures.failed(&error);
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => continue,
+                    () = &mut shutdown => break,
+                }
             }
-            () = &mut shutdown => {
-                tracing::info!("shutting down: draining in-flight requests");
-                break;
+        };
+        let open = app.edge.opened();
+        let (app, router) = (app.clone(), router.clone());
+        let service = service_fn(move |request: hyper::Request<Incoming>| {
+            let (app, router) = (app.clone(), router.clone());
+            async move { Ok::<_, std::convert::Infallible>(handle(app, router, request).await) }
+        });
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
             }
-        }
+            drop((open, permit));
+        });
     }
+    tracing::info!("shutting down: draining in-flight requests");
     drop(listener);
     let grace = Duration::from_millis(app.config.shutdown_grace_ms);
     if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {

@@ -15,6 +15,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
 use crate::app::App;
@@ -33,6 +34,7 @@ struct Snapshot {
     cpu: Vec<(String, CpuUsage)>,
     /// (tenant, module, usage) of every data scope with a usage record.
     kv: Vec<(String, String, DataUsage)>,
+    connections_open: u64,
 }
 
 /// Reads one figure of a data scope's usage.
@@ -134,6 +136,13 @@ impl Collector for Snapshot {
                     .encode_gauge(&i64::try_from(value(usage)).unwrap_or(i64::MAX))?;
             }
         }
+        let open = ConstGauge::new(i64::try_from(self.connections_open).unwrap_or(i64::MAX));
+        open.encode(encoder.encode_descriptor(
+            "modhost_connections_open",
+            "HTTP connections open now.",
+            None,
+            MetricType::Gauge,
+        )?)?;
         for (name, help, value) in &self.totals {
             let counter = ConstCounter::new(*value);
             counter.encode(encoder.encode_descriptor(name, help, None, MetricType::Counter)?)?;
@@ -188,6 +197,16 @@ pub(crate) fn render(app: &App) -> String {
             ),
             ("modhost_compiled", "Components compiled.", cache.compiled),
             (
+                "modhost_connections_accepted",
+                "HTTP connections accepted.",
+                app.edge.accepted(),
+            ),
+            (
+                "modhost_accept_errors",
+                "Failed accepts (e.g. out of file descriptors), each followed by a short wait.",
+                app.edge.accept_errors(),
+            ),
+            (
                 "modhost_compile_cache_loads",
                 "Components loaded from the compile cache.",
                 cache.loaded,
@@ -195,6 +214,7 @@ pub(crate) fn render(app: &App) -> String {
         ],
         modules: runtime.module_metrics().snapshot(),
         cpu: runtime.cpu_usage(),
+        connections_open: app.edge.open(),
         kv: app.registry.kv_usages().unwrap_or_else(|error| {
             tracing::error!(%error, "could not read the data scopes' usage");
             Vec::new()

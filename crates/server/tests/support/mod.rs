@@ -15,6 +15,11 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Self {
+        Self::start_with(|_| {})
+    }
+
+    /// A server whose config `configure` adjusts first.
+    pub fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = dir.path().join("data");
         let operator = {
@@ -31,11 +36,12 @@ impl Server {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
         let url = format!("http://{}", listener.local_addr().expect("address"));
         listener.set_nonblocking(true).expect("nonblocking");
-        let config = ServerConfig {
+        let mut config = ServerConfig {
             data_dir,
             max_request_body_bytes: 64 * 1024,
             ..ServerConfig::default()
         };
+        configure(&mut config);
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -1,0 +1,206 @@
+//! The connection edge over real sockets: slow clients cut off at the header timeout, idle connections held cheaply, the connection cap as backpressure, oversized heads refused.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "test code: a failed expectation is a failed test"
+)]
+
+#[allow(
+    unused_imports,
+    reason = "the shared support re-exports helpers this file does not use"
+)]
+mod support;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use support::*;
+
+fn address(server: &Server) -> String {
+    server.url.trim_start_matches("http://").to_owned()
+}
+
+/// Reads until the server closes the connection (or `limit` passes); whether it closed.
+fn closed_by_server(stream: &mut TcpStream, limit: Duration) -> bool {
+    stream
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .expect("read timeout");
+    let started = Instant::now();
+    let mut buffer = [0u8; 4096];
+    while started.elapsed() < limit {
+        match stream.read(&mut buffer) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_reset) => return true,
+        }
+    }
+    false
+}
+
+/// Sends one `GET /healthz` on `stream` and returns the status line.
+fn healthz_on(stream: &mut TcpStream) -> String {
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .expect("write");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !answer.windows(4).any(|window| window == b"\r\n\r\n") {
+        let read = stream.read(&mut buffer).expect("read");
+        assert!(read > 0, "closed before answering");
+        answer.extend_from_slice(&buffer[..read]);
+    }
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn a_slowloris_client_is_cut_off_at_the_header_timeout_while_others_are_served() {
+    let server = Server::start_with(|config| config.header_read_timeout_ms = 1000);
+    let mut slow = TcpStream::connect(address(&server)).expect("connect");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\n").expect("write");
+    let started = Instant::now();
+    // One header byte every 100 ms: the head never completes.
+    let mut served = 0;
+    let mut cut_off = false;
+    while started.elapsed() < Duration::from_secs(5) {
+        if slow.write_all(b"x").is_err() {
+            cut_off = true;
+            break;
+        }
+        assert_eq!(server.get("/healthz", None).0, 200);
+        served += 1;
+        std::thread::sleep(Duration::from_millis(100));
+        if closed_by_server(&mut slow, Duration::from_millis(1)) {
+            cut_off = true;
+            break;
+        }
+    }
+    let after = started.elapsed();
+    assert!(cut_off, "the slow client was still connected after {after:?}");
+    assert!(
+        after >= Duration::from_millis(900),
+        "cut off after only {after:?}"
+    );
+    assert!(served >= 5, "others were served {served} times meanwhile");
+}
+
+#[test]
+fn a_kept_alive_connection_idle_past_the_header_timeout_is_closed() {
+    let server = Server::start_with(|config| config.header_read_timeout_ms = 1000);
+    let mut client = TcpStream::connect(address(&server)).expect("connect");
+    assert_eq!(healthz_on(&mut client), "HTTP/1.1 200 OK");
+    assert!(
+        closed_by_server(&mut client, Duration::from_secs(5)),
+        "an idle kept-alive connection stayed open"
+    );
+}
+
+#[test]
+fn two_thousand_idle_connections_do_not_keep_healthz_from_answering() {
+    let server = Server::start();
+    let idle: Vec<TcpStream> = (0..2000)
+        .map(|_| TcpStream::connect(address(&server)).expect("connect"))
+        .collect();
+    let mut slowest = Duration::ZERO;
+    for _ in 0..50 {
+        let started = Instant::now();
+        assert_eq!(server.get("/healthz", None).0, 200);
+        slowest = slowest.max(started.elapsed());
+    }
+    let (status, metrics) = server.raw("GET", "/metrics", Some(&server.operator), None);
+    assert_eq!(status, 200);
+    let metrics = String::from_utf8(metrics).expect("text");
+    let open: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("modhost_connections_open "))
+        .and_then(|value| value.parse().ok())
+        .expect("modhost_connections_open");
+    assert!(open >= 2000, "{open} connections open");
+    eprintln!("2,000 idle connections held; 50 /healthz, slowest {slowest:?}; {open} open");
+    drop(idle);
+}
+
+#[test]
+fn at_the_connection_cap_a_new_client_waits_until_one_closes() {
+    let server = Server::start_with(|config| {
+        config.max_connections = 8;
+        config.header_read_timeout_ms = 1500;
+    });
+    // 7 idle connections plus the one the support client keeps no longer than a request.
+    let held: Vec<TcpStream> = (0..8)
+        .map(|_| TcpStream::connect(address(&server)).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    // The 9th connects (the kernel's backlog) but is not served while 8 are held.
+    let mut waiting = TcpStream::connect(address(&server)).expect("connect");
+    waiting
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .expect("write");
+    waiting
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("read timeout");
+    let mut buffer = [0u8; 64];
+    let early = waiting.read(&mut buffer);
+    assert!(
+        matches!(&early, Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)),
+        "answered while the server held its cap: {early:?}"
+    );
+    // The held connections are idle: the header timeout frees their slots.
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    let read = waiting.read(&mut buffer).expect("answered once a slot freed");
+    assert!(
+        String::from_utf8_lossy(&buffer[..read]).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buffer[..read])
+    );
+    drop(held);
+}
+
+#[test]
+fn a_request_head_over_the_size_limit_is_refused_and_the_server_serves_on() {
+    let server = Server::start();
+    let mut client = TcpStream::connect(address(&server)).expect("connect");
+    let huge_path = format!("/t/{}/x/y", "a".repeat(100 * 1024));
+    client
+        .write_all(format!("GET {huge_path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
+        .ok();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    let mut answer = Vec::new();
+    client.read_to_end(&mut answer).ok();
+    let status_line = String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(status_line, "HTTP/1.1 414 URI Too Long");
+    let many_headers: String = (0..200).map(|index| format!("x-h{index}: v\r\n")).collect();
+    let mut client = TcpStream::connect(address(&server)).expect("connect");
+    client
+        .write_all(format!("GET /healthz HTTP/1.1\r\nhost: x\r\n{many_headers}\r\n").as_bytes())
+        .ok();
+    let mut answer = Vec::new();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    client.read_to_end(&mut answer).ok();
+    let status_line = String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(status_line, "HTTP/1.1 431 Request Header Fields Too Large");
+    assert_eq!(server.get("/healthz", None).0, 200);
+}
