@@ -69,6 +69,16 @@ impl Registry {
         Ok(entry)
     }
 
+    /// Appends an entry without flushing: it becomes durable with the next
+    /// flush (any change, or the store's own periodic flush). For refused
+    /// requests, which must not cost an fsync each.
+    pub fn record_audit_lazily(&self, draft: AuditDraft) -> Result<AuditEntry, RegistryError> {
+        let id = self.inner.store.next_id()?;
+        let entry = draft.into_entry(id);
+        self.inner.store.put(AUDIT, &id.to_be_bytes(), &encode(&entry)?)?;
+        Ok(entry)
+    }
+
     /// Records a refused operation, without letting an audit failure hide the refusal.
     pub(crate) fn audit_refusal(&self, mut draft: AuditDraft, error: &RegistryError) {
         draft.outcome = AuditOutcome::Failed;
@@ -110,6 +120,44 @@ impl Registry {
         }
         self.flush()?;
         Ok(Some(entry))
+    }
+
+    /// Deletes the oldest entries until at most `max_entries` remain and none
+    /// is older than `max_age` (entries are in time order, so only a prefix
+    /// goes); returns how many were deleted. Deletes go in batches of 1,000
+    /// with one flush at the end.
+    pub fn prune_audit(&self, max_entries: u64, max_age: std::time::Duration) -> Result<u64, RegistryError> {
+        let mut total: u64 = 0;
+        for item in self.inner.store.scan_prefix(AUDIT, &[])? {
+            item?;
+            total += 1;
+        }
+        let excess = total.saturating_sub(max_entries);
+        let cutoff_ms = now_ms().saturating_sub(u64::try_from(max_age.as_millis()).unwrap_or(u64::MAX));
+        let mut deleted: u64 = 0;
+        let mut batch = Batch::new();
+        for item in self.inner.store.scan_prefix(AUDIT, &[])? {
+            let (key, bytes) = item?;
+            if deleted >= excess {
+                let entry: AuditEntry = decode(&bytes)?;
+                if entry.at_ms >= cutoff_ms {
+                    break;
+                }
+            }
+            batch.delete(AUDIT, key);
+            deleted += 1;
+            if deleted.is_multiple_of(1000) {
+                self.inner.store.apply(&std::mem::take(&mut batch))?;
+            }
+        }
+        if !batch.is_empty() {
+            self.inner.store.apply(&batch)?;
+        }
+        if deleted > 0 {
+            self.flush()?;
+            tracing::info!(deleted, kept = total - deleted, "pruned the audit log");
+        }
+        Ok(deleted)
     }
 
     /// Entries matching `query`, oldest first.

@@ -167,3 +167,37 @@ fn audit_queries_filter_and_page() {
         .expect("page");
     assert_eq!(page, all[2..4].to_vec());
 }
+
+#[test]
+fn audit_pruning_keeps_the_newest_entries_within_count_and_age() {
+    let (dir, registry) = registry();
+    for index in 0..25 {
+        registry
+            .record_audit_lazily(modhost_registry::AuditDraft::ok(
+                "operator:ana",
+                "test.entry",
+                format!("t{index}"),
+                None,
+            ))
+            .expect("audit");
+    }
+    let all = registry.audit(&AuditQuery::default()).expect("audit");
+    assert_eq!(all.len(), 25);
+    let day = std::time::Duration::from_secs(86_400);
+    assert_eq!(registry.prune_audit(10, day).expect("prune"), 15);
+    let kept = registry.audit(&AuditQuery::default()).expect("audit");
+    assert_eq!(kept, all[15..].to_vec(), "the newest 10, in order");
+    assert_eq!(registry.prune_audit(10, day).expect("prune"), 0, "nothing more");
+    drop(registry);
+    // Durable across a reopen, and an age of zero takes everything older than now.
+    let registry = reopen(dir.path());
+    assert_eq!(registry.audit(&AuditQuery::default()).expect("audit").len(), 10);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    assert_eq!(
+        registry
+            .prune_audit(1000, std::time::Duration::ZERO)
+            .expect("prune"),
+        10
+    );
+    assert_eq!(registry.audit(&AuditQuery::default()).expect("audit"), vec![]);
+}

@@ -1,14 +1,18 @@
 //! Who is calling and what they may do: bearer tokens, roles, tenant scoping. Deny by default.
 //!
 //! [`check`] is the one gate: the admin routes' guard and the data plane both
-//! call it, and it is the one place a refusal is written to the audit log.
+//! call it, and it is the one place a refusal is counted and audited.
 
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use modhost_registry::{AuditDraft, AuditOutcome, Registry, Role, Token};
+use std::net::IpAddr;
 
+use modhost_registry::{Registry, Role, Token};
+
+use crate::app::App;
+use crate::denials::{Denial, Reason};
 use crate::error::ApiError;
 
 /// An authenticated caller.
@@ -139,48 +143,51 @@ impl Access {
     }
 }
 
-/// Authenticates the caller and checks `access` for `tenant`; a refusal is
-/// audited here as `action` (never with the token), and only here.
+/// The address of the client a request came from, put in its extensions by
+/// the accept loop.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientAddress(pub(crate) IpAddr);
+
+/// Authenticates the caller of `parts` and checks `access` for `tenant`; a
+/// refusal is counted and audited here as `action` (never with the token,
+/// at most once per kind and minute: see `denials.rs`), and only here.
 pub(crate) fn check(
-    registry: &Registry,
-    headers: &HeaderMap,
+    app: &App,
+    parts: &Parts,
     access: Access,
     tenant: Option<&str>,
     action: &str,
 ) -> Result<Option<Principal>, ApiError> {
-    let principal = match authenticate(registry, headers) {
+    let denied = |principal: Option<&Principal>, reason: Reason, error: &ApiError| {
+        app.denials.record(
+            &app.registry,
+            &Denial {
+                actor: principal.map(Principal::actor),
+                client: parts.extensions.get::<ClientAddress>().map(|client| client.0),
+                action,
+                tenant,
+                reason,
+                message: &error.message,
+            },
+        );
+    };
+    let principal = match authenticate(&app.registry, &parts.headers) {
         Ok(principal) => principal,
         Err(error) => {
-            audit_denial(registry, None, action, tenant, &error);
+            denied(None, Reason::Unauthenticated, &error);
             return Err(error);
         }
     };
     if let Err(error) = authorize(principal.as_ref(), access, tenant) {
-        audit_denial(registry, principal.as_ref(), action, tenant, &error);
+        let reason = if principal.is_some() {
+            Reason::Forbidden
+        } else {
+            Reason::Unauthenticated
+        };
+        denied(principal.as_ref(), reason, &error);
         return Err(error);
     }
     Ok(principal)
-}
-
-/// Records a refused request in the audit log (never the token).
-fn audit_denial(
-    registry: &Registry,
-    principal: Option<&Principal>,
-    action: &str,
-    tenant: Option<&str>,
-    error: &ApiError,
-) {
-    let draft = AuditDraft {
-        actor: principal.map_or_else(|| "anonymous".to_owned(), Principal::actor),
-        action: action.to_owned(),
-        target: tenant.unwrap_or("-").to_owned(),
-        tenant: tenant.map(str::to_owned),
-        outcome: AuditOutcome::Denied,
-        detail: Some(error.message.clone()),
-    };
-    if let Err(audit_error) = registry.record_audit(draft) {
-        tracing::error!(error = %audit_error, "could not audit a denied request");
-    }
 }
 
 /// The authenticated caller of an admin route, as the route's guard let it in.

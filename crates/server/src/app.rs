@@ -19,6 +19,8 @@ pub(crate) struct App {
     pub(crate) config: ServerConfig,
     /// The OpenAPI document, as served at `/v1/openapi.json`.
     pub(crate) openapi: Bytes,
+    /// Refused requests: counts, and which kinds were audited lately.
+    pub(crate) denials: crate::denials::Denials,
     /// Open connections and failed accepts, for `/metrics`.
     pub(crate) edge: std::sync::Arc<crate::edge::EdgeStats>,
     request_ids: AtomicU64,
@@ -75,6 +77,7 @@ pub(crate) fn open(config: ServerConfig, openapi: Bytes) -> anyhow::Result<App> 
         loader,
         config,
         openapi,
+        denials: crate::denials::Denials::default(),
         edge: std::sync::Arc::default(),
         request_ids: AtomicU64::new(0),
         request_id_prefix: format!("{:x}", started.as_secs()),

@@ -40,6 +40,10 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     /// The most headers one request may carry.
     pub max_headers: usize,
+    /// The most audit entries kept; older ones are deleted every 10 minutes.
+    pub audit_max_entries: u64,
+    /// The oldest audit entries kept, in days.
+    pub audit_max_age_days: u64,
     /// How many module calls one tenant may run at once.
     pub max_concurrent_calls_per_tenant: u32,
     /// How many more calls of one tenant may wait for a slot; past that, `429`.
@@ -81,6 +85,8 @@ impl Default for ServerConfig {
             header_read_timeout_ms: 10_000,
             max_header_bytes: 64 * 1024,
             max_headers: 100,
+            audit_max_entries: 1_000_000,
+            audit_max_age_days: 365,
             max_concurrent_calls_per_tenant: TenantLimits::default().max_concurrent_calls,
             max_queued_calls_per_tenant: TenantLimits::default().max_queued_calls,
             max_cpu_percent_per_tenant: TenantLimits::default().max_cpu_percent,

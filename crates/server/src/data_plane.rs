@@ -89,13 +89,7 @@ async fn serve(app: &Arc<App>, request: Request, request_id: &str) -> Result<Res
         return Err(ApiError::not_found("use /t/{tenant}/{module}/{path}"));
     };
     let module_path = format!("/{}", segments.next().unwrap_or_default());
-    let principal = check(
-        &app.registry,
-        &parts.headers,
-        Access::Invoke,
-        Some(tenant),
-        "data-plane.call",
-    )?;
+    let principal = check(app, &parts, Access::Invoke, Some(tenant), "data-plane.call")?;
     let principal = principal.ok_or_else(ApiError::unauthorized)?;
     let method = request_method(&parts.method).ok_or_else(|| {
         ApiError::new(

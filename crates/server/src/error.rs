@@ -78,6 +78,13 @@ impl ApiError {
         self.problems = Some(problems);
         self
     }
+
+    /// Closes the connection after the answer: for refusals sent before the
+    /// request body was read, which is then never read.
+    pub fn closing(mut self) -> Self {
+        self.headers.push(("connection", "close".to_owned()));
+        self
+    }
 }
 
 impl IntoResponse for ApiError {

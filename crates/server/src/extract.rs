@@ -21,7 +21,7 @@ pub(crate) async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> 
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
-        return Err(ApiError::too_large(limit));
+        return Err(ApiError::too_large(limit).closing());
     }
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
@@ -30,6 +30,34 @@ pub(crate) async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> 
             "could not read the request body: {error}"
         ))),
     }
+}
+
+/// How much of a refused request's body is read and dropped after the
+/// answer went out, and for how long at most.
+pub(crate) const LINGER_BYTES: usize = 1024 * 1024;
+/// See [`LINGER_BYTES`].
+pub(crate) const LINGER_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Lets the refusal go out at once while, in the background, up to
+/// [`LINGER_BYTES`] of the unread body are read and dropped for at most
+/// [`LINGER_FOR`]: a client writing its body right behind its head then
+/// gets the answer instead of a reset connection. Nothing is kept; the rest
+/// of a larger body is never read, and the connection closes after the
+/// answer (send it with [`ApiError::closing`]).
+pub(crate) fn linger_on(body: Body) {
+    tokio::spawn(async move {
+        let mut body = body;
+        let mut read = 0usize;
+        let drain = async {
+            while let Some(Ok(frame)) = body.frame().await {
+                read += frame.data_ref().map_or(0, Bytes::len);
+                if read > LINGER_BYTES {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER_FOR, drain).await;
+    });
 }
 
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {

@@ -26,6 +26,7 @@ mod admin;
 mod app;
 pub mod config;
 mod data_plane;
+mod denials;
 mod edge;
 mod error;
 mod extract;
@@ -112,6 +113,25 @@ async fn fallback(State(app): State<Arc<App>>, request: Request) -> Response {
     ApiError::not_found(format!("no route {} {}", request.method(), request.uri().path())).into_response()
 }
 
+/// How often the audit log is pruned to `audit_max_entries` and `audit_max_age_days`.
+const AUDIT_PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+/// Prunes the audit log at start and then every [`AUDIT_PRUNE_EVERY`].
+async fn prune_audit_periodically(app: Arc<App>) {
+    let max_entries = app.config.audit_max_entries;
+    let max_age = Duration::from_secs(app.config.audit_max_age_days.saturating_mul(86_400));
+    let mut ticks = tokio::time::interval(AUDIT_PRUNE_EVERY);
+    loop {
+        ticks.tick().await;
+        let registry = app.registry.clone();
+        match tokio::task::spawn_blocking(move || registry.prune_audit(max_entries, max_age)).await {
+            Ok(Ok(_deleted)) => {}
+            Ok(Err(error)) => tracing::error!(%error, "could not prune the audit log"),
+            Err(error) => tracing::error!(%error, "the audit pruning task failed"),
+        }
+    }
+}
+
 /// The id of the request being served, as `x-request-id` names it.
 #[derive(Debug, Clone)]
 struct RequestId(String);
@@ -145,6 +165,7 @@ async fn serve(
     router: Router,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let pruning = tokio::spawn(prune_audit_periodically(app.clone()));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = edge::connection_builder(&app.config);
     let permits = Arc::new(tokio::sync::Semaphore::new(
@@ -165,8 +186,8 @@ async fn serve(
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, client) = match accepted {
+            Ok((stream, address)) => (stream, access::ClientAddress(address.ip())),
             Err(error) => {
                 drop(permit);
                 let wait = failures.failed(&error);
@@ -180,7 +201,7 @@ async fn serve(
         let (app, router) = (app.clone(), router.clone());
         let service = service_fn(move |request: hyper::Request<Incoming>| {
             let (app, router) = (app.clone(), router.clone());
-            async move { Ok::<_, std::convert::Infallible>(handle(app, router, request).await) }
+            async move { Ok::<_, std::convert::Infallible>(handle(app, router, client, request).await) }
         });
         let connection = builder.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
@@ -191,6 +212,7 @@ async fn serve(
             drop((open, permit));
         });
     }
+    pruning.abort();
     tracing::info!("shutting down: draining in-flight requests");
     drop(listener);
     let grace = Duration::from_millis(app.config.shutdown_grace_ms);
@@ -200,7 +222,12 @@ async fn serve(
     Ok(())
 }
 
-async fn handle(app: Arc<App>, router: Router, request: hyper::Request<Incoming>) -> Response {
+async fn handle(
+    app: Arc<App>,
+    router: Router,
+    client: access::ClientAddress,
+    request: hyper::Request<Incoming>,
+) -> Response {
     let request_id = app.next_request_id();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
@@ -208,6 +235,7 @@ async fn handle(app: Arc<App>, router: Router, request: hyper::Request<Incoming>
     let mut request = request.map(axum::body::Body::new);
     request.extensions_mut().insert(app.clone());
     request.extensions_mut().insert(RequestId(request_id.clone()));
+    request.extensions_mut().insert(client);
     let mut response = match router.oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},

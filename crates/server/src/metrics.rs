@@ -35,6 +35,7 @@ struct Snapshot {
     /// (tenant, module, usage) of every data scope with a usage record.
     kv: Vec<(String, String, DataUsage)>,
     connections_open: u64,
+    denials: [(&'static str, u64); 2],
 }
 
 /// Reads one figure of a data scope's usage.
@@ -136,6 +137,16 @@ impl Collector for Snapshot {
                     .encode_gauge(&i64::try_from(value(usage)).unwrap_or(i64::MAX))?;
             }
         }
+        let mut family = encoder.encode_descriptor(
+            "modhost_denials",
+            "Requests refused for want of a valid token (unauthenticated) or of access (forbidden).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (reason, count) in &self.denials {
+            let labels = vec![("reason".to_owned(), (*reason).to_owned())];
+            ConstCounter::new(*count).encode(family.encode_family(&labels)?)?;
+        }
         let open = ConstGauge::new(i64::try_from(self.connections_open).unwrap_or(i64::MAX));
         open.encode(encoder.encode_descriptor(
             "modhost_connections_open",
@@ -202,6 +213,11 @@ pub(crate) fn render(app: &App) -> String {
                 app.edge.accepted(),
             ),
             (
+                "modhost_denials_not_audited",
+                "Refused requests left out of the audit because too many kinds of refusal were live.",
+                app.denials.not_audited(),
+            ),
+            (
                 "modhost_accept_errors",
                 "Failed accepts (e.g. out of file descriptors), each followed by a short wait.",
                 app.edge.accept_errors(),
@@ -215,6 +231,7 @@ pub(crate) fn render(app: &App) -> String {
         modules: runtime.module_metrics().snapshot(),
         cpu: runtime.cpu_usage(),
         connections_open: app.edge.open(),
+        denials: app.denials.counts(),
         kv: app.registry.kv_usages().unwrap_or_else(|error| {
             tracing::error!(%error, "could not read the data scopes' usage");
             Vec::new()

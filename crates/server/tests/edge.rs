@@ -204,3 +204,131 @@ fn a_request_head_over_the_size_limit_is_refused_and_the_server_serves_on() {
     assert_eq!(status_line, "HTTP/1.1 431 Request Header Fields Too Large");
     assert_eq!(server.get("/healthz", None).0, 200);
 }
+
+/// Bytes under `dir`, recursively.
+fn size_of(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|entry| {
+            let entry = entry.expect("entry");
+            let metadata = entry.metadata().expect("metadata");
+            if metadata.is_dir() {
+                size_of(&entry.path())
+            } else {
+                metadata.len()
+            }
+        })
+        .sum()
+}
+
+#[test]
+fn a_flood_of_refused_requests_with_huge_urls_leaves_the_audit_and_the_disk_bounded() {
+    let server = Server::start();
+    let audited = |server: &Server| -> Vec<serde_json::Value> {
+        let (status, body) = server.get("/v1/audit?limit=1000", Some(&server.operator));
+        assert_eq!(status, 200, "{body}");
+        body["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .filter(|entry| entry["outcome"] == "denied")
+            .cloned()
+            .collect()
+    };
+    let denied_before = audited(&server).len();
+    let disk_before = size_of(&server.data_dir());
+    // 400 anonymous requests, each naming a 40 KB tenant: 8 distinct tenants,
+    // 50 requests each.
+    let tenants: Vec<String> = (0..8)
+        .map(|index| format!("{index}{}", "a".repeat(40 * 1024)))
+        .collect();
+    let mut statuses = std::collections::BTreeMap::<u16, u32>::new();
+    for _ in 0..50 {
+        for tenant in &tenants {
+            let (status, _) = server.get(&format!("/v1/tenants/{tenant}/logs"), None);
+            *statuses.entry(status).or_default() += 1;
+        }
+    }
+    assert_eq!(statuses, std::collections::BTreeMap::from([(401, 400)]));
+    let denied = audited(&server);
+    assert_eq!(
+        denied.len() - denied_before,
+        8,
+        "one entry per (client, action, tenant) in the minute"
+    );
+    for entry in &denied[denied_before..] {
+        let size = entry.to_string().len();
+        assert!(size < 1024, "an entry of {size} bytes: {entry}");
+        assert_eq!(entry["actor"], "anonymous@127.0.0.1");
+        assert!(
+            entry["tenant"]
+                .as_str()
+                .is_some_and(|tenant| tenant.ends_with("… (40961 bytes)")),
+            "{entry}"
+        );
+    }
+    let growth = size_of(&server.data_dir()).saturating_sub(disk_before);
+    assert!(growth < 4 * 1024 * 1024, "the data directory grew {growth} bytes");
+    let (status, metrics) = server.raw("GET", "/metrics", Some(&server.operator), None);
+    assert_eq!(status, 200);
+    let metrics = String::from_utf8(metrics).expect("text");
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line == "modhost_denials_total{reason=\"unauthenticated\"} 400"),
+        "{metrics}"
+    );
+    eprintln!("400 refusals: 8 audit entries, data directory +{growth} bytes");
+}
+
+/// Sends the head of a 30 MiB upload and 1 KiB of it; returns everything the server answers.
+fn start_a_huge_upload(server: &Server, token: Option<&str>) -> String {
+    let mut client = TcpStream::connect(address(server)).expect("connect");
+    let authorization = token
+        .map(|token| format!("authorization: Bearer {token}\r\n"))
+        .unwrap_or_default();
+    let head = format!(
+        "POST /v1/modules HTTP/1.1\r\nhost: x\r\n{authorization}content-type: multipart/form-data; boundary=b\r\ncontent-length: {}\r\n\r\n",
+        30 * 1024 * 1024
+    );
+    client.write_all(head.as_bytes()).expect("write the head");
+    client.write_all(&[b'x'; 1024]).expect("write 1 KiB");
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    let mut answer = Vec::new();
+    client
+        .read_to_end(&mut answer)
+        .expect("the server answers and closes");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn a_refused_huge_upload_is_answered_without_its_body_being_read() {
+    let server = Server::start();
+    let (status, body) = server.post(
+        "/v1/tenants",
+        Some(&server.operator),
+        serde_json::json!({"id": "acme", "name": "Acme", "kind": "standard"}),
+    );
+    assert_eq!(status, 201, "{body}");
+    let invoker = server.token("invoker", Some("acme"));
+    for (token, status_line, message) in [
+        (None, "HTTP/1.1 401 Unauthorized", "\"code\":\"unauthorized\""),
+        (
+            Some(invoker.as_str()),
+            "HTTP/1.1 403 Forbidden",
+            "the role `invoker` may not upload modules",
+        ),
+    ] {
+        // Only 1 KiB of the 30 MiB was sent: an answer at all shows the rest was never waited for.
+        let answer = start_a_huge_upload(&server, token);
+        assert!(answer.starts_with(status_line), "{answer}");
+        assert!(
+            answer.to_ascii_lowercase().contains("\r\nconnection: close\r\n"),
+            "{answer}"
+        );
+        assert!(answer.contains(message), "{answer}");
+    }
+    assert_eq!(server.get("/healthz", None).0, 200);
+}

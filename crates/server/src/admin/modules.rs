@@ -13,7 +13,7 @@ use crate::admin::convert;
 use crate::admin::scope::scoped_tenant;
 use crate::admin::table::{AppState, Routes};
 use crate::error::ApiError;
-use crate::extract::{ApiPath, ApiQuery, parse_version, read_body};
+use crate::extract::{ApiPath, ApiQuery, linger_on, parse_version, read_body};
 
 /// The module routes and who may call each.
 pub(crate) fn routes(routes: Routes) -> Routes {
@@ -43,26 +43,31 @@ async fn publish(
 ) -> Result<(StatusCode, Json<PublishResult>), ApiError> {
     let principal = caller.0;
     let (parts, body) = request.into_parts();
-    // The body is read (bounded) before any refusal, so a refused client still
-    // gets its answer instead of a connection reset mid-upload.
-    let limit = app.config.max_component_bytes + 1024 * 1024;
-    let body = read_body(&parts.headers, body, limit).await?;
+    // Who may upload is decided before a byte of the body is read: a refused
+    // upload costs the host nothing (the connection closes after the answer).
     let publisher = match (principal.token.role, query.owner) {
-        (Role::Operator, owner) => Publisher::Operator { owner },
+        (Role::Operator, owner) => Ok(Publisher::Operator { owner }),
         (Role::TenantAdmin, owner) => {
             let own = principal.tenant().unwrap_or_default().to_owned();
-            if let Some(other) = owner.filter(|owner| *owner != own) {
-                return Err(ApiError::not_found(format!("tenant `{other}` does not exist")));
+            match owner.filter(|owner| *owner != own) {
+                Some(other) => Err(ApiError::not_found(format!("tenant `{other}` does not exist"))),
+                None => Ok(Publisher::Tenant(own)),
             }
-            Publisher::Tenant(own)
         }
-        (role, _) => {
-            return Err(ApiError::forbidden(format!(
-                "the role `{}` may not upload modules",
-                role.name()
-            )));
+        (role, _) => Err(ApiError::forbidden(format!(
+            "the role `{}` may not upload modules",
+            role.name()
+        ))),
+    };
+    let publisher = match publisher {
+        Ok(publisher) => publisher,
+        Err(refusal) => {
+            linger_on(body);
+            return Err(refusal.closing());
         }
     };
+    let limit = app.config.max_component_bytes + 1024 * 1024;
+    let body = read_body(&parts.headers, body, limit).await?;
     let boundary = parts
         .headers
         .get(axum::http::header::CONTENT_TYPE)

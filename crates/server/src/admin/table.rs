@@ -20,7 +20,7 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use crate::access::{Access, check};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::extract::read_body;
+use crate::extract::linger_on;
 
 /// The state every admin handler gets.
 pub(crate) type AppState = Arc<App>;
@@ -37,10 +37,6 @@ pub struct AdminRoute {
     /// The OpenAPI operation id, e.g. `CreateTenant`.
     pub operation_id: String,
 }
-
-/// The most of a refused request's body that is read (and dropped) so the
-/// client receives the refusal instead of a reset connection.
-const DRAINED_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// The admin router being built, with its route table.
 pub(crate) struct Routes {
@@ -135,7 +131,8 @@ fn annotate(operation: &mut Operation, access: Access) {
 }
 
 /// Lets a request through when its caller passes `access`; otherwise answers
-/// the refusal (audited by [`check`]) after draining a bounded part of the body.
+/// the refusal (audited by [`check`]) at once, reading at most a little of
+/// the body after it (see [`linger_on`]), and closes the connection.
 async fn guard(access: Access, action: &str, request: Request, next: Next) -> Response {
     let Some(app) = request.extensions().get::<AppState>().cloned() else {
         return ApiError::internal("the server state is missing from the request; this is a bug")
@@ -151,7 +148,7 @@ async fn guard(access: Access, action: &str, request: Request, next: Next) -> Re
                 .find(|(name, _)| *name == "tenant")
                 .map(|(_, value)| value.to_owned())
         });
-    match check(&app.registry, &parts.headers, access, tenant.as_deref(), action) {
+    match check(&app, &parts, access, tenant.as_deref(), action) {
         Ok(principal) => {
             if let Some(principal) = principal {
                 parts.extensions.insert(principal);
@@ -159,8 +156,10 @@ async fn guard(access: Access, action: &str, request: Request, next: Next) -> Re
             next.run(Request::from_parts(parts, body)).await
         }
         Err(error) => {
-            let _ = read_body(&parts.headers, body, DRAINED_BODY_BYTES).await;
-            error.into_response()
+            // The answer goes out at once; at most a little of the body is
+            // read and dropped after it, then the connection closes.
+            linger_on(body);
+            error.closing().into_response()
         }
     }
 }

@@ -74,6 +74,11 @@ impl Server {
         panic!("the server did not come up");
     }
 
+    /// The server's data directory.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("data")
+    }
+
     fn agent() -> ureq::Agent {
         ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -122,7 +127,9 @@ impl Server {
             None => request.body(Vec::new()),
         }
         .expect("request");
-        let mut response = Self::agent().run(request).expect("http");
+        let mut response = Self::agent()
+            .run(request)
+            .unwrap_or_else(|error| panic!("{method} {path}: {error}"));
         let status = response.status().as_u16();
         let bytes = response.body_mut().read_to_vec().expect("body");
         (status, bytes)
