@@ -183,9 +183,9 @@ pub enum RegistryError {
         /// The module.
         module: String,
         /// What the scope would have held.
-        after: crate::module_data::DataUsage,
+        after: crate::usage::DataUsage,
         /// The quota.
-        quota: crate::module_data::DataQuota,
+        quota: crate::usage::DataQuota,
     },
     /// The artifact store failed or a component is corrupted.
     #[error(transparent)]

@@ -5,8 +5,9 @@
 //! Snapshots protect promotions that migrate data: see `deployments.rs`.
 
 use crate::error::RegistryError;
-use crate::module_data::{DataQuota, DataUsage, DataWrite, ModuleDataStore};
+use crate::module_data::{DataWrite, ModuleDataStore};
 use crate::registry::Registry;
+use crate::usage::{DataQuota, DataUsage};
 
 impl Registry {
     /// The module data store (for adapters that want the trait).

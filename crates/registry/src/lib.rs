@@ -57,6 +57,7 @@ mod registry;
 pub mod store;
 mod tenants;
 mod tokens;
+mod usage;
 
 pub use crate::audit::AuditDraft;
 pub use crate::blobs::{BlobError, BlobStore};
@@ -66,8 +67,9 @@ pub use crate::model::{
     AuditEntry, AuditOutcome, AuditQuery, ConfigHistory, ConfigVersion, Deployment, DeploymentAction,
     DeploymentEvent, ModuleVersion, NewTenant, Organisation, Role, Tenant, TenantKind, TenantUpdate, Token,
 };
-pub use crate::module_data::{DataQuota, DataUsage, DataWrite, ModuleDataStore, StoreModuleData};
+pub use crate::module_data::{DataWrite, ModuleDataStore, StoreModuleData};
 pub use crate::publish::{PublishOutcome, Publisher, Upload};
 pub use crate::records::FORMAT as RECORD_FORMAT;
 pub use crate::registry::{Registry, RegistryConfig, RegistryEvent, SCHEMA_VERSION};
 pub use crate::tokens::{NewToken, TOKEN_PREFIX};
+pub use crate::usage::{DataQuota, DataUsage};

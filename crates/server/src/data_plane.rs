@@ -2,9 +2,8 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse as _, Response};
 use modhost_deploy::module_error_reply;
 use modhost_manifest::{Method, TenantKind};
@@ -17,14 +16,6 @@ use crate::extract::read_body;
 
 /// Headers a module never sees.
 const WITHHELD_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
-/// Headers the host sets itself on responses.
-const HOST_RESPONSE_HEADERS: &[&str] = &[
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "x-request-id",
-    "x-modhost-version",
-];
 
 fn request_method(method: &axum::http::Method) -> Option<Method> {
     Some(match *method {
@@ -172,23 +163,10 @@ async fn serve(app: &Arc<App>, request: Request, request_id: &str) -> Result<Res
     let version_label = format!("{module}@{}", serving.version);
     let outcome = app.loader.call(&serving, &caller, wit_request).await;
     let mut response = match outcome {
-        Ok(answer) => {
-            let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
-            let mut response = Response::new(Body::from(answer.body));
-            *response.status_mut() = status;
-            for (name, value) in &answer.headers {
-                if HOST_RESPONSE_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-                    continue;
-                }
-                if let (Ok(name), Ok(value)) = (
-                    HeaderName::from_bytes(name.as_bytes()),
-                    HeaderValue::from_str(value),
-                ) {
-                    response.headers_mut().append(name, value);
-                }
-            }
-            response
-        }
+        Ok(answer) => match crate::guest_response::to_http(answer) {
+            Ok(response) => response,
+            Err(refused) => refused.into_response(),
+        },
         Err(error) => call_error(&error),
     };
     if let Ok(value) = HeaderValue::from_str(&version_label) {

@@ -4,7 +4,7 @@
 //! token, "who" is the client's IP address; with one, the token's public id
 //! and role. The first refusal of a kind in a [`WINDOW`] writes an audit
 //! entry (without flushing: it becomes durable with the next change, or
-//! sled's periodic flush); the rest of the window only counts. Fields taken
+//! the store's periodic flush); the rest of the window only counts. Fields taken
 //! from the request (the tenant segment of the URL) are cut to
 //! [`MAX_FIELD_CHARS`] and stripped of control characters, so an entry stays
 //! small whatever the URL. At most [`MAX_TRACKED`] kinds are tracked; when

@@ -30,6 +30,7 @@ mod denials;
 mod edge;
 mod error;
 mod extract;
+mod guest_response;
 mod metrics;
 pub mod openapi;
 

@@ -54,6 +54,7 @@ impl Module for Chaos {
             .put("/control/{key}", put_control)
             .put("/write-then/{ending}", write_then)
             .put("/fill/{count}", fill)
+            .get("/respond", respond)
             .delete("/fill/{count}", unfill)
     }
 
@@ -420,6 +421,24 @@ fn write_then(request: &Request) -> Result<Response> {
             "ending `{other}` is not one of ok, error, trap, deadline"
         ))),
     }
+}
+
+/// Answers `?status=` (default 200) with headers that would act for the
+/// whole origin and an HTML body with a script: what a hostile module would
+/// send to a browser.
+fn respond(request: &Request) -> Result<Response> {
+    let status = request.query_as::<u16>("status")?.unwrap_or(200);
+    Ok(Response::new(status)
+        .with_header("content-type", "text/html")
+        .with_header("set-cookie", "session=stolen; Path=/")
+        .with_header("location", "https://evil.example/")
+        .with_header("www-authenticate", "Basic realm=\"modhost\"")
+        .with_header("proxy-authenticate", "Basic")
+        .with_header("connection", "upgrade")
+        .with_header("upgrade", "websocket")
+        .with_header("content-security-policy", "script-src *")
+        .with_header("x-chaos", "kept")
+        .with_body(b"<script>document.title = 'owned'</script>".to_vec()))
 }
 
 /// The most keys one `/fill` call writes or deletes.
