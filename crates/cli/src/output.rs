@@ -9,8 +9,32 @@ use serde_json::Value;
 /// is not an error worth a panic, so write failures are ignored.
 pub fn print(text: &str) {
     let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "{text}");
+    let _ = writeln!(stdout, "{}", without_controls(text));
     let _ = stdout.flush();
+}
+
+/// `text` with every control character but the newline removed, so nothing
+/// the server relays (a module's log message, an audit field) can move the
+/// cursor, recolour or clear the terminal.
+pub fn without_controls(text: &str) -> String {
+    text.chars()
+        .filter(|character| *character == '\n' || !character.is_control())
+        .collect()
+}
+
+/// One table cell or field value on one line: newlines, tabs and other
+/// control characters written as escapes (`\n`, `\t`, `\u{1b}`), so a value
+/// can never forge a row.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for character in text.chars() {
+        if character.is_control() {
+            out.extend(character.escape_debug());
+        } else {
+            out.push(character);
+        }
+    }
+    out
 }
 
 /// Prints `value` as pretty JSON on stdout (the `--json` output).
@@ -31,7 +55,7 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
                 .collect::<Vec<_>>(),
         );
     for row in rows {
-        table.add_row(row);
+        table.add_row(row.iter().map(|cell| one_line(cell)).collect::<Vec<_>>());
     }
     for column in table.column_iter_mut() {
         column.set_padding((0, 2));
@@ -48,7 +72,14 @@ pub fn fields(pairs: &[(&str, String)]) -> String {
         .unwrap_or(0);
     pairs
         .iter()
-        .map(|(key, value)| format!("{:width$}  {value}", format!("{key}:"), width = width + 1))
+        .map(|(key, value)| {
+            format!(
+                "{:width$}  {}",
+                format!("{key}:"),
+                one_line(value),
+                width = width + 1
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -143,6 +174,22 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn relayed_text_cannot_forge_rows_or_drive_the_terminal() {
+        let forged = "stock low\n2026-01-01 00:00:00  error  inventory@1.0.0  r9  \u{1b}[2Jpwned\tx";
+        let rendered = table(&["message"], vec![vec![forged.to_owned()]]);
+        assert_eq!(rendered.lines().count(), 2, "{rendered}");
+        assert_eq!(
+            rendered.lines().nth(1),
+            Some("stock low\\n2026-01-01 00:00:00  error  inventory@1.0.0  r9  \\u{1b}[2Jpwned\\tx")
+        );
+        assert_eq!(fields(&[("detail", "a\nb".to_owned())]), "detail:  a\\nb");
+        assert_eq!(
+            without_controls("ok\u{1b}[31mred\r\nnext\u{7}"),
+            "ok[31mred\nnext"
+        );
+    }
 
     #[test]
     fn tables_are_aligned_without_borders() {

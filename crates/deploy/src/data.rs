@@ -64,3 +64,16 @@ impl KvStore for RegistryKvStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_runtimes_self_test_tenant_is_one_no_tenant_can_take() {
+        assert!(
+            modhost_runtime::SELF_TEST_TENANT.starts_with(modhost_registry::RESERVED_TENANT_PREFIX),
+            "`{}` must start with the registry's reserved prefix `{}`",
+            modhost_runtime::SELF_TEST_TENANT,
+            modhost_registry::RESERVED_TENANT_PREFIX
+        );
+    }
+}

@@ -71,5 +71,6 @@ pub use crate::module_data::{DataWrite, ModuleDataStore, StoreModuleData};
 pub use crate::publish::{PublishOutcome, Publisher, Upload};
 pub use crate::records::FORMAT as RECORD_FORMAT;
 pub use crate::registry::{Registry, RegistryConfig, RegistryEvent, SCHEMA_VERSION};
+pub use crate::tenants::RESERVED_TENANT_PREFIX;
 pub use crate::tokens::{NewToken, TOKEN_PREFIX};
 pub use crate::usage::{DataQuota, DataUsage};

@@ -50,10 +50,22 @@ fn check_features<'a>(features: impl IntoIterator<Item = &'a String>) -> Result<
     Ok(())
 }
 
+/// Tenant ids the host keeps for itself (the runtime's self-test tenant is
+/// `modhost-self-test`): no tenant with such an id can be created.
+pub const RESERVED_TENANT_PREFIX: &str = "modhost-";
+
 impl Registry {
     /// Creates a tenant.
     pub fn create_tenant(&self, new: NewTenant, actor: &str) -> Result<Tenant, RegistryError> {
         check_tenant_id(&new.id)?;
+        if new.id.starts_with(RESERVED_TENANT_PREFIX) {
+            return Err(RegistryError::InvalidInput {
+                field: "id".into(),
+                message: format!(
+                    "tenant ids starting with `{RESERVED_TENANT_PREFIX}` are reserved for the host (its self-tests run as `modhost-self-test`); choose another id"
+                ),
+            });
+        }
         check_name(&new.name)?;
         check_features(&new.features)?;
         let now = now_ms();

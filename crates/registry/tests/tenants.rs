@@ -201,3 +201,30 @@ fn audit_pruning_keeps_the_newest_entries_within_count_and_age() {
     );
     assert_eq!(registry.audit(&AuditQuery::default()).expect("audit"), vec![]);
 }
+
+#[test]
+fn tenant_ids_the_host_keeps_for_itself_are_refused() {
+    let (_dir, registry) = registry();
+    for id in ["modhost-self-test", "modhost-anything"] {
+        let error = registry
+            .create_tenant(
+                NewTenant {
+                    id: id.to_owned(),
+                    name: "Sneaky".to_owned(),
+                    kind: TenantKind::Standard,
+                    organisation: Organisation::default(),
+                    features: Default::default(),
+                },
+                OPERATOR,
+            )
+            .expect_err("reserved");
+        assert_eq!(
+            error.to_string(),
+            "invalid id: tenant ids starting with `modhost-` are reserved for the host (its self-tests run as `modhost-self-test`); choose another id"
+        );
+        assert!(matches!(
+            registry.tenant(id),
+            Err(modhost_registry::RegistryError::TenantNotFound(_))
+        ));
+    }
+}

@@ -127,6 +127,21 @@ impl LogBuffer {
     }
 }
 
+/// A guest's message as one host log line: newlines and other control
+/// characters escaped (`\n`, `\u{1b}`), so a module cannot forge host log
+/// lines or send terminal escapes to whoever reads them.
+fn one_line(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for character in message.chars() {
+        if character.is_control() {
+            out.extend(character.escape_debug());
+        } else {
+            out.push(character);
+        }
+    }
+    out
+}
+
 fn emit_tracing(record: &LogRecord) {
     macro_rules! emit {
         ($level:expr) => {
@@ -139,7 +154,7 @@ fn emit_tracing(record: &LogRecord) {
                 request_id = %record.request_id,
                 fields = ?record.fields,
                 "{}",
-                record.message
+                one_line(&record.message)
             )
         };
     }
@@ -155,6 +170,15 @@ fn emit_tracing(record: &LogRecord) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_guest_message_is_one_host_log_line() {
+        assert_eq!(
+            one_line("stock low\nERROR forged host line\r\u{1b}[2J\tend"),
+            "stock low\\nERROR forged host line\\r\\u{1b}[2J\\tend"
+        );
+        assert_eq!(one_line("ação ok"), "ação ok", "printable text is untouched");
+    }
 
     fn record(tenant: &str, message: &str) -> LogRecord {
         LogRecord {

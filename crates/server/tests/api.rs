@@ -634,3 +634,51 @@ fn a_version_failing_its_smoke_tests_is_refused_with_422_and_nothing_changes() {
         "the smoke tests never touched the tenant's data"
     );
 }
+
+#[test]
+fn a_tenant_admin_cannot_mint_a_token_wider_than_its_own() {
+    let server = setup();
+    let operator = server.operator.clone();
+    let (status, body) = server.post(
+        "/v1/tokens",
+        Some(&operator),
+        json!({"name": "narrow admin", "role": "tenant-admin", "tenant": "acme", "permissions": ["template.read"]}),
+    );
+    assert_eq!(status, 201, "{body}");
+    let admin = body["token"].as_str().expect("secret").to_owned();
+    let tokens_before = server.get("/v1/tokens", Some(&operator)).1["tokens"]
+        .as_array()
+        .expect("tokens")
+        .len();
+    for (permissions, refused) in [
+        (json!(["*"]), "`*`"),
+        (json!(["template.*"]), "`template.*`"),
+        (json!(["template.read", "inventory.read"]), "`inventory.read`"),
+    ] {
+        let (status, body) = server.post(
+            "/v1/tokens",
+            Some(&admin),
+            json!({"name": "wider", "role": "invoker", "tenant": "acme", "permissions": permissions}),
+        );
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(
+            body["error"]["message"],
+            format!("a token can grant only permissions its creator holds; yours do not cover {refused}")
+        );
+    }
+    let tokens_after = server.get("/v1/tokens", Some(&operator)).1["tokens"]
+        .as_array()
+        .expect("tokens")
+        .len();
+    assert_eq!(tokens_after, tokens_before, "no token was created");
+    // Within its own grants, or with no list (it inherits the creator's).
+    for permissions in [json!(["template.read"]), serde_json::Value::Null] {
+        let mut request = json!({"name": "narrow", "role": "invoker", "tenant": "acme"});
+        if !permissions.is_null() {
+            request["permissions"] = permissions;
+        }
+        let (status, body) = server.post("/v1/tokens", Some(&admin), request);
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["permissions"], json!(["template.read"]), "{body}");
+    }
+}

@@ -30,7 +30,7 @@ pub(crate) fn routes(routes: Routes) -> Routes {
 async fn create_token(
     State(app): State<AppState>,
     caller: Caller,
-    JsonBody(new): JsonBody<NewToken>,
+    JsonBody(mut new): JsonBody<NewToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     let principal = &caller.0;
     if !principal.is_operator() {
@@ -44,6 +44,24 @@ async fn create_token(
                 "a tenant admin creates tokens of its own tenant only, never operator tokens",
             ));
         }
+        // A token never grants more than the token that mints it; without a
+        // list it gets exactly the creator's.
+        let requested = new
+            .permissions
+            .take()
+            .unwrap_or_else(|| principal.token.permissions.clone());
+        let wider: Vec<String> = requested
+            .iter()
+            .filter(|permission| !principal.token.grants_permission(permission))
+            .map(|permission| format!("`{}`", crate::denials::bounded(permission)))
+            .collect();
+        if !wider.is_empty() {
+            return Err(ApiError::forbidden(format!(
+                "a token can grant only permissions its creator holds; yours do not cover {}",
+                wider.join(", ")
+            )));
+        }
+        new.permissions = Some(requested);
     }
     let (token, secret) = app
         .registry
