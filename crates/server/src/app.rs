@@ -1,5 +1,6 @@
 //! [`App`]: the state every request shares, and opening it from a data directory.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -43,13 +44,14 @@ impl App {
 
 /// Opens the data directory and starts everything behind the HTTP layer.
 pub(crate) fn open(config: ServerConfig, openapi: Bytes) -> anyhow::Result<App> {
+    make_private(&config.data_dir)?;
     let registry = Registry::open(
         config.data_dir.join("registry"),
         RegistryConfig {
             max_component_bytes: config.max_component_bytes,
         },
     )?;
-    ensure_operator_token(&registry)?;
+    ensure_operator_token(&registry, &config.data_dir)?;
     let runtime_config = RuntimeConfig {
         max_memory_bytes: config.max_module_memory_mb * 1024 * 1024,
         max_timeout: Duration::from_millis(config.max_module_timeout_ms),
@@ -84,8 +86,69 @@ pub(crate) fn open(config: ServerConfig, openapi: Bytes) -> anyhow::Result<App> 
     })
 }
 
-/// Takes `MODHOST_ADMIN_TOKEN`, or creates the first operator token and prints it once.
-fn ensure_operator_token(registry: &Registry) -> anyhow::Result<()> {
+/// Keeps the data directory (tenants' data, configs, the audit log) to the
+/// server's user: everything this process creates from now on is `0700`
+/// (directories) or `0600` (files) — the process's umask becomes `077`, as
+/// the server owns the process — and what already exists under `data_dir`
+/// is set so too.
+fn make_private(data_dir: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("could not create the data directory {}", data_dir.display()))?;
+        let mut pending = vec![data_dir.to_path_buf()];
+        while let Some(path) = pending.pop() {
+            let metadata = std::fs::symlink_metadata(&path)
+                .with_context(|| format!("could not read {}", path.display()))?;
+            if metadata.file_type().is_symlink() {
+                continue;
+            }
+            let mode = if metadata.is_dir() { 0o700 } else { 0o600 };
+            if metadata.permissions().mode() & 0o777 != mode {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                    .with_context(|| format!("could not make {} private", path.display()))?;
+            }
+            if metadata.is_dir() {
+                for entry in
+                    std::fs::read_dir(&path).with_context(|| format!("could not list {}", path.display()))?
+                {
+                    pending.push(entry?.path());
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = data_dir;
+    Ok(())
+}
+
+/// Where the first operator token is written when the server creates it.
+pub(crate) const OPERATOR_TOKEN_FILE: &str = "operator-token";
+
+/// Writes `secret` to a new file at `path` readable by the server's user only.
+fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("could not create {}; move the old one away", path.display()))?;
+    std::io::Write::write_all(&mut file, format!("{secret}\n").as_bytes())
+        .with_context(|| format!("could not write {}", path.display()))?;
+    file.sync_all()
+        .with_context(|| format!("could not write {}", path.display()))?;
+    Ok(())
+}
+
+/// Takes `MODHOST_ADMIN_TOKEN`, or creates the first operator token and
+/// writes it to `<data_dir>/operator-token` (`0600`), printing where.
+fn ensure_operator_token(registry: &Registry, data_dir: &Path) -> anyhow::Result<()> {
     if let Ok(secret) = std::env::var("MODHOST_ADMIN_TOKEN") {
         registry
             .ensure_operator_secret(&secret, "system")
@@ -104,6 +167,36 @@ fn ensure_operator_token(registry: &Registry) -> anyhow::Result<()> {
         },
         "system",
     )?;
-    println!("operator token (shown once, keep it safe): {secret}");
+    let path = data_dir.join(OPERATOR_TOKEN_FILE);
+    write_secret(&path, &secret)?;
+    println!(
+        "the first operator token is in {} (readable by this user only); keep it safe and delete the file",
+        path.display()
+    );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_operator_token_goes_to_a_private_file_that_is_never_overwritten() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(OPERATOR_TOKEN_FILE);
+        write_secret(&path, "mh_first").expect("written");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "mh_first\n");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).expect("metadata").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let error = write_secret(&path, "mh_second").expect_err("exists");
+        assert!(
+            format!("{error:#}").contains("move the old one away"),
+            "{error:#}"
+        );
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "mh_first\n");
+    }
 }

@@ -1,8 +1,10 @@
 //! The modhost HTTP server: the data plane, the admin API, auth and roles, metrics.
 //!
 //! `run` opens the data directory (registry + compile cache), starts the
-//! runtime and the loader, makes sure an operator token exists (printing a new
-//! one once, or taking `MODHOST_ADMIN_TOKEN`), and serves HTTP/1.1 with hyper
+//! runtime and the loader, makes sure an operator token exists (writing a new
+//! one to `<data>/operator-token`, mode `0600`, or taking
+//! `MODHOST_ADMIN_TOKEN`), keeps the data directory private to the server's
+//! user (`0700`/`0600`), and serves HTTP/1.1 with hyper
 //! until SIGINT or SIGTERM, then drains in-flight requests.
 //!
 //! The admin API is an axum router (`admin/`, one file per resource). Each

@@ -332,3 +332,34 @@ fn a_refused_huge_upload_is_answered_without_its_body_being_read() {
     }
     assert_eq!(server.get("/healthz", None).0, 200);
 }
+
+#[test]
+fn the_data_directory_is_readable_by_the_servers_user_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let server = Server::start();
+    // Something written after start too: a tenant (registry) and its audit entry.
+    let (status, body) = server.post(
+        "/v1/tenants",
+        Some(&server.operator),
+        serde_json::json!({"id": "acme", "name": "Acme", "kind": "standard"}),
+    );
+    assert_eq!(status, 201, "{body}");
+    let mut pending = vec![server.data_dir()];
+    let mut checked = 0;
+    while let Some(path) = pending.pop() {
+        let metadata = std::fs::symlink_metadata(&path).expect("metadata");
+        let mode = metadata.permissions().mode() & 0o777;
+        if metadata.is_dir() {
+            assert_eq!(mode, 0o700, "{}", path.display());
+            pending.extend(
+                std::fs::read_dir(&path)
+                    .expect("list")
+                    .map(|entry| entry.expect("entry").path()),
+            );
+        } else {
+            assert_eq!(mode, 0o600, "{}", path.display());
+        }
+        checked += 1;
+    }
+    assert!(checked > 3, "only {checked} paths under the data directory");
+}
