@@ -176,6 +176,15 @@ fn module_error(code: ErrorCode, message: &str) -> CallError {
     })
 }
 
+/// A tokio runtime with two worker threads, as the server runs.
+fn two_worker_tokio() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a multi-thread tokio runtime")
+}
+
 /// Asserts chaos's `/ok` answers normally for `tenant`.
 async fn assert_still_serves(sandbox: &Sandbox, tenant: &str) {
     let response = sandbox
@@ -189,11 +198,7 @@ async fn assert_still_serves(sandbox: &Sandbox, tenant: &str) {
 #[test]
 fn an_endless_loop_is_stopped_at_its_deadline_while_another_tenant_is_served() {
     let _serial = SERIAL.blocking_lock();
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a multi-thread tokio runtime");
+    let tokio = two_worker_tokio();
     let sandbox = Arc::new(Sandbox::new());
     let started = Instant::now();
     let looping = tokio.spawn({
@@ -587,11 +592,7 @@ fn a_looping_guest_yields_its_only_thread_to_another_tenant() {
 #[test]
 fn a_tenant_past_its_call_limit_is_refused_at_once_while_another_is_served() {
     let _serial = SERIAL.blocking_lock();
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a multi-thread tokio runtime");
+    let tokio = two_worker_tokio();
     let sandbox = Arc::new(Sandbox::with_config(RuntimeConfig {
         tenant_limits: TenantLimits {
             max_concurrent_calls: 2,
@@ -759,11 +760,7 @@ async fn many_concurrent_nested_calls_without_the_permission_are_all_refused_and
 #[test]
 fn a_tenant_over_its_cpu_budget_is_paused_while_its_neighbour_runs_unthrottled() {
     let _serial = SERIAL.blocking_lock();
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a multi-thread tokio runtime");
+    let tokio = two_worker_tokio();
     let sandbox = Arc::new(Sandbox::with_config(RuntimeConfig {
         tenant_limits: TenantLimits {
             max_concurrent_calls: 8,
@@ -908,11 +905,7 @@ async fn a_tenant_over_its_quota_can_still_delete_but_not_grow() {
 #[test]
 fn of_two_calls_that_fit_the_quota_alone_but_not_together_the_second_to_commit_fails_whole() {
     let _serial = SERIAL.blocking_lock();
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a multi-thread tokio runtime");
+    let tokio = two_worker_tokio();
     let sandbox = Arc::new(Sandbox::new());
     let outcomes = tokio.block_on(async {
         // Each writes 60 keys, then holds them 100 ms uncommitted, so both
