@@ -62,9 +62,7 @@ const MAX_QUERY_LIMIT: usize = 1000;
 impl Registry {
     /// Appends an entry on its own (e.g. a denial the server saw), durably.
     pub fn record_audit(&self, draft: AuditDraft) -> Result<AuditEntry, RegistryError> {
-        let id = self.inner.store.next_id()?;
-        let entry = draft.into_entry(id);
-        self.inner.store.put(AUDIT, &id.to_be_bytes(), &encode(&entry)?)?;
+        let entry = self.record_audit_lazily(draft)?;
         self.flush()?;
         Ok(entry)
     }

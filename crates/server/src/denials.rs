@@ -6,7 +6,7 @@
 //! entry (without flushing: it becomes durable with the next change, or
 //! the store's periodic flush); the rest of the window only counts. Fields taken
 //! from the request (the tenant segment of the URL) are cut to
-//! [`MAX_FIELD_CHARS`] and stripped of control characters, so an entry stays
+//! [`MAX_FIELD_CHARS`](crate::text::MAX_FIELD_CHARS) and stripped of control characters, so an entry stays
 //! small whatever the URL. At most [`MAX_TRACKED`] kinds are tracked; when
 //! that many are live, further kinds are counted as not audited
 //! (`modhost_denials_not_audited_total`) instead of growing memory.
@@ -19,12 +19,12 @@ use std::time::{Duration, Instant};
 
 use modhost_registry::{AuditDraft, AuditOutcome, Registry};
 
+use crate::text::bounded;
+
 /// How long one audit entry stands for all refusals of its kind.
 pub(crate) const WINDOW: Duration = Duration::from_secs(60);
 /// The most kinds of refusal tracked at once.
 pub(crate) const MAX_TRACKED: usize = 10_000;
-/// The longest request-derived field an audit entry keeps, in characters.
-pub(crate) const MAX_FIELD_CHARS: usize = 128;
 
 /// The kind of one refusal: who, what, which tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -145,20 +145,6 @@ impl Denials {
     }
 }
 
-/// `text` cut to [`MAX_FIELD_CHARS`] characters, control characters as `?`;
-/// a cut says how long the original was.
-pub(crate) fn bounded(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .take(MAX_FIELD_CHARS)
-        .map(|character| if character.is_control() { '?' } else { character })
-        .collect();
-    if text.chars().nth(MAX_FIELD_CHARS).is_some() {
-        out.push_str(&format!("… ({} bytes)", text.len()));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,14 +179,5 @@ mod tests {
         assert!(denials.first_in_window(&kind("one more"), start + WINDOW));
         let tracked = denials.windows.lock().expect("unpoisoned").len();
         assert_eq!(tracked, 1, "the expired kinds were dropped");
-    }
-
-    #[test]
-    fn request_fields_are_cut_and_control_characters_replaced() {
-        assert_eq!(bounded("acme"), "acme");
-        assert_eq!(bounded("a\nb\u{1b}[31m"), "a?b?[31m");
-        let long = "x".repeat(400 * 1024);
-        let cut = bounded(&long);
-        assert_eq!(cut, format!("{}… (409600 bytes)", "x".repeat(MAX_FIELD_CHARS)));
     }
 }

@@ -81,7 +81,7 @@ pub(crate) fn to_http(answer: modhost_runtime::Response) -> Result<Response, Api
     for (name, value) in &answer.headers {
         let lower = name.to_ascii_lowercase();
         if dropped(&lower, status) {
-            refused.push(crate::denials::bounded(&lower));
+            refused.push(crate::text::bounded(&lower));
             continue;
         }
         if let (Ok(name), Ok(value)) = (
@@ -90,7 +90,7 @@ pub(crate) fn to_http(answer: modhost_runtime::Response) -> Result<Response, Api
         ) {
             response.headers_mut().append(name, value);
         } else {
-            refused.push(crate::denials::bounded(&lower));
+            refused.push(crate::text::bounded(&lower));
         }
     }
     if !refused.is_empty() {

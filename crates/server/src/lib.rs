@@ -35,6 +35,7 @@ mod extract;
 mod guest_response;
 mod metrics;
 pub mod openapi;
+mod text;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

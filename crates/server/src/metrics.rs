@@ -40,6 +40,8 @@ struct Snapshot {
 
 /// Reads one figure of a data scope's usage.
 type UsageField = fn(&DataUsage) -> u64;
+/// Reads one figure of a tenant's CPU use, in seconds.
+type CpuField = fn(&CpuUsage) -> f64;
 
 fn tenant_module(tenant: &str, module: &str) -> Labels {
     vec![
@@ -97,25 +99,24 @@ impl Collector for Snapshot {
             ConstCounter::new(series.fuel_used)
                 .encode(family.encode_family(&tenant_module(tenant, module))?)?;
         }
-        let mut family = encoder.encode_descriptor(
-            "modhost_tenant_cpu_seconds",
-            "Processor time used by a tenant's module calls.",
-            None,
-            MetricType::Counter,
-        )?;
-        for (tenant, usage) in &self.cpu {
-            let labels = vec![("tenant".to_owned(), tenant.clone())];
-            ConstCounter::new(usage.used.as_secs_f64()).encode(family.encode_family(&labels)?)?;
-        }
-        let mut family = encoder.encode_descriptor(
-            "modhost_tenant_cpu_throttled_seconds",
-            "Time a tenant's module calls spent paused over the tenant's CPU budget.",
-            None,
-            MetricType::Counter,
-        )?;
-        for (tenant, usage) in &self.cpu {
-            let labels = vec![("tenant".to_owned(), tenant.clone())];
-            ConstCounter::new(usage.throttled.as_secs_f64()).encode(family.encode_family(&labels)?)?;
+        let cpu_counters: [(&str, &str, CpuField); 2] = [
+            (
+                "modhost_tenant_cpu_seconds",
+                "Processor time used by a tenant's module calls.",
+                |usage| usage.used.as_secs_f64(),
+            ),
+            (
+                "modhost_tenant_cpu_throttled_seconds",
+                "Time a tenant's module calls spent paused over the tenant's CPU budget.",
+                |usage| usage.throttled.as_secs_f64(),
+            ),
+        ];
+        for (name, help, value) in cpu_counters {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (tenant, usage) in &self.cpu {
+                let labels = vec![("tenant".to_owned(), tenant.clone())];
+                ConstCounter::new(value(usage)).encode(family.encode_family(&labels)?)?;
+            }
         }
         let gauges: [(&str, &str, UsageField); 2] = [
             (

@@ -650,21 +650,44 @@ fn a_tenant_admin_cannot_mint_a_token_wider_than_its_own() {
         .as_array()
         .expect("tokens")
         .len();
-    for (permissions, refused) in [
+    let attempts = [
         (json!(["*"]), "`*`"),
         (json!(["template.*"]), "`template.*`"),
         (json!(["template.read", "inventory.read"]), "`inventory.read`"),
-    ] {
-        let (status, body) = server.post(
-            "/v1/tokens",
-            Some(&admin),
-            json!({"name": "wider", "role": "invoker", "tenant": "acme", "permissions": permissions}),
-        );
-        assert_eq!(status, 403, "{body}");
-        assert_eq!(
-            body["error"]["message"],
-            format!("a token can grant only permissions its creator holds; yours do not cover {refused}")
-        );
+    ];
+    // 8 clients at once, each trying every widening.
+    let answers: Vec<Vec<(u16, serde_json::Value)>> = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..8)
+            .map(|_| {
+                let (server, admin, attempts) = (&server, &admin, &attempts);
+                scope.spawn(move || {
+                    attempts
+                        .iter()
+                        .map(|(permissions, _)| {
+                            server.post(
+                                "/v1/tokens",
+                                Some(admin),
+                                json!({"name": "wider", "role": "invoker", "tenant": "acme", "permissions": permissions}),
+                            )
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .map(|client| client.join().expect("a client"))
+            .collect()
+    });
+    assert_eq!(answers.len(), 8);
+    for client in answers {
+        for ((status, body), (_, refused)) in client.into_iter().zip(&attempts) {
+            assert_eq!(status, 403, "{body}");
+            assert_eq!(
+                body["error"]["message"],
+                format!("a token can grant only permissions its creator holds; yours do not cover {refused}")
+            );
+        }
     }
     let tokens_after = server.get("/v1/tokens", Some(&operator)).1["tokens"]
         .as_array()

@@ -205,6 +205,16 @@ fn a_request_head_over_the_size_limit_is_refused_and_the_server_serves_on() {
     assert_eq!(server.get("/healthz", None).0, 200);
 }
 
+/// Creates the tenant `acme`.
+fn create_acme(server: &Server) {
+    let (status, body) = server.post(
+        "/v1/tenants",
+        Some(&server.operator),
+        serde_json::json!({"id": "acme", "name": "Acme", "kind": "standard"}),
+    );
+    assert_eq!(status, 201, "{body}");
+}
+
 /// Bytes under `dir`, recursively.
 fn size_of(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
@@ -237,17 +247,33 @@ fn a_flood_of_refused_requests_with_huge_urls_leaves_the_audit_and_the_disk_boun
     };
     let denied_before = audited(&server).len();
     let disk_before = size_of(&server.data_dir());
-    // 400 anonymous requests, each naming a 40 KB tenant: 8 distinct tenants,
-    // 50 requests each.
+    // 400 anonymous requests, each naming one of 8 distinct 40 KB tenants.
     let tenants: Vec<String> = (0..8)
         .map(|index| format!("{index}{}", "a".repeat(40 * 1024)))
         .collect();
+    // From 8 clients at once, 50 requests each.
     let mut statuses = std::collections::BTreeMap::<u16, u32>::new();
-    for _ in 0..50 {
-        for tenant in &tenants {
-            let (status, _) = server.get(&format!("/v1/tenants/{tenant}/logs"), None);
-            *statuses.entry(status).or_default() += 1;
-        }
+    let per_client: Vec<Vec<u16>> = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..8)
+            .map(|_| {
+                let (server, tenants) = (&server, &tenants);
+                scope.spawn(move || {
+                    (0..50)
+                        .map(|index| {
+                            let tenant = &tenants[index % tenants.len()];
+                            server.get(&format!("/v1/tenants/{tenant}/logs"), None).0
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .map(|client| client.join().expect("a client"))
+            .collect()
+    });
+    for status in per_client.into_iter().flatten() {
+        *statuses.entry(status).or_default() += 1;
     }
     assert_eq!(statuses, std::collections::BTreeMap::from([(401, 400)]));
     let denied = audited(&server);
@@ -306,23 +332,34 @@ fn start_a_huge_upload(server: &Server, token: Option<&str>) -> String {
 #[test]
 fn a_refused_huge_upload_is_answered_without_its_body_being_read() {
     let server = Server::start();
-    let (status, body) = server.post(
-        "/v1/tenants",
-        Some(&server.operator),
-        serde_json::json!({"id": "acme", "name": "Acme", "kind": "standard"}),
-    );
-    assert_eq!(status, 201, "{body}");
+    create_acme(&server);
     let invoker = server.token("invoker", Some("acme"));
-    for (token, status_line, message) in [
+    let cases = [
         (None, "HTTP/1.1 401 Unauthorized", "\"code\":\"unauthorized\""),
         (
             Some(invoker.as_str()),
             "HTTP/1.1 403 Forbidden",
             "the role `invoker` may not upload modules",
         ),
-    ] {
+    ];
+    // 16 clients at once, 8 per case, each announcing 30 MiB and sending 1 KiB.
+    let answers: Vec<(usize, String)> = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..16)
+            .map(|client| {
+                let (server, case) = (&server, client % cases.len());
+                let token = cases[case].0;
+                scope.spawn(move || (case, start_a_huge_upload(server, token)))
+            })
+            .collect();
+        clients
+            .into_iter()
+            .map(|client| client.join().expect("a client"))
+            .collect()
+    });
+    assert_eq!(answers.len(), 16);
+    for (case, answer) in answers {
+        let (_, status_line, message) = cases[case];
         // Only 1 KiB of the 30 MiB was sent: an answer at all shows the rest was never waited for.
-        let answer = start_a_huge_upload(&server, token);
         assert!(answer.starts_with(status_line), "{answer}");
         assert!(
             answer.to_ascii_lowercase().contains("\r\nconnection: close\r\n"),
@@ -338,12 +375,7 @@ fn the_data_directory_is_readable_by_the_servers_user_only() {
     use std::os::unix::fs::PermissionsExt as _;
     let server = Server::start();
     // Something written after start too: a tenant (registry) and its audit entry.
-    let (status, body) = server.post(
-        "/v1/tenants",
-        Some(&server.operator),
-        serde_json::json!({"id": "acme", "name": "Acme", "kind": "standard"}),
-    );
-    assert_eq!(status, 201, "{body}");
+    create_acme(&server);
     let mut pending = vec![server.data_dir()];
     let mut checked = 0;
     while let Some(path) = pending.pop() {

@@ -53,7 +53,7 @@ async fn create_token(
         let wider: Vec<String> = requested
             .iter()
             .filter(|permission| !principal.token.grants_permission(permission))
-            .map(|permission| format!("`{}`", crate::denials::bounded(permission)))
+            .map(|permission| format!("`{}`", crate::text::bounded(permission)))
             .collect();
         if !wider.is_empty() {
             return Err(ApiError::forbidden(format!(
