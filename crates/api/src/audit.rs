@@ -41,6 +41,11 @@ pub struct AuditEntry {
 pub struct AuditList {
     /// Oldest first.
     pub entries: Vec<AuditEntry>,
+    /// Set when the query stopped before the end of the log (its limit was
+    /// reached, or it looked at as many records as one query may): more
+    /// matches may follow; ask again with `after` set to this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<u64>,
 }
 
 /// `GET /v1/audit` query. Numbers that do not parse are ignored.

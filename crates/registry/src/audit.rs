@@ -5,7 +5,7 @@
 //! written in one batch: there is never a change without its record.
 
 use crate::error::RegistryError;
-use crate::model::{AuditEntry, AuditOutcome, AuditQuery, now_ms};
+use crate::model::{AuditEntry, AuditOutcome, AuditPage, AuditQuery, now_ms};
 use crate::records::{decode, encode};
 use crate::registry::Registry;
 use crate::store::{Batch, Tree};
@@ -58,6 +58,8 @@ impl AuditDraft {
 }
 
 const MAX_QUERY_LIMIT: usize = 1000;
+/// The most audit records one query looks at.
+pub(crate) const MAX_QUERY_SCAN: usize = 50_000;
 
 impl Registry {
     /// Appends an entry on its own (e.g. a denial the server saw), durably.
@@ -158,14 +160,28 @@ impl Registry {
         Ok(deleted)
     }
 
-    /// Entries matching `query`, oldest first.
+    /// Entries matching `query`, oldest first (one page; see [`Registry::audit_page`]).
     pub fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, RegistryError> {
-        let limit = query.limit.unwrap_or(MAX_QUERY_LIMIT).min(MAX_QUERY_LIMIT);
+        Ok(self.audit_page(query)?.entries)
+    }
+
+    /// One page of entries matching `query`, oldest first: at most its
+    /// `limit` (default and cap 1,000), from at most 50,000 records looked
+    /// at (`MAX_QUERY_SCAN`), so a query with a rare filter over a long log
+    /// costs a bounded time; `next_after` says where to go on.
+    pub fn audit_page(&self, query: &AuditQuery) -> Result<AuditPage, RegistryError> {
+        let limit = query.limit.unwrap_or(MAX_QUERY_LIMIT).clamp(1, MAX_QUERY_LIMIT);
         let start = query.after.map_or(0, |after| after.saturating_add(1));
-        let mut entries = Vec::new();
-        for item in self.inner.store.scan(AUDIT, &[], Some(&start.to_be_bytes()))? {
+        let mut page = AuditPage::default();
+        for (scanned, item) in self
+            .inner
+            .store
+            .scan(AUDIT, &[], Some(&start.to_be_bytes()))?
+            .enumerate()
+        {
             let (_, bytes) = item?;
             let entry: AuditEntry = decode(&bytes)?;
+            let id = entry.id;
             let wanted = query
                 .tenant
                 .as_ref()
@@ -176,12 +192,13 @@ impl Registry {
                     .as_ref()
                     .is_none_or(|action| entry.action.starts_with(action.as_str()));
             if wanted {
-                entries.push(entry);
-                if entries.len() == limit {
-                    break;
-                }
+                page.entries.push(entry);
+            }
+            if page.entries.len() == limit || scanned + 1 == MAX_QUERY_SCAN {
+                page.next_after = Some(id);
+                break;
             }
         }
-        Ok(entries)
+        Ok(page)
     }
 }

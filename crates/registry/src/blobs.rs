@@ -31,8 +31,9 @@ pub enum BlobError {
         /// What its bytes hash to now.
         actual: String,
     },
-    /// The file system failed.
-    #[error("the artifact store at {path} failed: {source}")]
+    /// The file system failed. The message leaves the host path out (it
+    /// reaches API callers); the path is logged where the failure happened.
+    #[error("the artifact store failed: {source}; the server log names the file")]
     Io {
         /// The file involved.
         path: PathBuf,
@@ -42,9 +43,12 @@ pub enum BlobError {
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> BlobError + '_ {
-    move |source| BlobError::Io {
-        path: path.to_path_buf(),
-        source,
+    move |source| {
+        tracing::error!(path = %path.display(), %source, "the artifact store failed");
+        BlobError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }
 

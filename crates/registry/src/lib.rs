@@ -64,8 +64,9 @@ pub use crate::blobs::{BlobError, BlobStore};
 pub use crate::deployments::{DeploymentChange, RollbackTarget};
 pub use crate::error::{DeploymentProblem, RegistryError, UploadProblem};
 pub use crate::model::{
-    AuditEntry, AuditOutcome, AuditQuery, ConfigHistory, ConfigVersion, Deployment, DeploymentAction,
-    DeploymentEvent, ModuleVersion, NewTenant, Organisation, Role, Tenant, TenantKind, TenantUpdate, Token,
+    AuditEntry, AuditOutcome, AuditPage, AuditQuery, ConfigHistory, ConfigVersion, Deployment,
+    DeploymentAction, DeploymentEvent, ModuleVersion, NewTenant, Organisation, Role, Tenant, TenantKind,
+    TenantUpdate, Token,
 };
 pub use crate::module_data::{DataWrite, ModuleDataStore, StoreModuleData};
 pub use crate::publish::{PublishOutcome, Publisher, Upload};

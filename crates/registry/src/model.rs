@@ -328,6 +328,17 @@ pub struct AuditQuery {
     pub limit: Option<usize>,
 }
 
+/// One page of audit records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditPage {
+    /// The matching records, oldest first.
+    pub entries: Vec<AuditEntry>,
+    /// Set when the query stopped before the end of the log (its limit was
+    /// reached, or it looked at as many records as one query may): more
+    /// matches may follow, asked for with `after` set to this.
+    pub next_after: Option<u64>,
+}
+
 /// What a token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -89,6 +89,52 @@ impl Registry {
         result
     }
 
+    /// The checks an upload can fail on its manifest alone, before its
+    /// component is read: the manifest parses and names a `component.sha256`,
+    /// the publisher may publish it, and the id@version is free or holds this
+    /// very manifest. A streamed upload runs them first so a refused one is
+    /// never read further; [`Registry::publish`] runs them all again. A
+    /// refusal is audited as a failed `module.publish`.
+    pub fn check_upload_manifest(
+        &self,
+        manifest_text: &str,
+        publisher: &Publisher,
+        actor: &str,
+    ) -> Result<(), RegistryError> {
+        let result = self.manifest_problems(manifest_text, publisher);
+        if let Err(error) = &result {
+            let draft = AuditDraft::ok(actor, "module.publish", "upload", publisher_tenant(publisher));
+            self.audit_refusal(draft, error);
+        }
+        result
+    }
+
+    fn manifest_problems(&self, manifest_text: &str, publisher: &Publisher) -> Result<(), RegistryError> {
+        let manifest =
+            modhost_manifest::parse(manifest_text).map_err(|error| RegistryError::UploadRejected {
+                problems: error
+                    .to_string()
+                    .lines()
+                    .map(|line| problem("manifest", line))
+                    .collect(),
+            })?;
+        let mut problems = Vec::new();
+        if manifest.component.sha256.is_none() {
+            problems.push(missing_sha256());
+        }
+        self.check_owner(&manifest, publisher, &mut problems)?;
+        let key = pair_key(manifest.module.id.as_str(), &manifest.module.version.to_string());
+        let stored: Option<ModuleVersion> = self.record(MODULES, &key)?;
+        if stored.is_some_and(|stored| stored.manifest_text != manifest_text) {
+            problems.push(already_published(&manifest));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(RegistryError::UploadRejected { problems })
+        }
+    }
+
     fn publish_checked(&self, upload: Upload<'_>) -> Result<PublishOutcome, RegistryError> {
         let mut problems = Vec::new();
         let max = self.inner.config.max_component_bytes;
@@ -125,10 +171,7 @@ impl Registry {
             return Err(RegistryError::UploadRejected { problems });
         };
         match manifest.component.sha256.as_deref() {
-            None => problems.push(problem(
-                "sha256",
-                "component.sha256 is missing; fill in the component's sha256 (cargo xtask build-plugins does)",
-            )),
+            None => problems.push(missing_sha256()),
             Some(declared) if declared != sha256 => problems.push(problem(
                 "sha256",
                 format!("component.sha256 is {declared} but the uploaded component's is {sha256}; upload the matching pair"),
@@ -147,13 +190,7 @@ impl Registry {
         let key = pair_key(module, &manifest.module.version.to_string());
         let existing = self.existing(&key, &sha256, upload.manifest_text)?;
         if let Some(Existing::Different) = existing {
-            problems.push(problem(
-                "version",
-                format!(
-                    "{module}@{} is already published with different contents; versions are immutable, publish a new version",
-                    manifest.module.version
-                ),
-            ));
+            problems.push(already_published(&manifest));
         }
         if !problems.is_empty() {
             return Err(RegistryError::UploadRejected { problems });
@@ -358,6 +395,23 @@ impl Registry {
     pub fn blobs(&self) -> &crate::blobs::BlobStore {
         &self.inner.blobs
     }
+}
+
+fn missing_sha256() -> UploadProblem {
+    problem(
+        "sha256",
+        "component.sha256 is missing; fill in the component's sha256 (cargo xtask build-plugins does)",
+    )
+}
+
+fn already_published(manifest: &Manifest) -> UploadProblem {
+    problem(
+        "version",
+        format!(
+            "{}@{} is already published with different contents; versions are immutable, publish a new version",
+            manifest.module.id, manifest.module.version
+        ),
+    )
 }
 
 fn publisher_tenant(publisher: &Publisher) -> Option<&str> {

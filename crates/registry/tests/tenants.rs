@@ -169,6 +169,50 @@ fn audit_queries_filter_and_page() {
 }
 
 #[test]
+fn an_audit_query_looks_at_a_bounded_number_of_records_and_says_where_to_go_on() {
+    let (_dir, registry) = registry();
+    let draft = |tenant: &str, index: usize| {
+        modhost_registry::AuditDraft::ok("operator:ana", "test.entry", format!("t{index}"), Some(tenant))
+    };
+    for index in 0..50_005 {
+        registry
+            .record_audit_lazily(draft("other", index))
+            .expect("audit");
+    }
+    let rare = registry.record_audit_lazily(draft("acme", 0)).expect("audit");
+    let acme = |after: Option<u64>| AuditQuery {
+        tenant: Some("acme".into()),
+        after,
+        ..AuditQuery::default()
+    };
+    // The first page looked at 50,000 records and found none of acme's.
+    let first = registry.audit_page(&acme(None)).expect("audit");
+    assert_eq!(first.entries, vec![]);
+    let next = first.next_after.expect("more may follow");
+    let skipped = registry
+        .audit(&AuditQuery {
+            after: None,
+            limit: Some(1000),
+            ..AuditQuery::default()
+        })
+        .expect("audit");
+    assert_eq!(skipped.first().map(|entry| entry.id + 49_999), Some(next));
+    // The next page finds it and reaches the end.
+    let second = registry.audit_page(&acme(Some(next))).expect("audit");
+    assert_eq!(second.entries, vec![rare]);
+    assert_eq!(second.next_after, None);
+    // A page that fills its limit says so too.
+    let limited = registry
+        .audit_page(&AuditQuery {
+            limit: Some(3),
+            ..AuditQuery::default()
+        })
+        .expect("audit");
+    assert_eq!(limited.entries.len(), 3);
+    assert_eq!(limited.next_after, Some(limited.entries[2].id));
+}
+
+#[test]
 fn audit_pruning_keeps_the_newest_entries_within_count_and_age() {
     let (dir, registry) = registry();
     for index in 0..25 {

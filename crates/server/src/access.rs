@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
 
 use modhost_registry::{Registry, Role, Token};
 
@@ -72,8 +73,10 @@ pub enum Access {
     TenantAdmin,
     /// The data plane: invokers and tenant admins of the tenant, or an operator.
     Invoke,
-    /// Any authenticated caller (the operation filters what it shows).
-    Authenticated,
+    /// The management API: operators, tenant admins and tenant viewers, not
+    /// invokers (the operation filters what each may see). Invokers reach
+    /// only the data plane and their tenant context.
+    Console,
 }
 
 /// Checks `access` for `tenant`. A tenant-scoped caller asking about another
@@ -99,7 +102,7 @@ pub fn authorize(
     let allowed = match access {
         Access::Public => true,
         Access::Operator => false,
-        Access::Authenticated => true,
+        Access::Console => role != Role::Invoker,
         Access::Context => true,
         Access::TenantRead => matches!(role, Role::TenantAdmin | Role::TenantViewer),
         Access::TenantAdmin => role == Role::TenantAdmin,
@@ -125,7 +128,9 @@ impl Access {
             Self::Context => "operator, or any token of the tenant",
             Self::TenantAdmin => "operator, or tenant-admin of the tenant",
             Self::Invoke => "operator, or tenant-admin / invoker of the tenant",
-            Self::Authenticated => "any token; results are limited to what it may see",
+            Self::Console => {
+                "operator, tenant-admin or tenant-viewer (not invoker); results are limited to what the caller may see"
+            }
         }
     }
 
@@ -138,8 +143,21 @@ impl Access {
             Self::Context => "tenant-context",
             Self::TenantAdmin => "tenant-admin",
             Self::Invoke => "invoke",
-            Self::Authenticated => "authenticated",
+            Self::Console => "console",
         }
+    }
+}
+
+/// Whether the request's caller authenticated as an operator, filled in by
+/// [`check`] for the request loop (which shows host failure details to
+/// operators only).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OperatorSeen(pub(crate) Arc<OnceLock<bool>>);
+
+impl OperatorSeen {
+    /// Whether an operator token was checked for this request.
+    pub(crate) fn is_operator(&self) -> bool {
+        self.0.get().copied().unwrap_or(false)
     }
 }
 
@@ -178,6 +196,9 @@ pub(crate) fn check(
             return Err(error);
         }
     };
+    if let (Some(principal), Some(seen)) = (&principal, parts.extensions.get::<OperatorSeen>()) {
+        let _ = seen.0.set(principal.is_operator());
+    }
     if let Err(error) = authorize(principal.as_ref(), access, tenant) {
         let reason = if principal.is_some() {
             Reason::Forbidden

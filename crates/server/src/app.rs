@@ -24,6 +24,8 @@ pub(crate) struct App {
     pub(crate) denials: crate::denials::Denials,
     /// Open connections and failed accepts, for `/metrics`.
     pub(crate) edge: std::sync::Arc<crate::edge::EdgeStats>,
+    /// The module uploads being read.
+    pub(crate) uploads: crate::uploads::UploadSlots,
     request_ids: AtomicU64,
     request_id_prefix: String,
 }
@@ -74,6 +76,9 @@ pub(crate) fn open(config: ServerConfig, openapi: Bytes) -> anyhow::Result<App> 
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
+    let uploads = crate::uploads::UploadSlots::new(
+        usize::try_from(config.max_concurrent_uploads).unwrap_or(usize::MAX),
+    );
     Ok(App {
         registry,
         loader,
@@ -81,6 +86,7 @@ pub(crate) fn open(config: ServerConfig, openapi: Bytes) -> anyhow::Result<App> 
         openapi,
         denials: crate::denials::Denials::default(),
         edge: std::sync::Arc::default(),
+        uploads,
         request_ids: AtomicU64::new(0),
         request_id_prefix: format!("{:x}", started.as_secs()),
     })

@@ -35,6 +35,16 @@ pub struct ServerConfig {
     /// How long a client may take to send a request's line and headers, in
     /// milliseconds; also how long a kept-alive connection may sit idle.
     pub header_read_timeout_ms: u64,
+    /// How many module uploads the server reads at once; one publisher (a
+    /// tenant, or the operators) gets at most half of them. Past it, `429`.
+    pub max_concurrent_uploads: u32,
+    /// How long a request body may pause between two chunks, in
+    /// milliseconds; past it the request is answered `408` and the
+    /// connection closed.
+    pub body_idle_timeout_ms: u64,
+    /// How long reading a whole request body may take, in milliseconds
+    /// (`408` past it).
+    pub body_read_timeout_ms: u64,
     /// The most bytes a request line and its headers may take together
     /// (at least 8192).
     pub max_header_bytes: usize,
@@ -83,6 +93,9 @@ impl Default for ServerConfig {
             shutdown_grace_ms: 10_000,
             max_connections: 4096,
             header_read_timeout_ms: 10_000,
+            max_concurrent_uploads: 4,
+            body_idle_timeout_ms: 10_000,
+            body_read_timeout_ms: 60_000,
             max_header_bytes: 64 * 1024,
             max_headers: 100,
             audit_max_entries: 1_000_000,
@@ -141,6 +154,12 @@ impl ServerConfig {
             return Err(
                 "`header_read_timeout_ms` is 0; give clients at least 1 ms to send headers".to_owned(),
             );
+        }
+        if self.max_concurrent_uploads == 0 {
+            return Err("`max_concurrent_uploads` is 0; nobody could publish a module".to_owned());
+        }
+        if self.body_idle_timeout_ms == 0 || self.body_read_timeout_ms == 0 {
+            return Err("`body_idle_timeout_ms` and `body_read_timeout_ms` must be at least 1 ms".to_owned());
         }
         if self.max_header_bytes < 8192 {
             return Err(format!(
@@ -252,6 +271,10 @@ mod tests {
             (
                 "header_read_timeout_ms = 0\n",
                 "`header_read_timeout_ms` is 0; give clients at least 1 ms to send headers",
+            ),
+            (
+                "body_idle_timeout_ms = 0\n",
+                "`body_idle_timeout_ms` and `body_read_timeout_ms` must be at least 1 ms",
             ),
             (
                 "max_header_bytes = 100\n",

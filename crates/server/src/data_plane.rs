@@ -12,7 +12,7 @@ use modhost_runtime::{CallError, Caller};
 use crate::access::{Access, check};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::extract::read_body;
+use crate::extract::{BodyRules, read_body};
 
 /// Headers a module never sees.
 const WITHHELD_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
@@ -49,7 +49,7 @@ fn call_error(error: &CallError) -> Response {
         CallError::Trapped(_) => ApiError::new(StatusCode::BAD_GATEWAY, "module-trapped", message),
         CallError::InvalidResponse(_) => ApiError::new(StatusCode::BAD_GATEWAY, "invalid-response", message),
         CallError::Instantiation(_) | CallError::Storage(_) => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+            ApiError::host_failure(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
         }
         CallError::QuotaExceeded(_) => {
             ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "kv-quota-exceeded", message)
@@ -123,7 +123,8 @@ async fn serve(app: &Arc<App>, request: Request, request_id: &str) -> Result<Res
             endpoint.permission
         )));
     }
-    let body = read_body(&parts.headers, body, app.config.max_request_body_bytes).await?;
+    let rules = BodyRules::new(&app.config, app.config.max_request_body_bytes);
+    let body = read_body(&parts.headers, body, rules).await?;
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()

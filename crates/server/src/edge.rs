@@ -20,12 +20,24 @@
 //!   [`ACCEPT_BACKOFF`] before trying again instead of spinning, and logs a
 //!   warning at most once per [`WARN_EVERY`].
 //!
+//! - **Lingering close.** When the server closes a connection (a refusal
+//!   answered with `connection: close` before the request body was read, or
+//!   any `connection: close` exchange), [`LingeringClose`] first sends its
+//!   FIN, then reads and drops what the client still sends — at most
+//!   [`LINGER_BYTES`] for at most [`LINGER_FOR`] — before the socket closes.
+//!   Closing a socket with unread data sends a reset, and a reset can make the
+//!   client's kernel discard the answer it already received; lingering lets
+//!   the client read it. The rest of a larger body is never read.
+//!
 //! [`EdgeStats`] counts open connections and failed accepts for `/metrics`.
 
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use hyper_util::rt::TokioTimer;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::config::ServerConfig;
 
@@ -81,9 +93,93 @@ pub(crate) fn connection_builder(config: &ServerConfig) -> hyper::server::conn::
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_millis(config.header_read_timeout_ms))
+        // A client may shut its write side once its request is sent and still
+        // get the answer (hyper would drop the connection at that EOF).
+        .half_close(true)
         .max_buf_size(config.max_header_bytes)
         .max_headers(config.max_headers);
     builder
+}
+
+/// The most of a closing connection's unread input that is read and dropped.
+pub(crate) const LINGER_BYTES: usize = 1024 * 1024;
+/// The longest a closing connection's unread input is waited for.
+pub(crate) const LINGER_FOR: Duration = Duration::from_secs(1);
+
+/// A connection's stream whose shutdown lingers: FIN first, then up to
+/// [`LINGER_BYTES`] of input read and dropped for up to [`LINGER_FOR`], or
+/// until the client closes its side (see the module docs).
+pub(crate) struct LingeringClose<S> {
+    stream: S,
+    /// Set once the write side is shut: the deadline of the drain.
+    draining: Option<Pin<Box<tokio::time::Sleep>>>,
+    drained: usize,
+}
+
+impl<S> LingeringClose<S> {
+    pub(crate) fn new(stream: S) -> Self {
+        Self {
+            stream,
+            draining: None,
+            drained: 0,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for LingeringClose<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for LingeringClose<S> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if this.draining.is_none() {
+            ready!(Pin::new(&mut this.stream).poll_shutdown(cx))?;
+            this.draining = Some(Box::pin(tokio::time::sleep(LINGER_FOR)));
+        }
+        let mut scratch = [0u8; 8192];
+        while this.drained < LINGER_BYTES {
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut this.stream).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(Ok(())),
+                Poll::Ready(Ok(())) => this.drained += buf.filled().len(),
+                Poll::Ready(Err(_)) => return Poll::Ready(Ok(())),
+                Poll::Pending => {
+                    return match this.draining.as_mut().map(|deadline| deadline.as_mut().poll(cx)) {
+                        Some(Poll::Pending) => Poll::Pending,
+                        _ => Poll::Ready(Ok(())),
+                    };
+                }
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
 }
 
 /// What the accept loop does after `accept` failed with `error`.

@@ -21,6 +21,26 @@ pub struct ApiError {
     pub problems: Option<serde_json::Value>,
     /// Extra headers (e.g. `allow` for a 405).
     pub headers: Vec<(&'static str, String)>,
+    /// Whether this is a failure of the host itself (see [`ApiError::host_failure`]).
+    pub host_failure: bool,
+}
+
+/// What a host failure's answer carries for the server's request loop: the
+/// detail the body leaves out. The loop logs it with the request id and
+/// shows it to operators only; other callers get the request id to report.
+#[derive(Debug, Clone)]
+pub(crate) struct HostFailure {
+    /// The code of the answer.
+    pub(crate) code: &'static str,
+    /// What failed, possibly naming host paths or storage errors.
+    pub(crate) detail: String,
+}
+
+/// The message a non-operator gets for a host failure.
+pub(crate) fn host_failure_message(request_id: &str) -> String {
+    format!(
+        "the host could not serve this request; if it persists, give the operator the request id `{request_id}`"
+    )
 }
 
 impl ApiError {
@@ -32,6 +52,17 @@ impl ApiError {
             message: message.into(),
             problems: None,
             headers: Vec::new(),
+            host_failure: false,
+        }
+    }
+
+    /// A failure of the host itself (storage, blobs, instantiation, a
+    /// failed task). Its detail may name host paths or storage errors, so
+    /// it is logged with the request id and shown to operators only.
+    pub fn host_failure(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            host_failure: true,
+            ..Self::new(status, code, detail)
         }
     }
 
@@ -68,9 +99,9 @@ impl ApiError {
         )
     }
 
-    /// `500 internal`.
+    /// `500 internal`, a [host failure](Self::host_failure).
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+        Self::host_failure(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }
 
     /// Adds the problem list.
@@ -89,14 +120,29 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let (message, failure) = if self.host_failure {
+            let failure = HostFailure {
+                code: self.code,
+                detail: self.message,
+            };
+            (
+                "the host could not serve this request; see the server log".to_owned(),
+                Some(failure),
+            )
+        } else {
+            (self.message, None)
+        };
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code.to_owned(),
-                message: self.message,
+                message,
                 problems: self.problems,
             },
         };
         let mut response = (self.status, Json(body)).into_response();
+        if let Some(failure) = failure {
+            response.extensions_mut().insert(failure);
+        }
         let headers = response.headers_mut();
         for (name, value) in self.headers {
             if let Ok(value) = HeaderValue::from_str(&value) {
@@ -153,8 +199,7 @@ impl From<RegistryError> for ApiError {
                 Self::new(StatusCode::INSUFFICIENT_STORAGE, "kv-quota-exceeded", message)
             }
             RegistryError::Blob(_) | RegistryError::Storage(_) => {
-                tracing::error!(%message, "registry failure");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", message)
+                Self::host_failure(StatusCode::INTERNAL_SERVER_ERROR, "storage", message)
             }
         }
     }
@@ -182,7 +227,7 @@ impl From<ServeError> for ApiError {
         match error {
             ServeError::UnknownTenant(_) | ServeError::NotEnabled { .. } => Self::not_found(message),
             ServeError::NoReadyVersion { .. } => {
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "no-ready-version", message)
+                Self::host_failure(StatusCode::SERVICE_UNAVAILABLE, "no-ready-version", message)
             }
         }
     }

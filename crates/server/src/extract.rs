@@ -1,63 +1,141 @@
-//! Request extractors that answer the API's JSON errors: bounded JSON bodies, queries, path parameters.
+//! Request extractors that answer the API's JSON errors: bodies read under size and time limits, queries, path parameters.
 
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
-use axum::http::HeaderMap;
-use axum::http::request::Parts;
-use bytes::Bytes;
-use http_body_util::{BodyExt as _, Limited};
-use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::time::Duration;
 
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt as _;
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+
+use crate::app::App;
+use crate::config::ServerConfig;
 use crate::error::ApiError;
 
 /// The most an admin JSON body may be.
 pub(crate) const MAX_JSON_BODY_BYTES: usize = 1024 * 1024;
 
-/// Reads a body of at most `limit` bytes; `413` past it (checked on
-/// `content-length` before reading, and while reading for chunked bodies).
-pub(crate) async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    let declared = headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
-        return Err(ApiError::too_large(limit).closing());
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large(limit)),
-        Err(error) => Err(ApiError::bad_request(format!(
-            "could not read the request body: {error}"
-        ))),
+/// How a request body is read: at most `max_bytes`, pausing at most `idle`
+/// between chunks, done within `total`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyRules {
+    pub(crate) max_bytes: usize,
+    pub(crate) idle: Duration,
+    pub(crate) total: Duration,
+}
+
+impl BodyRules {
+    /// The server's body timeouts with a size cap of `max_bytes`.
+    pub(crate) fn new(config: &ServerConfig, max_bytes: usize) -> Self {
+        Self {
+            max_bytes,
+            idle: Duration::from_millis(config.body_idle_timeout_ms),
+            total: Duration::from_millis(config.body_read_timeout_ms),
+        }
     }
 }
 
-/// How much of a refused request's body is read and dropped after the
-/// answer went out, and for how long at most.
-pub(crate) const LINGER_BYTES: usize = 1024 * 1024;
-/// See [`LINGER_BYTES`].
-pub(crate) const LINGER_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+/// A request body read chunk by chunk under [`BodyRules`]: a body declared
+/// larger than the cap is refused before a byte is read, one that grows
+/// past it as soon as it does, and one that stalls or drags gets `408`. Each
+/// refusal closes the connection (the rest of the body is never read).
+pub(crate) struct BodyChunks {
+    body: Body,
+    rules: BodyRules,
+    deadline: Instant,
+    read: usize,
+}
 
-/// Lets the refusal go out at once while, in the background, up to
-/// [`LINGER_BYTES`] of the unread body are read and dropped for at most
-/// [`LINGER_FOR`]: a client writing its body right behind its head then
-/// gets the answer instead of a reset connection. Nothing is kept; the rest
-/// of a larger body is never read, and the connection closes after the
-/// answer (send it with [`ApiError::closing`]).
-pub(crate) fn linger_on(body: Body) {
-    tokio::spawn(async move {
-        let mut body = body;
-        let mut read = 0usize;
-        let drain = async {
-            while let Some(Ok(frame)) = body.frame().await {
-                read += frame.data_ref().map_or(0, Bytes::len);
-                if read > LINGER_BYTES {
-                    break;
+impl BodyChunks {
+    /// Starts reading `body`; refuses it at once if `headers` declare it too large.
+    pub(crate) fn new(headers: &HeaderMap, body: Body, rules: BodyRules) -> Result<Self, ApiError> {
+        let declared = headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > rules.max_bytes as u64) {
+            return Err(ApiError::too_large(rules.max_bytes).closing());
+        }
+        Ok(Self {
+            body,
+            rules,
+            deadline: Instant::now() + rules.total,
+            read: 0,
+        })
+    }
+
+    /// The next chunk of data, `None` at the end.
+    pub(crate) async fn next(&mut self) -> Result<Option<Bytes>, ApiError> {
+        loop {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            let wait = left.min(self.rules.idle);
+            let frame = match tokio::time::timeout(wait, self.body.frame()).await {
+                Ok(frame) => frame,
+                Err(_elapsed) if wait < self.rules.idle => {
+                    return Err(timed_out(format!(
+                        "the request body took longer than {} ms to arrive",
+                        self.rules.total.as_millis()
+                    )));
                 }
+                Err(_elapsed) => {
+                    return Err(timed_out(format!(
+                        "the request body stalled for {} ms",
+                        self.rules.idle.as_millis()
+                    )));
+                }
+            };
+            let frame = match frame {
+                None => return Ok(None),
+                Some(Ok(frame)) => frame,
+                Some(Err(error)) => {
+                    return Err(
+                        ApiError::bad_request(format!("could not read the request body: {error}")).closing(),
+                    );
+                }
+            };
+            if let Ok(data) = frame.into_data() {
+                self.read = self.read.saturating_add(data.len());
+                if self.read > self.rules.max_bytes {
+                    return Err(ApiError::too_large(self.rules.max_bytes).closing());
+                }
+                return Ok(Some(data));
             }
-        };
-        let _ = tokio::time::timeout(LINGER_FOR, drain).await;
-    });
+        }
+    }
+}
+
+fn timed_out(message: String) -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "request-timeout",
+        format!("{message}; send it faster"),
+    )
+    .closing()
+}
+
+/// Reads a whole body under `rules` (see [`BodyChunks`]).
+pub(crate) async fn read_body(headers: &HeaderMap, body: Body, rules: BodyRules) -> Result<Bytes, ApiError> {
+    let mut chunks = BodyChunks::new(headers, body, rules)?;
+    let mut collected = BytesMut::new();
+    while let Some(chunk) = chunks.next().await? {
+        collected.extend_from_slice(&chunk);
+    }
+    Ok(collected.freeze())
+}
+
+/// The rules for an admin JSON body: [`MAX_JSON_BODY_BYTES`] and the
+/// server's timeouts (the defaults if the request carries no server state).
+fn json_rules(parts: &Parts) -> BodyRules {
+    let defaults = ServerConfig::default();
+    let config = parts
+        .extensions
+        .get::<Arc<App>>()
+        .map_or(&defaults, |app| &app.config);
+    BodyRules::new(config, MAX_JSON_BODY_BYTES)
 }
 
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -76,7 +154,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
         let (parts, body) = request.into_parts();
-        let bytes = read_body(&parts.headers, body, MAX_JSON_BODY_BYTES).await?;
+        let bytes = read_body(&parts.headers, body, json_rules(&parts)).await?;
         parse_json(&bytes).map(JsonBody)
     }
 }
@@ -89,7 +167,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for JsonOrEmp
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
         let (parts, body) = request.into_parts();
-        let bytes = read_body(&parts.headers, body, MAX_JSON_BODY_BYTES).await?;
+        let bytes = read_body(&parts.headers, body, json_rules(&parts)).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(JsonOrEmpty(T::default()));
         }

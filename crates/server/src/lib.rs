@@ -36,6 +36,7 @@ mod guest_response;
 mod metrics;
 pub mod openapi;
 mod text;
+mod uploads;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -207,7 +208,7 @@ async fn serve(
             let (app, router) = (app.clone(), router.clone());
             async move { Ok::<_, std::convert::Infallible>(handle(app, router, client, request).await) }
         });
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let connection = builder.serve_connection(TokioIo::new(edge::LingeringClose::new(stream)), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(error) = connection.await {
@@ -240,10 +241,15 @@ async fn handle(
     request.extensions_mut().insert(app.clone());
     request.extensions_mut().insert(RequestId(request_id.clone()));
     request.extensions_mut().insert(client);
+    let operator_seen = access::OperatorSeen::default();
+    request.extensions_mut().insert(operator_seen.clone());
     let mut response = match router.oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
     };
+    if let Some(failure) = response.extensions_mut().remove::<error::HostFailure>() {
+        response = host_failure_response(&response, &failure, &request_id, operator_seen.is_operator());
+    }
     if response.status() == StatusCode::METHOD_NOT_ALLOWED && !response.headers().contains_key(CONTENT_TYPE) {
         response = method_not_allowed(&method, &path, &response);
     }
@@ -251,6 +257,29 @@ async fn handle(
         response.headers_mut().insert("x-request-id", value);
     }
     tracing::info!(%method, %path, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, %request_id, "request");
+    response
+}
+
+/// The answer to a host failure: logged with its detail and the request id;
+/// operators get the detail, other callers only the request id to report.
+fn host_failure_response(
+    answered: &Response,
+    failure: &error::HostFailure,
+    request_id: &str,
+    operator: bool,
+) -> Response {
+    tracing::error!(%request_id, code = failure.code, detail = %failure.detail, "the host failed a request");
+    let message = if operator {
+        format!("{} (request id `{request_id}`)", failure.detail)
+    } else {
+        error::host_failure_message(request_id)
+    };
+    let mut response = ApiError::new(answered.status(), failure.code, message).into_response();
+    for (name, value) in answered.headers() {
+        if name != axum::http::header::CONTENT_LENGTH {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
     response
 }
 

@@ -37,25 +37,34 @@ fn promote(server: &Server, token: &str, tenant: &str, version: &str) -> (u16, s
 }
 
 fn served_version(server: &Server, token: &str) -> (u16, String, serde_json::Value) {
-    let uri = format!("{}/t/acme/template/hello/world", server.url);
+    call_with_header(server, token, "/t/acme/template/hello/world", "x-modhost-version")
+}
+
+/// `(status, the value of header, body)` of a GET with `token`.
+fn call_with_header(
+    server: &Server,
+    token: &str,
+    path: &str,
+    header: &str,
+) -> (u16, String, serde_json::Value) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into();
     let mut response = agent
-        .get(&uri)
+        .get(format!("{}{path}", server.url))
         .header("authorization", format!("Bearer {token}"))
         .call()
         .expect("http");
-    let version = response
+    let value = response
         .headers()
-        .get("x-modhost-version")
-        .and_then(|v| v.to_str().ok())
+        .get(header)
+        .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
         .to_owned();
     let status = response.status().as_u16();
     let body = serde_json::from_slice(&response.body_mut().read_to_vec().expect("body")).unwrap_or_default();
-    (status, version, body)
+    (status, value, body)
 }
 
 #[test]
@@ -269,23 +278,13 @@ fn authorization_matrix_every_route_role_and_tenant() {
                 Some(json!({"id": format!("t-{who:?}").to_lowercase(), "name": "x", "kind": "standard"})),
                 &[],
             ),
-            (
-                "GET",
-                "/v1/tenants",
-                None,
-                &[Who::Admin, Who::Viewer, Who::Invoker],
-            ),
-            (
-                "GET",
-                "/v1/modules",
-                None,
-                &[Who::Admin, Who::Viewer, Who::Invoker],
-            ),
+            ("GET", "/v1/tenants", None, &[Who::Admin, Who::Viewer]),
+            ("GET", "/v1/modules", None, &[Who::Admin, Who::Viewer]),
             (
                 "GET",
                 "/v1/modules/template/versions/0.1.0",
                 None,
-                &[Who::Admin, Who::Viewer, Who::Invoker],
+                &[Who::Admin, Who::Viewer],
             ),
             (
                 "POST",
@@ -704,4 +703,75 @@ fn a_tenant_admin_cannot_mint_a_token_wider_than_its_own() {
         assert_eq!(status, 201, "{body}");
         assert_eq!(body["permissions"], json!(["template.read"]), "{body}");
     }
+}
+
+#[test]
+fn host_failures_give_non_operators_a_request_id_and_operators_the_detail() {
+    let server = setup();
+    let operator = server.operator.clone();
+    assert_eq!(promote(&server, &operator, "acme", "0.1.0").0, 200);
+    let invoker = server.token("invoker", Some("acme"));
+    let admin = server.token("tenant-admin", Some("acme"));
+    // Break the artifact store under the active version: its blob becomes a
+    // folder, and the compile cache is gone, so the restarted host cannot load it.
+    let data_dir = server.data_dir();
+    let blob = walk(&data_dir.join("registry"))
+        .into_iter()
+        .find(|path| {
+            path.parent()
+                .and_then(|parent| parent.parent())
+                .is_some_and(|p| p.ends_with("sha256"))
+        })
+        .expect("a stored blob");
+    std::fs::remove_file(&blob).unwrap();
+    std::fs::create_dir(&blob).unwrap();
+    std::fs::remove_dir_all(data_dir.join("compiled")).unwrap();
+    let server = server.restart(|_| {});
+    let data_dir = server.data_dir();
+    let data_dir = data_dir.to_string_lossy();
+
+    for token in [&invoker, &admin] {
+        let (status, request_id, body) =
+            call_with_header(&server, token, "/t/acme/template/hello/world", "x-request-id");
+        assert_eq!(status, 503, "{body}");
+        assert!(!request_id.is_empty(), "every answer names its request");
+        assert_eq!(body["error"]["code"], "no-ready-version", "{body}");
+        assert_eq!(
+            body["error"]["message"],
+            format!(
+                "the host could not serve this request; if it persists, give the operator the request id `{request_id}`"
+            )
+        );
+        let text = body.to_string();
+        assert!(
+            !text.contains(&*data_dir) && !text.contains("artifact store"),
+            "{text}"
+        );
+    }
+    let (status, request_id, body) =
+        call_with_header(&server, &operator, "/t/acme/template/hello/world", "x-request-id");
+    assert_eq!(status, 503, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("the artifact store failed"), "{message}");
+    assert!(
+        message.ends_with(&format!("(request id `{request_id}`)")),
+        "{message}"
+    );
+    assert!(
+        !message.contains(&*data_dir),
+        "the path is only logged: {message}"
+    );
+}
+
+fn walk(folder: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(folder).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
 }

@@ -333,13 +333,13 @@ fn start_a_huge_upload(server: &Server, token: Option<&str>) -> String {
 fn a_refused_huge_upload_is_answered_without_its_body_being_read() {
     let server = Server::start();
     create_acme(&server);
-    let invoker = server.token("invoker", Some("acme"));
+    let viewer = server.token("tenant-viewer", Some("acme"));
     let cases = [
         (None, "HTTP/1.1 401 Unauthorized", "\"code\":\"unauthorized\""),
         (
-            Some(invoker.as_str()),
+            Some(viewer.as_str()),
             "HTTP/1.1 403 Forbidden",
-            "the role `invoker` may not upload modules",
+            "the role `tenant-viewer` may not upload modules",
         ),
     ];
     // 16 clients at once, 8 per case, each announcing 30 MiB and sending 1 KiB.
@@ -360,12 +360,7 @@ fn a_refused_huge_upload_is_answered_without_its_body_being_read() {
     for (case, answer) in answers {
         let (_, status_line, message) = cases[case];
         // Only 1 KiB of the 30 MiB was sent: an answer at all shows the rest was never waited for.
-        assert!(answer.starts_with(status_line), "{answer}");
-        assert!(
-            answer.to_ascii_lowercase().contains("\r\nconnection: close\r\n"),
-            "{answer}"
-        );
-        assert!(answer.contains(message), "{answer}");
+        assert_closing_answer(&answer, status_line, message);
     }
     assert_eq!(server.get("/healthz", None).0, 200);
 }
@@ -394,4 +389,180 @@ fn the_data_directory_is_readable_by_the_servers_user_only() {
         checked += 1;
     }
     assert!(checked > 3, "only {checked} paths under the data directory");
+}
+
+/// Reads what the server answers on `client` until it closes (at most 10 s).
+fn answer_of(client: &mut TcpStream) -> String {
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match client.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => answer.extend_from_slice(&buffer[..read]),
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Asserts that a raw answer has `status_line`, carries `message` and closes the connection.
+fn assert_closing_answer(answer: &str, status_line: &str, message: &str) {
+    assert!(answer.starts_with(status_line), "{answer}");
+    assert!(answer.contains(message), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("\r\nconnection: close\r\n"),
+        "{answer}"
+    );
+}
+
+#[test]
+fn a_request_body_that_stalls_or_drags_is_answered_408_and_nothing_changes() {
+    let server = Server::start_with(|config| {
+        config.body_idle_timeout_ms = 300;
+        config.body_read_timeout_ms = 1500;
+    });
+    let body = br#"{"id": "slow", "name": "Slow", "kind": "standard"}"#;
+    let head = format!(
+        "POST /v1/tenants HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        server.operator,
+        body.len()
+    );
+    // Stalls: 10 bytes, then nothing.
+    let mut stalled = TcpStream::connect(address(&server)).expect("connect");
+    stalled.write_all(head.as_bytes()).expect("head");
+    stalled.write_all(&body[..10]).expect("10 bytes");
+    let started = Instant::now();
+    let answer = answer_of(&mut stalled);
+    assert_closing_answer(
+        &answer,
+        "HTTP/1.1 408 Request Timeout",
+        "the request body stalled for 300 ms; send it faster",
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Drags: one byte every 100 ms, never pausing long enough to stall, while /healthz is served.
+    let mut dragging = TcpStream::connect(address(&server)).expect("connect");
+    dragging.write_all(head.as_bytes()).expect("head");
+    let started = Instant::now();
+    let mut healthy = 0;
+    for byte in body.iter().take(30) {
+        if dragging.write_all(&[*byte]).is_err() {
+            break;
+        }
+        assert_eq!(server.get("/healthz", None).0, 200);
+        healthy += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let answer = answer_of(&mut dragging);
+    assert_closing_answer(
+        &answer,
+        "HTTP/1.1 408 Request Timeout",
+        "the request body took longer than 1500 ms to arrive; send it faster",
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        healthy >= 5,
+        "only {healthy} health checks while the body dragged"
+    );
+    let (status, _) = server.get("/v1/tenants/slow", Some(&server.operator));
+    assert_eq!(status, 404, "a cut-off request changes nothing");
+}
+
+/// The start of a multipart upload: the head (announcing `total` bytes) and the manifest part.
+fn upload_head(token: &str, manifest: &str, total: usize) -> Vec<u8> {
+    let mut bytes = format!(
+        "POST /v1/modules HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\ncontent-type: multipart/form-data; boundary=b\r\ncontent-length: {total}\r\n\r\n"
+    )
+    .into_bytes();
+    bytes.extend_from_slice(
+        format!("--b\r\ncontent-disposition: form-data; name=\"manifest\"\r\n\r\n{manifest}\r\n--b\r\ncontent-disposition: form-data; name=\"component\"\r\n\r\n").as_bytes(),
+    );
+    bytes
+}
+
+#[test]
+fn an_upload_is_refused_on_its_manifest_before_its_component_is_read() {
+    let server = Server::start();
+    create_acme(&server);
+    let admin = server.token("tenant-admin", Some("acme"));
+    // A standard module's manifest from a tenant admin, then 1 KiB of a 15 MiB
+    // component (under the 16 MiB cap, so only the manifest can refuse it).
+    let (manifest, _) = built("template@0.1.0");
+    let mut client = TcpStream::connect(address(&server)).expect("connect");
+    client
+        .write_all(&upload_head(&admin, &manifest, 15 * 1024 * 1024))
+        .expect("head and manifest");
+    client.write_all(&[0u8; 1024]).expect("1 KiB");
+    let answer = answer_of(&mut client);
+    assert!(answer.contains("\"code\":\"upload-rejected\""), "{answer}");
+    assert_closing_answer(
+        &answer,
+        "HTTP/1.1 422 Unprocessable Entity",
+        "standard modules are published by operators; publish yours with kind = \\\"custom\\\"",
+    );
+    let (_, versions) = server.get("/v1/modules", Some(&server.operator));
+    assert_eq!(versions["versions"], serde_json::json!([]), "nothing stored");
+    let (_, audit) = server.get("/v1/audit?action=module.publish", Some(&server.operator));
+    let entries = audit["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 1, "{audit}");
+    assert_eq!(entries[0]["outcome"], "failed");
+}
+
+#[test]
+fn one_publisher_gets_at_most_half_the_upload_slots() {
+    let server = Server::start_with(|config| config.max_concurrent_uploads = 2);
+    let (status, body) = server.post(
+        "/v1/tenants",
+        Some(&server.operator),
+        serde_json::json!({"id": "acme", "name": "Acme", "kind": "custom"}),
+    );
+    assert_eq!(status, 201, "{body}");
+    let admin = server.token("tenant-admin", Some("acme"));
+    let (manifest, component) = built("template@0.1.0");
+    let custom = manifest
+        .replacen("kind = \"standard\"", "kind = \"custom\"", 1)
+        .replacen("id = \"template\"", "id = \"acme-notes\"", 1);
+    assert!(
+        custom.contains("acme-notes") && custom.contains("custom"),
+        "{custom}"
+    );
+    // acme holds its one slot with an upload that is still arriving.
+    let mut holding = TcpStream::connect(address(&server)).expect("connect");
+    holding
+        .write_all(&upload_head(&admin, &custom, 1024 * 1024))
+        .expect("head and manifest");
+    std::thread::sleep(Duration::from_millis(300));
+    // Its second upload is refused at once, unread.
+    let mut second = TcpStream::connect(address(&server)).expect("connect");
+    second
+        .write_all(&upload_head(&admin, &custom, 1024 * 1024))
+        .expect("head");
+    let answer = answer_of(&mut second);
+    assert_closing_answer(
+        &answer,
+        "HTTP/1.1 429 Too Many Requests",
+        "this publisher already runs as many uploads as it may (1); retry when one finishes",
+    );
+    assert!(
+        answer.to_ascii_lowercase().contains("\r\nretry-after: 1\r\n"),
+        "{answer}"
+    );
+    // The operators' upload takes the other slot and goes through.
+    let (status, body) = server.push(&server.operator, &manifest, &component, None);
+    assert_eq!(status, 201, "{body}");
+    // Once acme's first upload is gone, its slot is free again.
+    drop(holding);
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, body) = server.push(&admin, &custom, &component, None);
+    assert_eq!(status, 201, "{body}");
 }

@@ -136,9 +136,18 @@ pub fn audit(ctx: &Context, filter: &AuditFilter) -> Result<(), CliError> {
 
 fn describe_audit(answer: &AuditList) -> String {
     let entries = &answer.entries;
-    if entries.is_empty() {
-        return "no audit entries".into();
+    let listed = if entries.is_empty() {
+        "no audit entries".to_owned()
+    } else {
+        audit_table(entries)
+    };
+    match answer.next_after {
+        Some(after) => format!("{listed}\nmore may follow: add --after {after}"),
+        None => listed,
     }
+}
+
+fn audit_table(entries: &[modhost_api::AuditEntry]) -> String {
     let rows = entries
         .iter()
         .map(|entry| {
@@ -213,5 +222,9 @@ mod tests {
              7   1970-01-01 00:00:00  ops (operator)  deployment.promote  banban/inventory@1.1.0  ok       -"
         );
         assert_eq!(describe_audit(&typed(json!({"entries": []}))), "no audit entries");
+        assert_eq!(
+            describe_audit(&typed(json!({"entries": [], "next_after": 50000}))),
+            "no audit entries\nmore may follow: add --after 50000"
+        );
     }
 }

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use modhost_api::{PublishQuery, PublishResult, PublishUpload, VersionDetail, VersionList, VersionsQuery};
 use modhost_registry::{Publisher, Role, Upload};
 use utoipa_axum::routes;
@@ -13,21 +13,23 @@ use crate::admin::convert;
 use crate::admin::scope::scoped_tenant;
 use crate::admin::table::{AppState, Routes};
 use crate::error::ApiError;
-use crate::extract::{ApiPath, ApiQuery, linger_on, parse_version, read_body};
+use crate::extract::{ApiPath, ApiQuery, BodyChunks, BodyRules, parse_version};
 
 /// The module routes and who may call each.
 pub(crate) fn routes(routes: Routes) -> Routes {
     routes
-        .add(Access::Authenticated, routes!(publish))
-        .add(Access::Authenticated, routes!(list_versions))
-        .add(Access::Authenticated, routes!(get_version))
+        .add(Access::Console, routes!(publish))
+        .add(Access::Console, routes!(list_versions))
+        .add(Access::Console, routes!(get_version))
 }
 
-/// upload a module version (multipart: manifest, component)
+/// upload a module version (multipart: manifest, then component)
 ///
 /// Operators publish standard modules, or custom ones for `owner`; a tenant
-/// admin publishes custom modules its tenant owns. The body is refused with
-/// `413` past the component cap before it is read whole.
+/// admin publishes custom modules its tenant owns. The role is checked before
+/// the body is read; the body is streamed: the `manifest` part (which must come
+/// first) is checked before a byte of the component is read, and the
+/// component is refused with `413` as soon as it passes the cap.
 #[utoipa::path(post, path = "/v1/modules", operation_id = "PublishModule", tag = "modules",
     params(PublishQuery),
     request_body(content = PublishUpload, content_type = "multipart/form-data"),
@@ -43,8 +45,9 @@ async fn publish(
 ) -> Result<(StatusCode, Json<PublishResult>), ApiError> {
     let principal = caller.0;
     let (parts, body) = request.into_parts();
-    // Who may upload is decided before a byte of the body is read: a refused
-    // upload costs the host nothing (the connection closes after the answer).
+    // Who may upload, and whether a slot is free, is decided before a byte of
+    // the body is read: a refused upload costs the host nothing (the
+    // connection closes after the answer).
     let publisher = match (principal.token.role, query.owner) {
         (Role::Operator, owner) => Ok(Publisher::Operator { owner }),
         (Role::TenantAdmin, owner) => {
@@ -59,39 +62,35 @@ async fn publish(
             role.name()
         ))),
     };
-    let publisher = match publisher {
-        Ok(publisher) => publisher,
+    let slot = publisher.and_then(|publisher| {
+        let scope = match &publisher {
+            Publisher::Operator { .. } => "operators".to_owned(),
+            Publisher::Tenant(tenant) => format!("tenant {tenant}"),
+        };
+        Ok((app.uploads.try_acquire(&scope)?, publisher))
+    });
+    let (_slot, publisher) = match slot {
+        Ok(granted) => granted,
         Err(refusal) => {
-            linger_on(body);
+            drop(body);
             return Err(refusal.closing());
         }
     };
-    let limit = app.config.max_component_bytes + 1024 * 1024;
-    let body = read_body(&parts.headers, body, limit).await?;
     let boundary = parts
         .headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| multer::parse_boundary(value).ok())
         .ok_or_else(|| {
-            ApiError::bad_request("send multipart/form-data with parts `manifest` and `component`")
+            ApiError::bad_request("send multipart/form-data with parts `manifest` and `component`").closing()
         })?;
-    let (manifest, component) = read_parts(body, boundary).await?;
-    if component.len() > app.config.max_component_bytes {
-        return Err(ApiError::too_large(app.config.max_component_bytes));
-    }
-    let actor = principal.actor();
-    let registry = app.registry.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        registry.publish(Upload {
-            manifest_text: &manifest,
-            component: &component,
-            publisher: &publisher,
-            actor: &actor,
-        })
-    })
-    .await
-    .map_err(|error| ApiError::internal(format!("the upload task failed: {error}")))??;
+    let limits = BodyRules::new(
+        &app.config,
+        app.config.max_component_bytes + MULTIPART_OVERHEAD_BYTES,
+    );
+    let chunks = BodyChunks::new(&parts.headers, body, limits)?;
+    let multipart = multer::Multipart::new(body_stream(chunks), boundary);
+    let outcome = receive(&app, multipart, publisher, principal.actor()).await?;
     let status = if outcome.created {
         StatusCode::CREATED
     } else {
@@ -106,42 +105,120 @@ async fn publish(
     ))
 }
 
-/// The `manifest` and `component` parts of a multipart upload.
-async fn read_parts(body: Bytes, boundary: String) -> Result<(String, Bytes), ApiError> {
-    let stream = futures_util::stream::once(async move { Ok::<Bytes, std::convert::Infallible>(body) });
-    let mut multipart = multer::Multipart::new(stream, boundary);
-    let (mut manifest, mut component) = (None, None);
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|error| ApiError::bad_request(format!("the multipart body is malformed: {error}")))?
-    {
-        let name = field.name().unwrap_or_default().to_owned();
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|error| ApiError::bad_request(format!("could not read part `{name}`: {error}")))?;
-        match name.as_str() {
-            "manifest" => {
-                manifest = Some(
-                    String::from_utf8(bytes.to_vec())
-                        .map_err(|_| ApiError::bad_request("the manifest part is not UTF-8"))?,
-                )
-            }
-            "component" => component = Some(bytes),
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "unexpected part `{other}`; send `manifest` and `component`"
-                )));
-            }
+/// Reads the upload part by part: the manifest is checked before the
+/// component is read, then the whole upload is published.
+async fn receive(
+    app: &AppState,
+    mut multipart: multer::Multipart<'static>,
+    publisher: Publisher,
+    actor: String,
+) -> Result<modhost_registry::PublishOutcome, ApiError> {
+    let manifest = next_part(&mut multipart, "manifest", MAX_MANIFEST_BYTES).await?;
+    let manifest = String::from_utf8(manifest.to_vec())
+        .map_err(|_| ApiError::bad_request("the manifest part is not UTF-8").closing())?;
+    let registry = app.registry.clone();
+    let checked = (manifest, publisher, actor);
+    let (manifest, publisher, actor) = tokio::task::spawn_blocking(move || {
+        let (manifest, publisher, actor) = checked;
+        registry
+            .check_upload_manifest(&manifest, &publisher, &actor)
+            .map(|()| (manifest, publisher, actor))
+    })
+    .await
+    .map_err(|error| ApiError::internal(format!("the upload task failed: {error}")))?
+    .map_err(|error| ApiError::from(error).closing())?;
+    let component = next_part(&mut multipart, "component", app.config.max_component_bytes).await?;
+    if multipart.next_field().await.map_err(multipart_error)?.is_some() {
+        return Err(ApiError::bad_request(
+            "unexpected part after `component`; send `manifest` and `component` only",
+        )
+        .closing());
+    }
+    let registry = app.registry.clone();
+    Ok(tokio::task::spawn_blocking(move || {
+        registry.publish(Upload {
+            manifest_text: &manifest,
+            component: &component,
+            publisher: &publisher,
+            actor: &actor,
+        })
+    })
+    .await
+    .map_err(|error| ApiError::internal(format!("the upload task failed: {error}")))??)
+}
+
+/// The most a `manifest` part may be.
+const MAX_MANIFEST_BYTES: usize = 256 * 1024;
+/// What a multipart upload may carry beyond its component: the manifest, part headers, boundaries.
+const MULTIPART_OVERHEAD_BYTES: usize = MAX_MANIFEST_BYTES + 64 * 1024;
+
+/// A failure reading the body under its rules, carried through multer.
+#[derive(Debug)]
+struct BodyFailed(ApiError);
+
+impl std::fmt::Display for BodyFailed {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.0.message)
+    }
+}
+
+impl std::error::Error for BodyFailed {}
+
+/// The body's chunks as the stream multer reads; ends after the first failure.
+fn body_stream(chunks: BodyChunks) -> impl futures_util::Stream<Item = Result<Bytes, BodyFailed>> {
+    futures_util::stream::unfold(Some(chunks), |chunks| async move {
+        let mut chunks = chunks?;
+        match chunks.next().await {
+            Ok(Some(chunk)) => Some((Ok(chunk), Some(chunks))),
+            Ok(None) => None,
+            Err(error) => Some((Err(BodyFailed(error)), None)),
         }
+    })
+}
+
+/// A multipart failure: the body's own refusal (`408`, `413`) if that is
+/// what stopped it, else `400`.
+fn multipart_error(error: multer::Error) -> ApiError {
+    if let multer::Error::StreamReadFailed(source) = &error
+        && let Some(BodyFailed(refusal)) = source.downcast_ref::<BodyFailed>()
+    {
+        return refusal.clone();
     }
-    match (manifest, component) {
-        (Some(manifest), Some(component)) => Ok((manifest, component)),
-        _ => Err(ApiError::bad_request(
-            "send both parts: `manifest` (module.toml) and `component` (.wasm)",
-        )),
+    ApiError::bad_request(format!("the multipart body is malformed: {error}")).closing()
+}
+
+/// The next part, which must be `name`, read whole up to `limit` bytes.
+async fn next_part(
+    multipart: &mut multer::Multipart<'static>,
+    name: &str,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? else {
+        return Err(ApiError::bad_request(format!(
+            "the `{name}` part is missing; send `manifest` (module.toml) first, then `component` (.wasm)"
+        )));
+    };
+    let found = field.name().unwrap_or_default().to_owned();
+    if found != name {
+        return Err(ApiError::bad_request(format!(
+            "expected the `{name}` part but got `{}`; send `manifest` (module.toml) first, then `component` (.wasm)",
+            crate::text::bounded(&found)
+        ))
+        .closing());
     }
+    let mut bytes = BytesMut::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        if bytes.len() + chunk.len() > limit {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                format!("the `{name}` part is larger than {limit} bytes"),
+            )
+            .closing());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes.freeze())
 }
 
 /// list module versions the caller may see

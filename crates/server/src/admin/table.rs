@@ -20,7 +20,6 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use crate::access::{Access, check};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::extract::linger_on;
 
 /// The state every admin handler gets.
 pub(crate) type AppState = Arc<App>;
@@ -131,8 +130,8 @@ fn annotate(operation: &mut Operation, access: Access) {
 }
 
 /// Lets a request through when its caller passes `access`; otherwise answers
-/// the refusal (audited by [`check`]) at once, reading at most a little of
-/// the body after it (see [`linger_on`]), and closes the connection.
+/// the refusal (audited by [`check`]) at once, without reading the body, and
+/// closes the connection (which lingers briefly: see `edge::LingeringClose`).
 async fn guard(access: Access, action: &str, request: Request, next: Next) -> Response {
     let Some(app) = request.extensions().get::<AppState>().cloned() else {
         return ApiError::internal("the server state is missing from the request; this is a bug")
@@ -156,9 +155,7 @@ async fn guard(access: Access, action: &str, request: Request, next: Next) -> Re
             next.run(Request::from_parts(parts, body)).await
         }
         Err(error) => {
-            // The answer goes out at once; at most a little of the body is
-            // read and dropped after it, then the connection closes.
-            linger_on(body);
+            drop(body);
             error.closing().into_response()
         }
     }

@@ -21,7 +21,7 @@ use crate::extract::{ApiPath, ApiQuery, JsonBody};
 pub(crate) fn routes(routes: Routes) -> Routes {
     routes
         .add(Access::Operator, routes!(create_tenant))
-        .add(Access::Authenticated, routes!(list_tenants))
+        .add(Access::Console, routes!(list_tenants))
         .add(Access::TenantRead, routes!(get_tenant))
         .add(Access::Operator, routes!(update_tenant))
         .add(Access::Context, routes!(tenant_context))

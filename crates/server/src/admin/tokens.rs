@@ -16,9 +16,9 @@ use crate::extract::{ApiPath, ApiQuery, JsonBody};
 /// The token routes and who may call each.
 pub(crate) fn routes(routes: Routes) -> Routes {
     routes
-        .add(Access::Authenticated, routes!(create_token))
-        .add(Access::Authenticated, routes!(list_tokens))
-        .add(Access::Authenticated, routes!(revoke_token))
+        .add(Access::Console, routes!(create_token))
+        .add(Access::Console, routes!(list_tokens))
+        .add(Access::Console, routes!(revoke_token))
 }
 
 /// create a token (the secret is shown once)

@@ -21,10 +21,12 @@ impl Server {
     /// A server whose config `configure` adjusts first.
     pub fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let data_dir = dir.path().join("data");
         let operator = {
-            let registry =
-                Registry::open(data_dir.join("registry"), RegistryConfig::default()).expect("registry");
+            let registry = Registry::open(
+                dir.path().join("data").join("registry"),
+                RegistryConfig::default(),
+            )
+            .expect("registry");
             let new = NewToken {
                 name: "test operator".into(),
                 role: Role::Operator,
@@ -33,6 +35,20 @@ impl Server {
             };
             registry.create_token(new, "test").expect("operator token").1
         };
+        Self::start_in(dir, operator, configure)
+    }
+
+    /// Stops this server and starts a new one on the same data directory,
+    /// with the default test config adjusted by `configure`.
+    pub fn restart(mut self, configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        self.stop();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = std::mem::replace(&mut self._dir, dir);
+        Self::start_in(dir, self.operator.clone(), configure)
+    }
+
+    fn start_in(dir: tempfile::TempDir, operator: String, configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        let data_dir = dir.path().join("data");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
         let url = format!("http://{}", listener.local_addr().expect("address"));
         listener.set_nonblocking(true).expect("nonblocking");
@@ -72,6 +88,15 @@ impl Server {
             std::thread::sleep(std::time::Duration::from_millis(25));
         }
         panic!("the server did not come up");
+    }
+
+    fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 
     /// The server's data directory.
@@ -189,12 +214,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.stop();
     }
 }
 
