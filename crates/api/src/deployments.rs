@@ -83,6 +83,65 @@ pub struct DeploymentChange {
 pub struct PromoteRequest {
     /// The version to make active, e.g. `1.1.0`.
     pub version: String,
+    /// How long to watch the new version, in seconds, instead of the
+    /// server's `watch_window_secs`; `0` does not watch it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch_secs: Option<u64>,
+}
+
+/// A version's health over a span: what the host saw of its calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct VersionHealth {
+    /// The version.
+    pub version: String,
+    /// Calls that ran.
+    pub requests: u64,
+    /// Of those, errors (a 5xx answer, a trap, a deadline, a resource limit).
+    pub errors: u64,
+    /// `errors / requests`, 0 to 1.
+    pub error_rate: f64,
+    /// Calls refused before running (the tenant's call limit).
+    pub shed: u64,
+    /// Median latency in ms (to within a factor of √2).
+    pub p50_ms: Option<f64>,
+    /// 99th-percentile latency in ms (to within a factor of √2).
+    pub p99_ms: Option<f64>,
+}
+
+/// The watch of the latest promote from one version to another.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WatchReport {
+    /// The promoted version.
+    pub version: String,
+    /// The version before it: the baseline and the rollback target.
+    pub previous: String,
+    /// `watching`, `passed`, `rolled-back`, `held` or `superseded`.
+    pub state: String,
+    /// Whether the promote migrated the tenant's data (a breach is then held for a person).
+    pub migrated: bool,
+    /// When the watch started (ms since the Unix epoch).
+    pub started_at_ms: u64,
+    /// When it ends or ended.
+    pub ends_at_ms: u64,
+    /// The previous version's health over the window before the promote.
+    pub baseline: VersionHealth,
+    /// The promoted version's health since the promote.
+    pub current: VersionHealth,
+    /// Why it ended as it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<String>,
+}
+
+/// `GET …/deployments/{module}/health`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DeploymentHealth {
+    /// The span the figures cover, in seconds.
+    pub span_secs: u64,
+    /// Every version with calls in the span, oldest version first.
+    pub versions: Vec<VersionHealth>,
+    /// The latest watch, if a promote was watched since the server started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<WatchReport>,
 }
 
 /// `POST …/rollback` body: `{}` (or empty) for the previous version, or `{"to": "1.0.0"}`.

@@ -74,6 +74,18 @@ enum Command {
         /// The module and version, e.g. `inventory@1.1.0`.
         #[arg(value_name = "MODULE@VERSION", value_parser = parse_module_ref)]
         target: ModuleRef,
+        /// Watch the new version for this many seconds instead of the
+        /// server's default (0: do not watch); a breach rolls it back.
+        #[arg(long, value_name = "SECS")]
+        watch: Option<u64>,
+    },
+    /// Show the health of a tenant's module: each version's recent requests,
+    /// errors and latency, and the watch of its latest promote.
+    Health {
+        /// The tenant.
+        tenant: String,
+        /// The module.
+        module: String,
     },
     /// Move a tenant's module back to its previous (or a chosen) version.
     Rollback {
@@ -358,7 +370,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
             commands::module::list(&ctx, module, tenant)
         }
         Command::Module(ModuleCommand::Show { target }) => commands::module::show(&ctx, &target),
-        Command::Promote { tenant, target } => commands::deploy::promote(&ctx, &tenant, &target),
+        Command::Promote {
+            tenant,
+            target,
+            watch,
+        } => commands::deploy::promote(&ctx, &tenant, &target, watch),
+        Command::Health { tenant, module } => commands::deploy::health(&ctx, &tenant, &module),
         Command::Rollback { tenant, module, to } => commands::deploy::rollback(&ctx, &tenant, &module, to),
         Command::Disable { tenant, module } => commands::deploy::disable(&ctx, &tenant, &module),
         Command::History { tenant, module } => commands::deploy::history(&ctx, &tenant, &module),
@@ -430,7 +447,7 @@ mod tests {
     #[test]
     fn promote_splits_module_and_version() {
         let cli = parse(&["promote", "banban", "inventory@1.1.0"]).unwrap();
-        let Command::Promote { tenant, target } = cli.command else {
+        let Command::Promote { tenant, target, .. } = cli.command else {
             panic!("not promote");
         };
         assert_eq!(tenant, "banban");

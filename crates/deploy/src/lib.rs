@@ -19,6 +19,11 @@
 //!   runs the new version's `migrate(from)` and records the snapshot if the
 //!   data changed; a failed migration restores the data and changes nothing.
 //!   The registry restores the snapshot when rolling back across it.
+//! - **Health and watches.** Every call is recorded per (tenant, module,
+//!   version) in rolling windows (`health.rs`); after a promote from another
+//!   version the new one is watched against the previous one's baseline and
+//!   rolled back automatically on a breach, or held for a person when the
+//!   promote migrated data (`watch.rs`).
 //! - **Fallback.** If the active version cannot be loaded (corrupt blob,
 //!   compile failure), the route serves the newest earlier version from the
 //!   tenant's history that loads, reports it (log, counter, [`Loader::status`]),
@@ -34,13 +39,18 @@
 
 mod data;
 mod errors;
+mod health;
 mod loader;
 mod moves;
 mod smoke;
 mod table;
+mod watch;
+mod watching;
 
 pub use crate::data::RegistryKvStore;
 pub use crate::errors::{DeployError, ServeError};
+pub use crate::health::{CallHealth, HealthStats};
 pub use crate::loader::Loader;
 pub use crate::smoke::{error_code_status, module_error_reply, run_smoke_tests};
 pub use crate::table::{Route, RouteStatus, Serving, TenantRoutes};
+pub use crate::watch::{Watch, WatchPolicy, WatchState};

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use modhost_manifest::Manifest;
 use modhost_registry::{ModuleVersion, Registry, RegistryError, RegistryEvent, Tenant};
@@ -14,7 +14,10 @@ use modhost_runtime::{
 use semver::Version;
 
 use crate::errors::ServeError;
+use crate::health::{CallHealth, HealthBook, HealthStats};
+use crate::smoke::module_error_reply;
 use crate::table::{LoadFailure, Route, RouteStatus, RoutingTable, Serving, TenantRoutes, Tenants};
+use crate::watch::{Watch, WatchPolicy};
 
 /// Serialises promote, rollback and disable of one (tenant, module), across the migration.
 pub(crate) type MoveLock = Arc<tokio::sync::Mutex<()>>;
@@ -33,6 +36,11 @@ pub(crate) struct LoaderInner {
     move_locks: Mutex<HashMap<(String, String), MoveLock>>,
     swaps: AtomicU64,
     fallbacks: AtomicU64,
+    /// Every version's recent calls.
+    pub(crate) health: HealthBook,
+    /// The latest watch of each (tenant, module).
+    pub(crate) watches: Mutex<HashMap<(String, String), Watch>>,
+    watch_policy: Mutex<WatchPolicy>,
 }
 
 impl Loader {
@@ -50,6 +58,9 @@ impl Loader {
                 move_locks: Mutex::new(HashMap::new()),
                 swaps: AtomicU64::new(0),
                 fallbacks: AtomicU64::new(0),
+                health: HealthBook::default(),
+                watches: Mutex::new(HashMap::new()),
+                watch_policy: Mutex::new(WatchPolicy::default()),
             }),
         };
         let events = loader.inner.registry.subscribe();
@@ -132,17 +143,69 @@ impl Loader {
         }
     }
 
-    /// Serves one request for `tenant`'s `module`.
+    /// Serves one request for `tenant`'s `module`, recording it in the version's health.
     pub async fn call(
         &self,
         serving: &Serving,
         caller: &Caller,
         request: Request,
     ) -> Result<Response, CallError> {
-        self.inner
+        let started = Instant::now();
+        let result = self
+            .inner
             .runtime
             .call(serving.ready.clone(), caller, serving.config.clone(), request)
-            .await
+            .await;
+        let outcome = match &result {
+            Ok(response) if response.status >= 500 => CallHealth::Error,
+            Ok(_) | Err(CallError::QuotaExceeded(_)) => CallHealth::Ok,
+            Err(CallError::Busy(_)) => CallHealth::Shed,
+            Err(CallError::Module(error)) if module_error_reply(error).0 >= 500 => CallHealth::Error,
+            Err(CallError::Module(_)) => CallHealth::Ok,
+            Err(_) => CallHealth::Error,
+        };
+        self.inner.health.record(
+            &caller.tenant_id,
+            serving.manifest.module.id.as_str(),
+            &serving.version,
+            outcome,
+            started.elapsed(),
+            Instant::now(),
+        );
+        result
+    }
+
+    /// The health of every version of `tenant`'s `module` with calls in the last `span`, oldest version first.
+    pub fn health(&self, tenant: &str, module: &str, span: Duration) -> Vec<(Version, HealthStats)> {
+        let now = Instant::now();
+        let since = now.checked_sub(span).unwrap_or(now);
+        self.inner
+            .health
+            .versions(tenant, module, since)
+            .into_iter()
+            .map(|version| {
+                let stats = self.inner.health.stats(tenant, module, &version, since);
+                (version, stats)
+            })
+            .collect()
+    }
+
+    /// The policy promotes are watched under.
+    pub fn watch_policy(&self) -> WatchPolicy {
+        self.inner
+            .watch_policy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sets the policy promotes are watched under (the default watches nothing).
+    pub fn set_watch_policy(&self, policy: WatchPolicy) {
+        *self
+            .inner
+            .watch_policy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = policy;
     }
 
     /// Every route's state.

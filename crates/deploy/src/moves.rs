@@ -1,6 +1,8 @@
 //! Moving a deployment: promote (ready, smoke-tested, migrated under a snapshot), rollback, disable.
 
 use modhost_registry::{AuditDraft, AuditOutcome, DeploymentChange, RegistryError, RollbackTarget};
+use std::time::Duration;
+
 use semver::Version;
 
 use crate::errors::DeployError;
@@ -10,8 +12,49 @@ use crate::table::Route;
 
 impl Loader {
     /// Promotes `version` for the tenant: make it ready, migrate the data
-    /// (with a snapshot), move the registry's pointer, swap the route.
+    /// (with a snapshot), move the registry's pointer, swap the route; then
+    /// watch it for the policy's window (see `watch.rs`).
     pub async fn promote(
+        &self,
+        tenant_id: &str,
+        module: &str,
+        version: &Version,
+        actor: &str,
+    ) -> Result<DeploymentChange, DeployError> {
+        self.promote_watched(tenant_id, module, version, actor, None)
+            .await
+    }
+
+    /// [`Loader::promote`], watching the new version for `watch` instead of
+    /// the policy's window (zero: not at all). Only a move from another
+    /// version is watched: there is nothing to roll back to otherwise.
+    pub async fn promote_watched(
+        &self,
+        tenant_id: &str,
+        module: &str,
+        version: &Version,
+        actor: &str,
+        watch: Option<Duration>,
+    ) -> Result<DeploymentChange, DeployError> {
+        let change = self.promote_unwatched(tenant_id, module, version, actor).await?;
+        let window = watch.unwrap_or_else(|| self.watch_policy().window);
+        if let (Some(event), Some(previous)) = (&change.event, &change.from)
+            && !window.is_zero()
+            && previous != version
+        {
+            self.start_watch(
+                tenant_id,
+                module,
+                version,
+                previous,
+                event.snapshot.is_some(),
+                window,
+            );
+        }
+        Ok(change)
+    }
+
+    async fn promote_unwatched(
         &self,
         tenant_id: &str,
         module: &str,
@@ -129,6 +172,18 @@ impl Loader {
         to: &RollbackTarget,
         actor: &str,
     ) -> Result<DeploymentChange, DeployError> {
+        self.rollback_because(tenant_id, module, to, actor, None).await
+    }
+
+    /// [`Loader::rollback`], with why in the audit entry.
+    pub async fn rollback_because(
+        &self,
+        tenant_id: &str,
+        module: &str,
+        to: &RollbackTarget,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> Result<DeploymentChange, DeployError> {
         let lock = self.move_lock(tenant_id, module);
         let _guard = lock.lock().await;
         let registry = &self.inner.registry;
@@ -151,7 +206,7 @@ impl Loader {
             },
             None => None,
         };
-        let change = registry.rollback(tenant_id, module, to, actor)?;
+        let change = registry.rollback_because(tenant_id, module, to, actor, reason)?;
         match (change.to.as_ref(), prepared) {
             (Some(to), Some(serving)) if serving.version == *to && change.event.is_some() => {
                 self.install(&tenant, module, Route::ready(serving));

@@ -60,6 +60,8 @@ struct PlannedMove {
     action: DeploymentAction,
     snapshot: Option<u64>,
     restore: Option<u64>,
+    /// Why, for the audit entry (an automatic rollback's figures).
+    reason: Option<String>,
 }
 
 impl Registry {
@@ -113,6 +115,18 @@ impl Registry {
         to: &RollbackTarget,
         actor: &str,
     ) -> Result<DeploymentChange, RegistryError> {
+        self.rollback_because(tenant, module, to, actor, None)
+    }
+
+    /// [`Registry::rollback`], with why it happened in the audit entry's detail.
+    pub fn rollback_because(
+        &self,
+        tenant: &str,
+        module: &str,
+        to: &RollbackTarget,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> Result<DeploymentChange, RegistryError> {
         let target = format!("{tenant}/{module}");
         self.audited(actor, "deployment.rollback", &target, tenant, || {
             let deployment = self.deployment(tenant, module)?;
@@ -153,6 +167,7 @@ impl Registry {
             if planned.from.as_ref() != Some(&destination) {
                 planned.restore = deployment.snapshot_for_return_to(&destination);
             }
+            planned.reason = reason.map(str::to_owned);
             self.commit_move(planned, actor)
         })
     }
@@ -228,6 +243,7 @@ impl Registry {
             action,
             snapshot: None,
             restore: None,
+            reason: None,
         })
     }
 
@@ -244,6 +260,7 @@ impl Registry {
             action,
             snapshot,
             restore,
+            reason,
             ..
         } = planned;
         let current = self.plan_move(&tenant, &module, to.as_ref(), action)?;
@@ -266,15 +283,20 @@ impl Registry {
         };
         let action_name = format!("deployment.{}", action_name(action));
         let mut draft = AuditDraft::ok(actor, &action_name, audit_target, Some(&tenant));
+        draft.detail = reason;
         let mut batch = Batch::new();
         // Calls committing to the scope wait until the restore is applied,
         // so its usage record stays exact.
         let _scope = restore.map(|_| self.inner.data.lock_scope(&tenant, &module));
         if let Some(id) = restore {
-            draft.detail = Some(format!(
+            let restored = format!(
                 "module data restored to snapshot {id}, taken when {} was left; writes made since were discarded",
                 to.as_ref().map_or_else(String::new, ToString::to_string)
-            ));
+            );
+            draft.detail = Some(match draft.detail.take() {
+                Some(reason) => format!("{reason}; {restored}"),
+                None => restored,
+            });
             self.inner.data.restore_into(&mut batch, &tenant, &module, id)?;
         }
         batch.put(DEPLOYMENTS, pair_key(&tenant, &module), encode(&deployment)?);

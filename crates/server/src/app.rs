@@ -73,6 +73,7 @@ pub(crate) fn open(config: ServerConfig, openapi: Bytes) -> anyhow::Result<App> 
         runtime.set_tenant_limits(tenant, Some(config.limits_of(overrides)))?;
     }
     let loader = Loader::start(runtime, registry.clone())?;
+    loader.set_watch_policy(config.watch_policy());
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

@@ -54,6 +54,18 @@ pub struct ServerConfig {
     pub audit_max_entries: u64,
     /// The oldest audit entries kept, in days.
     pub audit_max_age_days: u64,
+    /// How long a promoted version is watched against the previous one, in
+    /// seconds (`0`: promotes are not watched); a breach rolls it back.
+    pub watch_window_secs: u64,
+    /// Requests a watched version must serve before it is judged.
+    pub watch_min_requests: u64,
+    /// The error rate always allowed a watched version, in percent.
+    pub watch_max_error_percent: f64,
+    /// How many times the previous version's error rate is allowed.
+    pub watch_error_rate_factor: f64,
+    /// How many times the previous version's p99 latency is allowed (and at
+    /// least 50 ms more).
+    pub watch_p99_factor: f64,
     /// How many module calls one tenant may run at once.
     pub max_concurrent_calls_per_tenant: u32,
     /// How many more calls of one tenant may wait for a slot; past that, `429`.
@@ -98,6 +110,11 @@ impl Default for ServerConfig {
             body_read_timeout_ms: 60_000,
             max_header_bytes: 64 * 1024,
             max_headers: 100,
+            watch_window_secs: 300,
+            watch_min_requests: 20,
+            watch_max_error_percent: 1.0,
+            watch_error_rate_factor: 2.0,
+            watch_p99_factor: 3.0,
             audit_max_entries: 1_000_000,
             audit_max_age_days: 365,
             max_concurrent_calls_per_tenant: TenantLimits::default().max_concurrent_calls,
@@ -109,6 +126,18 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
+    /// The policy promotes are watched under.
+    pub fn watch_policy(&self) -> modhost_deploy::WatchPolicy {
+        modhost_deploy::WatchPolicy {
+            window: std::time::Duration::from_secs(self.watch_window_secs),
+            min_requests: self.watch_min_requests,
+            max_error_rate: self.watch_max_error_percent / 100.0,
+            error_rate_factor: self.watch_error_rate_factor,
+            p99_factor: self.watch_p99_factor,
+            ..modhost_deploy::WatchPolicy::default()
+        }
+    }
+
     /// Reads `path`, or the defaults when `None`.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
         let Some(path) = path else {
@@ -153,6 +182,18 @@ impl ServerConfig {
         if self.header_read_timeout_ms == 0 {
             return Err(
                 "`header_read_timeout_ms` is 0; give clients at least 1 ms to send headers".to_owned(),
+            );
+        }
+        if !(0.0..=100.0).contains(&self.watch_max_error_percent) {
+            return Err(format!(
+                "`watch_max_error_percent` is {}; it must be between 0 and 100",
+                self.watch_max_error_percent
+            ));
+        }
+        if !(self.watch_error_rate_factor >= 1.0 && self.watch_p99_factor >= 1.0) {
+            return Err(
+                "`watch_error_rate_factor` and `watch_p99_factor` must be at least 1 (the previous version's own figures)"
+                    .to_owned(),
             );
         }
         if self.max_concurrent_uploads == 0 {

@@ -40,6 +40,7 @@ impl Module for Chaos {
     fn router() -> Router {
         Router::new()
             .get("/ok", ok)
+            .get("/flaky", flaky)
             .get("/loop", spin_forever)
             .get("/sleep", sleep)
             .get("/alloc", allocate)
@@ -144,19 +145,19 @@ pub enum MigrationOutcome {
     },
 }
 
-/// The migration: refuses when `control/fail-migrate` is `yes`; from a
+/// The migration: refuses when `control/fail-migrate` is `yes`, does
+/// nothing when it is `skip`; from a
 /// previous version, upper-cases every `data/*` value and records the version
 /// in `control/migrated-from`. Idempotent: a second run changes nothing more.
 pub fn migrate_data(
     store: &mut impl KvAccess,
     from_version: Option<&str>,
 ) -> core::result::Result<MigrationOutcome, String> {
-    let refuse = store
-        .get(FAIL_MIGRATE_KEY)
-        .map_err(|error| error.to_string())?
-        .is_some_and(|flag| flag == b"yes");
-    if refuse {
-        return Err("migration refused: control/fail-migrate is set".to_owned());
+    let flag = store.get(FAIL_MIGRATE_KEY).map_err(|error| error.to_string())?;
+    match flag.as_deref() {
+        Some(b"yes") => return Err("migration refused: control/fail-migrate is set".to_owned()),
+        Some(b"skip") => return Ok(MigrationOutcome::Nothing),
+        _ => {}
     }
     let Some(from_version) = from_version else {
         return Ok(MigrationOutcome::Nothing);
@@ -308,6 +309,13 @@ pub fn recurse_without_frames(depth: u64) -> u64 {
 
 fn ok(_: &Request) -> Result<Response> {
     Response::ok(&serde_json::json!({ "ok": true }))
+}
+
+fn flaky(_: &Request) -> Result<Response> {
+    let status = modhost_sdk::config::int("flaky_status")
+        .and_then(|status| u16::try_from(status).ok())
+        .unwrap_or(200);
+    Ok(Response::new(status).with_body(br#"{"ok": true}"#.to_vec()))
 }
 
 fn spin_forever(_: &Request) -> Result<Response> {

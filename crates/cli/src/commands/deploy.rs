@@ -1,6 +1,8 @@
 //! `modhost promote|rollback|disable|history`: moving and reading a tenant's deployment of a module.
 
-use modhost_api::{Deployment, DeploymentChange, PromoteRequest, RollbackRequest};
+use modhost_api::{
+    Deployment, DeploymentChange, DeploymentHealth, PromoteRequest, RollbackRequest, VersionHealth,
+};
 use serde_json::json;
 
 use crate::args::ModuleRef;
@@ -17,11 +19,12 @@ fn deployment_path(tenant: &str, module: &str, action: Option<&str>) -> String {
 }
 
 /// `POST …/deployments/{module}/promote`.
-pub fn promote(ctx: &Context, tenant: &str, target: &ModuleRef) -> Result<(), CliError> {
+pub fn promote(ctx: &Context, tenant: &str, target: &ModuleRef, watch: Option<u64>) -> Result<(), CliError> {
     let change: DeploymentChange = ctx.client.post_as(
         &deployment_path(tenant, &target.module, Some("promote")),
         &PromoteRequest {
             version: target.version.to_string(),
+            watch_secs: watch,
         },
     )?;
     ctx.show(&change, |change| describe_change(tenant, &target.module, change));
@@ -46,6 +49,69 @@ pub fn disable(ctx: &Context, tenant: &str, module: &str) -> Result<(), CliError
     )?;
     ctx.show(&change, |change| describe_change(tenant, module, change));
     Ok(())
+}
+
+/// `GET …/deployments/{module}/health`.
+pub fn health(ctx: &Context, tenant: &str, module: &str) -> Result<(), CliError> {
+    let health: DeploymentHealth = ctx
+        .client
+        .get_as(&deployment_path(tenant, module, Some("health")))?;
+    ctx.show(&health, describe_health);
+    Ok(())
+}
+
+fn milliseconds(value: Option<f64>) -> String {
+    value.map_or_else(|| "-".to_owned(), |ms| format!("{ms:.1}"))
+}
+
+fn health_row(label: &str, health: &VersionHealth) -> Vec<String> {
+    vec![
+        label.to_owned(),
+        health.version.clone(),
+        health.requests.to_string(),
+        health.errors.to_string(),
+        format!("{:.1}%", health.error_rate * 100.0),
+        health.shed.to_string(),
+        milliseconds(health.p50_ms),
+        milliseconds(health.p99_ms),
+    ]
+}
+
+fn describe_health(health: &DeploymentHealth) -> String {
+    let header = [
+        "",
+        "version",
+        "requests",
+        "errors",
+        "error rate",
+        "shed",
+        "p50 ms",
+        "p99 ms",
+    ];
+    let mut rows: Vec<Vec<String>> = health
+        .versions
+        .iter()
+        .map(|version| health_row(&format!("last {} s", health.span_secs), version))
+        .collect();
+    let mut text = String::new();
+    if let Some(watch) = &health.watch {
+        rows.push(health_row("baseline", &watch.baseline));
+        rows.push(health_row("since promote", &watch.current));
+        text = format!(
+            "\nwatch of {} (after {}): {}{}",
+            watch.version,
+            watch.previous,
+            watch.state,
+            watch
+                .verdict
+                .as_ref()
+                .map_or_else(String::new, |verdict| format!(": {verdict}"))
+        );
+    }
+    if rows.is_empty() {
+        return "no requests in the span and no watch".to_owned();
+    }
+    format!("{}{text}", table(&header, rows))
 }
 
 /// `GET …/deployments/{module}`.

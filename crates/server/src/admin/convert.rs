@@ -187,3 +187,34 @@ pub(crate) fn audit_entry(entry: registry::AuditEntry) -> api::AuditEntry {
         detail: entry.detail,
     }
 }
+
+/// A version's health for the wire.
+pub(crate) fn version_health(
+    version: &semver::Version,
+    stats: &modhost_deploy::HealthStats,
+) -> api::VersionHealth {
+    api::VersionHealth {
+        version: version.to_string(),
+        requests: stats.requests,
+        errors: stats.errors,
+        error_rate: stats.error_rate(),
+        shed: stats.shed,
+        p50_ms: stats.p50_ms,
+        p99_ms: stats.p99_ms,
+    }
+}
+
+/// A watch for the wire.
+pub(crate) fn watch(watch: &modhost_deploy::Watch) -> api::WatchReport {
+    api::WatchReport {
+        version: watch.version.to_string(),
+        previous: watch.previous.to_string(),
+        state: watch.state.name().to_owned(),
+        migrated: watch.migrated,
+        started_at_ms: watch.started_at_ms,
+        ends_at_ms: watch.ends_at_ms,
+        baseline: version_health(&watch.previous, &watch.baseline),
+        current: version_health(&watch.version, &watch.current),
+        verdict: watch.verdict.clone(),
+    }
+}

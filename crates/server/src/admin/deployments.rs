@@ -2,7 +2,9 @@
 
 use axum::Json;
 use axum::extract::State;
-use modhost_api::{Deployment, DeploymentChange, DeploymentList, PromoteRequest, RollbackRequest};
+use modhost_api::{
+    Deployment, DeploymentChange, DeploymentHealth, DeploymentList, PromoteRequest, RollbackRequest,
+};
 use modhost_registry::RollbackTarget;
 use utoipa_axum::routes;
 
@@ -17,6 +19,7 @@ pub(crate) fn routes(routes: Routes) -> Routes {
     routes
         .add(Access::TenantRead, routes!(list_deployments))
         .add(Access::TenantRead, routes!(get_deployment))
+        .add(Access::TenantRead, routes!(deployment_health))
         .add(Access::TenantAdmin, routes!(promote))
         .add(Access::TenantAdmin, routes!(rollback))
         .add(Access::TenantAdmin, routes!(disable))
@@ -53,11 +56,43 @@ async fn get_deployment(
     Ok(Json(convert::deployment(deployment)))
 }
 
+/// the health of a tenant's module: its versions' recent calls and the latest watch
+///
+/// Each version with calls in the last `watch_window_secs` (at least 5
+/// minutes): requests, errors, error rate, shed calls, p50 and p99 latency.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/deployments/{module}/health", operation_id = "DeploymentHealth", tag = "deployments",
+    params(("tenant" = String, Path, description = "the tenant id"), ("module" = String, Path, description = "the module id")),
+    responses((status = 200, description = "the versions' health and the latest watch", body = DeploymentHealth)))]
+async fn deployment_health(
+    State(app): State<AppState>,
+    ApiPath(path): ApiPath<TenantModule>,
+) -> Result<Json<DeploymentHealth>, ApiError> {
+    app.registry.tenant(&path.tenant)?;
+    let span = std::time::Duration::from_secs(app.config.watch_window_secs.max(300));
+    let versions = app
+        .loader
+        .health(&path.tenant, &path.module, span)
+        .into_iter()
+        .map(|(version, stats)| convert::version_health(&version, &stats))
+        .collect();
+    Ok(Json(DeploymentHealth {
+        span_secs: span.as_secs(),
+        versions,
+        watch: app
+            .loader
+            .watch(&path.tenant, &path.module)
+            .map(|watch| convert::watch(&watch)),
+    }))
+}
+
 /// make a version active
 ///
 /// Prepares and self-tests the version, runs the manifest's smoke tests on a
 /// scratch store, migrates the tenant's data under a snapshot, then moves the
-/// pointer. Nothing changes on a refusal.
+/// pointer. Nothing changes on a refusal. A move from another version is then
+/// watched (`watch_secs`, or the server's `watch_window_secs`): a breach of the
+/// watch policy rolls it back automatically, or is held for a person when the
+/// promote migrated data.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/deployments/{module}/promote", operation_id = "Promote", tag = "deployments",
     params(("tenant" = String, Path, description = "the tenant id"), ("module" = String, Path, description = "the module id")),
     request_body = PromoteRequest,
@@ -69,9 +104,10 @@ async fn promote(
     JsonBody(body): JsonBody<PromoteRequest>,
 ) -> Result<Json<DeploymentChange>, ApiError> {
     let version = parse_version(&body.version)?;
+    let watch = body.watch_secs.map(std::time::Duration::from_secs);
     let change = app
         .loader
-        .promote(&path.tenant, &path.module, &version, &caller.actor())
+        .promote_watched(&path.tenant, &path.module, &version, &caller.actor(), watch)
         .await?;
     Ok(Json(convert::deployment_change(change)))
 }
