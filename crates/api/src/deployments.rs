@@ -49,6 +49,39 @@ pub struct Deployment {
     pub active: Option<String>,
     /// Newest last.
     pub history: Vec<DeploymentEvent>,
+    /// The candidate serving a share of the requests beside the active version, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Canary>,
+}
+
+/// A candidate version serving a sticky share of one tenant's requests beside the active one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Canary {
+    /// The candidate.
+    pub version: String,
+    /// Its share of the tenant's callers, 1 to 99 percent.
+    pub percent: u8,
+    /// Who started it.
+    pub started_by: String,
+    /// When (ms since the Unix epoch).
+    pub started_at_ms: u64,
+}
+
+/// `POST …/deployments/{module}/canary` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryRequest {
+    /// The candidate, e.g. `1.1.0`.
+    pub version: String,
+    /// Its share of the tenant's callers, 1 to 99 percent.
+    pub percent: u8,
+}
+
+/// `POST …/deployments/{module}/canary/abort` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CanaryAbort {
+    /// The canary that ended; `null` when there was none.
+    pub aborted: Option<Canary>,
 }
 
 /// `GET /v1/tenants/{tenant}/deployments`.

@@ -19,8 +19,8 @@ pub mod tokens;
 pub use crate::audit::{AuditEntry, AuditList, AuditOutcome, AuditQuery};
 pub use crate::configs::{ConfigRollbackRequest, ConfigVersion, ConfigView, SetConfigRequest};
 pub use crate::deployments::{
-    Deployment, DeploymentAction, DeploymentChange, DeploymentEvent, DeploymentHealth, DeploymentList,
-    PromoteRequest, RollbackRequest, VersionHealth, WatchReport,
+    Canary, CanaryAbort, CanaryRequest, Deployment, DeploymentAction, DeploymentChange, DeploymentEvent,
+    DeploymentHealth, DeploymentList, PromoteRequest, RollbackRequest, VersionHealth, WatchReport,
 };
 pub use crate::error::{ErrorBody, ErrorDetail};
 pub use crate::modules::{

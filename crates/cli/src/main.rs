@@ -76,9 +76,16 @@ enum Command {
         target: ModuleRef,
         /// Watch the new version for this many seconds instead of the
         /// server's default (0: do not watch); a breach rolls it back.
-        #[arg(long, value_name = "SECS")]
+        #[arg(long, value_name = "SECS", conflicts_with = "canary")]
         watch: Option<u64>,
+        /// Instead of promoting, run the version as a canary for this share
+        /// of the tenant's callers (1 to 99); promote it later, or abort.
+        #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(1..=99))]
+        canary: Option<u8>,
     },
+    /// End a canary: every request goes to the active version again.
+    #[command(subcommand)]
+    Canary(CanaryCommand),
     /// Show the health of a tenant's module: each version's recent requests,
     /// errors and latency, and the watch of its latest promote.
     Health {
@@ -195,6 +202,17 @@ enum ModuleCommand {
         /// The module and version, e.g. `inventory@1.1.0`.
         #[arg(value_name = "MODULE@VERSION", value_parser = parse_module_ref)]
         target: ModuleRef,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CanaryCommand {
+    /// End the tenant's canary of a module.
+    Abort {
+        /// The tenant.
+        tenant: String,
+        /// The module.
+        module: String,
     },
 }
 
@@ -374,7 +392,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
             tenant,
             target,
             watch,
-        } => commands::deploy::promote(&ctx, &tenant, &target, watch),
+            canary,
+        } => match canary {
+            Some(percent) => commands::deploy::canary(&ctx, &tenant, &target, percent),
+            None => commands::deploy::promote(&ctx, &tenant, &target, watch),
+        },
+        Command::Canary(CanaryCommand::Abort { tenant, module }) => {
+            commands::deploy::abort_canary(&ctx, &tenant, &module)
+        }
         Command::Health { tenant, module } => commands::deploy::health(&ctx, &tenant, &module),
         Command::Rollback { tenant, module, to } => commands::deploy::rollback(&ctx, &tenant, &module, to),
         Command::Disable { tenant, module } => commands::deploy::disable(&ctx, &tenant, &module),

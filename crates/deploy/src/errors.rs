@@ -27,6 +27,18 @@ pub enum ServeError {
         /// What went wrong loading it.
         reason: String,
     },
+    /// A request pinned itself to a version that neither is active nor runs as a canary.
+    #[error(
+        "{module}@{version} is neither active nor a canary for tenant `{tenant}`; pin the active version or the canary"
+    )]
+    PinNotServed {
+        /// The tenant.
+        tenant: String,
+        /// The module.
+        module: String,
+        /// The pinned version.
+        version: Version,
+    },
 }
 
 /// Why a promote, rollback or disable did not happen. Nothing changed.
@@ -64,5 +76,19 @@ pub enum DeployError {
         version: Version,
         /// The module's message or the failure.
         reason: String,
+    },
+    /// A canary's candidate would migrate the tenant's data.
+    #[error(
+        "{module}@{version} would migrate {tenant}'s data from {from}, and a canary would run both versions on data in two shapes; promote it instead (a watched promote rolls back by itself)"
+    )]
+    CanaryNeedsMigration {
+        /// The tenant.
+        tenant: String,
+        /// The module.
+        module: String,
+        /// The candidate.
+        version: Version,
+        /// The active version.
+        from: Version,
     },
 }

@@ -24,6 +24,9 @@
 //!   version the new one is watched against the previous one's baseline and
 //!   rolled back automatically on a breach, or held for a person when the
 //!   promote migrated data (`watch.rs`).
+//! - **Canaries.** A candidate may serve a sticky share of one tenant's
+//!   requests beside the active version (`canary.rs`), refused when its
+//!   migration would change the tenant's data.
 //! - **Fallback.** If the active version cannot be loaded (corrupt blob,
 //!   compile failure), the route serves the newest earlier version from the
 //!   tenant's history that loads, reports it (log, counter, [`Loader::status`]),
@@ -37,6 +40,7 @@
 //! - The sandbox never learns about the registry: it gets bytes, specs and a
 //!   [`RegistryKvStore`].
 
+mod canary;
 mod data;
 mod errors;
 mod health;
@@ -47,6 +51,7 @@ mod table;
 mod watch;
 mod watching;
 
+pub use crate::canary::canary_bucket;
 pub use crate::data::RegistryKvStore;
 pub use crate::errors::{DeployError, ServeError};
 pub use crate::health::{CallHealth, HealthStats};

@@ -16,7 +16,9 @@ use semver::Version;
 use crate::errors::ServeError;
 use crate::health::{CallHealth, HealthBook, HealthStats};
 use crate::smoke::module_error_reply;
-use crate::table::{LoadFailure, Route, RouteStatus, RoutingTable, Serving, TenantRoutes, Tenants};
+use crate::table::{
+    CanaryRoute, LoadFailure, Route, RouteStatus, RoutingTable, Serving, TenantRoutes, Tenants,
+};
 use crate::watch::{Watch, WatchPolicy};
 
 /// Serialises promote, rollback and disable of one (tenant, module), across the migration.
@@ -38,6 +40,8 @@ pub(crate) struct LoaderInner {
     fallbacks: AtomicU64,
     /// Every version's recent calls.
     pub(crate) health: HealthBook,
+    /// The canary of each (tenant, module) that has one.
+    canaries: Mutex<HashMap<(String, String), Arc<CanaryRoute>>>,
     /// The latest watch of each (tenant, module).
     pub(crate) watches: Mutex<HashMap<(String, String), Watch>>,
     watch_policy: Mutex<WatchPolicy>,
@@ -59,12 +63,21 @@ impl Loader {
                 swaps: AtomicU64::new(0),
                 fallbacks: AtomicU64::new(0),
                 health: HealthBook::default(),
+                canaries: Mutex::new(HashMap::new()),
                 watches: Mutex::new(HashMap::new()),
                 watch_policy: Mutex::new(WatchPolicy::default()),
             }),
         };
         let events = loader.inner.registry.subscribe();
         loader.reload_all()?;
+        for canary in loader.inner.registry.canaries()? {
+            let route = CanaryRoute {
+                version: canary.version,
+                percent: canary.percent,
+                serving: tokio::sync::OnceCell::new(),
+            };
+            loader.set_canary_route(&canary.tenant, &canary.module, Some(Arc::new(route)));
+        }
         loader
             .inner
             .runtime
@@ -206,6 +219,29 @@ impl Loader {
             .watch_policy
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = policy;
+    }
+
+    pub(crate) fn canary_route(&self, tenant: &str, module: &str) -> Option<Arc<CanaryRoute>> {
+        self.inner
+            .canaries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&(tenant.to_owned(), module.to_owned()))
+            .cloned()
+    }
+
+    /// Routes `tenant`'s canary of `module`, or (with `None`) stops routing one.
+    pub(crate) fn set_canary_route(&self, tenant: &str, module: &str, route: Option<Arc<CanaryRoute>>) {
+        let mut canaries = self
+            .inner
+            .canaries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (tenant.to_owned(), module.to_owned());
+        match route {
+            Some(route) => canaries.insert(key, route),
+            None => canaries.remove(&key),
+        };
     }
 
     /// Every route's state.

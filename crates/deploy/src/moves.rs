@@ -88,7 +88,7 @@ impl Loader {
                 version: version.clone(),
                 reason,
             };
-            self.record_failed_promote(actor, tenant_id, module, version, &error)?;
+            self.record_failed_move("deployment.promote", actor, tenant_id, module, version, &error)?;
             return Err(error);
         }
 
@@ -113,7 +113,7 @@ impl Loader {
                 version: version.clone(),
                 reason,
             };
-            self.record_failed_promote(actor, tenant_id, module, version, &error)?;
+            self.record_failed_move("deployment.promote", actor, tenant_id, module, version, &error)?;
             return Err(error);
         }
         let data_changed = !registry.kv_matches_snapshot(tenant_id, module, snapshot)?;
@@ -129,6 +129,7 @@ impl Loader {
         ) {
             Ok(change) => {
                 self.install(&tenant, module, Route::ready(serving));
+                self.set_canary_route(tenant_id, module, None);
                 Ok(change)
             }
             Err(error) => {
@@ -141,9 +142,11 @@ impl Loader {
         }
     }
 
-    /// Audits a promote that was refused after the registry's checks passed.
-    fn record_failed_promote(
+    /// Audits a move (`action`, e.g. `deployment.promote`) refused by the
+    /// loader's own checks (readiness, smoke tests, migration).
+    pub(crate) fn record_failed_move(
         &self,
+        action: &str,
         actor: &str,
         tenant_id: &str,
         module: &str,
@@ -152,7 +155,7 @@ impl Loader {
     ) -> Result<(), RegistryError> {
         let mut draft = AuditDraft::ok(
             actor,
-            "deployment.promote",
+            action,
             format!("{tenant_id}/{module}@{version}"),
             Some(tenant_id),
         );
@@ -213,6 +216,7 @@ impl Loader {
             }
             _ => self.refresh(tenant_id, module),
         }
+        self.set_canary_route(tenant_id, module, None);
         Ok(change)
     }
 
@@ -227,6 +231,7 @@ impl Loader {
         let _guard = lock.lock().await;
         let change = self.inner.registry.disable(tenant_id, module, actor)?;
         self.refresh(tenant_id, module);
+        self.set_canary_route(tenant_id, module, None);
         Ok(change)
     }
 }

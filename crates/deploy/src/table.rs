@@ -115,6 +115,15 @@ impl Route {
     }
 }
 
+/// A canary as the loader routes it (see `canary.rs`): the candidate, its
+/// share in percent, and its ready version (loaded on first use after a restart).
+#[derive(Debug)]
+pub(crate) struct CanaryRoute {
+    pub(crate) version: Version,
+    pub(crate) percent: u8,
+    pub(crate) serving: OnceCell<Arc<Serving>>,
+}
+
 /// A tenant and its routes.
 #[derive(Debug, Clone)]
 pub struct TenantRoutes {

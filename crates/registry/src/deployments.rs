@@ -13,6 +13,7 @@ use modhost_manifest::Manifest;
 use semver::Version;
 
 use crate::audit::AuditDraft;
+use crate::canaries::CANARIES;
 use crate::configs::CONFIGS;
 use crate::error::DeploymentProblem;
 use crate::error::RegistryError;
@@ -300,6 +301,8 @@ impl Registry {
             self.inner.data.restore_into(&mut batch, &tenant, &module, id)?;
         }
         batch.put(DEPLOYMENTS, pair_key(&tenant, &module), encode(&deployment)?);
+        // A move ends the module's canary: it ran beside the version just left.
+        batch.delete(CANARIES, pair_key(&tenant, &module));
         self.commit_audited(batch, draft)?.ok_or_else(|| {
             RegistryError::Storage("an unconditional write was refused by the store".to_owned())
         })?;

@@ -44,6 +44,7 @@
 
 mod audit;
 pub mod blobs;
+mod canaries;
 pub mod component;
 mod configs;
 mod deployments;
@@ -64,7 +65,7 @@ pub use crate::blobs::{BlobError, BlobStore};
 pub use crate::deployments::{DeploymentChange, RollbackTarget};
 pub use crate::error::{DeploymentProblem, RegistryError, UploadProblem};
 pub use crate::model::{
-    AuditEntry, AuditOutcome, AuditPage, AuditQuery, ConfigHistory, ConfigVersion, Deployment,
+    AuditEntry, AuditOutcome, AuditPage, AuditQuery, Canary, ConfigHistory, ConfigVersion, Deployment,
     DeploymentAction, DeploymentEvent, ModuleVersion, NewTenant, Organisation, Role, Tenant, TenantKind,
     TenantUpdate, Token,
 };

@@ -245,6 +245,23 @@ impl Deployment {
     }
 }
 
+/// A candidate version serving a share of one tenant's requests beside the active one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Canary {
+    /// The tenant.
+    pub tenant: String,
+    /// The module.
+    pub module: String,
+    /// The candidate.
+    pub version: Version,
+    /// Its share of the tenant's requests, 1 to 99 percent.
+    pub percent: u8,
+    /// Who started it.
+    pub started_by: String,
+    /// When (ms since the Unix epoch).
+    pub started_at_ms: u64,
+}
+
 /// One version of a tenant's configuration of a module.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfigVersion {

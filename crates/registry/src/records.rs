@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::RegistryError;
 use crate::model::{
-    AuditEntry, AuditOutcome, ConfigHistory, ConfigVersion, Deployment, DeploymentAction, DeploymentEvent,
-    ModuleVersion, Organisation, Role, Tenant, TenantKind, Token,
+    AuditEntry, AuditOutcome, Canary, ConfigHistory, ConfigVersion, Deployment, DeploymentAction,
+    DeploymentEvent, ModuleVersion, Organisation, Role, Tenant, TenantKind, Token,
 };
 
 /// The record format this build writes and reads.
@@ -364,6 +364,47 @@ impl Record for AuditEntry {
             tenant: stored.tenant,
             outcome: stored.outcome,
             detail: stored.detail,
+        }
+    }
+}
+
+/// A canary, format 1.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StoredCanaryV1 {
+    #[serde(default = "format_v1")]
+    format: u32,
+    tenant: String,
+    module: String,
+    version: Version,
+    percent: u8,
+    started_by: String,
+    started_at_ms: u64,
+}
+
+impl Record for Canary {
+    const NAME: &'static str = "canary";
+    type Stored = StoredCanaryV1;
+
+    fn to_stored(&self) -> StoredCanaryV1 {
+        StoredCanaryV1 {
+            format: FORMAT,
+            tenant: self.tenant.clone(),
+            module: self.module.clone(),
+            version: self.version.clone(),
+            percent: self.percent,
+            started_by: self.started_by.clone(),
+            started_at_ms: self.started_at_ms,
+        }
+    }
+
+    fn from_stored(stored: StoredCanaryV1) -> Self {
+        Self {
+            tenant: stored.tenant,
+            module: stored.module,
+            version: stored.version,
+            percent: stored.percent,
+            started_by: stored.started_by,
+            started_at_ms: stored.started_at_ms,
         }
     }
 }

@@ -14,6 +14,11 @@ use crate::app::App;
 use crate::error::ApiError;
 use crate::extract::{BodyRules, read_body};
 
+/// Pins a request to the active version or the canary, e.g. `x-modhost-pin: 1.1.0`.
+const PIN_HEADER: &str = "x-modhost-pin";
+/// Whose share of a canary a request falls in (default: the token's id).
+const AFFINITY_HEADER: &str = "x-modhost-affinity";
+
 /// Headers a module never sees.
 const WITHHELD_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
 
@@ -89,7 +94,27 @@ async fn serve(app: &Arc<App>, request: Request, request_id: &str) -> Result<Res
             format!("{} is not supported", parts.method),
         )
     })?;
-    let serving = app.loader.serving(tenant, module).await?;
+    let pin = match parts.headers.get(PIN_HEADER) {
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|text| text.trim().parse::<semver::Version>().ok())
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!("`{PIN_HEADER}` must be a version like 1.2.0"))
+                })?,
+        ),
+        None => None,
+    };
+    let affinity = parts
+        .headers
+        .get(AFFINITY_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or(&principal.token.id);
+    let serving = app
+        .loader
+        .serving_request(tenant, module, affinity, pin.as_ref())
+        .await?;
     let Some((endpoint, _)) = serving.manifest.find_endpoint(method, &module_path) else {
         let allowed: Vec<&str> = serving
             .manifest

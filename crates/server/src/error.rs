@@ -217,6 +217,9 @@ impl From<DeployError> for ApiError {
             DeployError::MigrationFailed { .. } => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "migration-failed", message)
             }
+            DeployError::CanaryNeedsMigration { .. } => {
+                Self::new(StatusCode::CONFLICT, "canary-needs-migration", message)
+            }
         }
     }
 }
@@ -226,6 +229,7 @@ impl From<ServeError> for ApiError {
         let message = error.to_string();
         match error {
             ServeError::UnknownTenant(_) | ServeError::NotEnabled { .. } => Self::not_found(message),
+            ServeError::PinNotServed { .. } => Self::new(StatusCode::CONFLICT, "pin-not-served", message),
             ServeError::NoReadyVersion { .. } => {
                 Self::host_failure(StatusCode::SERVICE_UNAVAILABLE, "no-ready-version", message)
             }

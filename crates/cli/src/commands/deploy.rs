@@ -1,7 +1,8 @@
 //! `modhost promote|rollback|disable|history`: moving and reading a tenant's deployment of a module.
 
 use modhost_api::{
-    Deployment, DeploymentChange, DeploymentHealth, PromoteRequest, RollbackRequest, VersionHealth,
+    Canary, CanaryAbort, CanaryRequest, Deployment, DeploymentChange, DeploymentHealth, PromoteRequest,
+    RollbackRequest, VersionHealth,
 };
 use serde_json::json;
 
@@ -28,6 +29,40 @@ pub fn promote(ctx: &Context, tenant: &str, target: &ModuleRef, watch: Option<u6
         },
     )?;
     ctx.show(&change, |change| describe_change(tenant, &target.module, change));
+    Ok(())
+}
+
+/// `POST …/deployments/{module}/canary`: `target` serves `percent` of the tenant's callers.
+pub fn canary(ctx: &Context, tenant: &str, target: &ModuleRef, percent: u8) -> Result<(), CliError> {
+    let canary: Canary = ctx.client.post_as(
+        &deployment_path(tenant, &target.module, Some("canary")),
+        &CanaryRequest {
+            version: target.version.to_string(),
+            percent,
+        },
+    )?;
+    ctx.show(&canary, |canary| {
+        format!(
+            "{tenant}/{}: canary {} serves {}% of callers; promote it or `modhost canary abort {tenant} {}`",
+            target.module, canary.version, canary.percent, target.module
+        )
+    });
+    Ok(())
+}
+
+/// `POST …/deployments/{module}/canary/abort`.
+pub fn abort_canary(ctx: &Context, tenant: &str, module: &str) -> Result<(), CliError> {
+    let answer: CanaryAbort = ctx.client.post_as(
+        &path(&["v1", "tenants", tenant, "deployments", module, "canary", "abort"]),
+        &json!({}),
+    )?;
+    ctx.show(&answer, |answer| match &answer.aborted {
+        Some(canary) => format!(
+            "{tenant}/{module}: canary {} ended; the active version serves everyone",
+            canary.version
+        ),
+        None => format!("{tenant}/{module}: no canary was running"),
+    });
     Ok(())
 }
 
@@ -157,10 +192,16 @@ fn describe_change(tenant: &str, module: &str, change: &DeploymentChange) -> Str
 
 /// A deployment and its history, newest first.
 fn describe_history(tenant: &str, module: &str, deployment: &Deployment) -> String {
-    let head = format!(
+    let mut head = format!(
         "{tenant}/{module}: active {}",
         version(deployment.active.as_ref())
     );
+    if let Some(canary) = &deployment.canary {
+        head.push_str(&format!(
+            ", canary {} for {}% of callers (started by {})",
+            canary.version, canary.percent, canary.started_by
+        ));
+    }
     if deployment.history.is_empty() {
         return format!("{head}\nno deployment history");
     }

@@ -106,6 +106,17 @@ pub(crate) fn deployment(deployment: registry::Deployment) -> api::Deployment {
         module: deployment.module,
         active: version(deployment.active.as_ref()),
         history: deployment.history.into_iter().map(deployment_event).collect(),
+        canary: None,
+    }
+}
+
+/// A canary for the wire.
+pub(crate) fn canary(canary: &registry::Canary) -> api::Canary {
+    api::Canary {
+        version: canary.version.to_string(),
+        percent: canary.percent,
+        started_by: canary.started_by.clone(),
+        started_at_ms: canary.started_at_ms,
     }
 }
 

@@ -3,7 +3,8 @@
 use axum::Json;
 use axum::extract::State;
 use modhost_api::{
-    Deployment, DeploymentChange, DeploymentHealth, DeploymentList, PromoteRequest, RollbackRequest,
+    Canary, CanaryAbort, CanaryRequest, Deployment, DeploymentChange, DeploymentHealth, DeploymentList,
+    PromoteRequest, RollbackRequest,
 };
 use modhost_registry::RollbackTarget;
 use utoipa_axum::routes;
@@ -23,6 +24,16 @@ pub(crate) fn routes(routes: Routes) -> Routes {
         .add(Access::TenantAdmin, routes!(promote))
         .add(Access::TenantAdmin, routes!(rollback))
         .add(Access::TenantAdmin, routes!(disable))
+        .add(Access::TenantAdmin, routes!(start_canary))
+        .add(Access::TenantAdmin, routes!(abort_canary))
+}
+
+/// A deployment for the wire, with its canary.
+fn with_canary(app: &AppState, deployment: modhost_registry::Deployment) -> Result<Deployment, ApiError> {
+    let canary = app.registry.canary(&deployment.tenant, &deployment.module)?;
+    let mut deployment = convert::deployment(deployment);
+    deployment.canary = canary.as_ref().map(convert::canary);
+    Ok(deployment)
 }
 
 /// the tenant's deployments
@@ -38,8 +49,8 @@ async fn list_deployments(
         .registry
         .deployments_of(&tenant)?
         .into_iter()
-        .map(convert::deployment)
-        .collect();
+        .map(|deployment| with_canary(&app, deployment))
+        .collect::<Result<_, _>>()?;
     Ok(Json(DeploymentList { deployments }))
 }
 
@@ -53,7 +64,7 @@ async fn get_deployment(
 ) -> Result<Json<Deployment>, ApiError> {
     app.registry.tenant(&path.tenant)?;
     let deployment = app.registry.deployment(&path.tenant, &path.module)?;
-    Ok(Json(convert::deployment(deployment)))
+    Ok(Json(with_canary(&app, deployment)?))
 }
 
 /// the health of a tenant's module: its versions' recent calls and the latest watch
@@ -148,4 +159,54 @@ async fn disable(
         .disable(&path.tenant, &path.module, &caller.actor())
         .await?;
     Ok(Json(convert::deployment_change(change)))
+}
+
+/// start a canary: a candidate serving a sticky share of the tenant's requests
+///
+/// Prepares and smoke-tests the candidate like a promote, then runs its
+/// migration on the tenant's data without keeping any write: a candidate whose
+/// migration would change the data is refused (`409 canary-needs-migration`).
+/// Each caller (its `x-modhost-affinity` header, or its token) stays on one
+/// version; a request may pin one with `x-modhost-pin: <version>`. Promoting
+/// the candidate (or any move) ends the canary.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/deployments/{module}/canary", operation_id = "StartCanary", tag = "deployments",
+    params(("tenant" = String, Path, description = "the tenant id"), ("module" = String, Path, description = "the module id")),
+    request_body = CanaryRequest,
+    responses((status = 200, description = "the canary now routed", body = Canary)))]
+async fn start_canary(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(path): ApiPath<TenantModule>,
+    JsonBody(body): JsonBody<CanaryRequest>,
+) -> Result<Json<Canary>, ApiError> {
+    let version = parse_version(&body.version)?;
+    let canary = app
+        .loader
+        .start_canary(
+            &path.tenant,
+            &path.module,
+            &version,
+            body.percent,
+            &caller.actor(),
+        )
+        .await?;
+    Ok(Json(convert::canary(&canary)))
+}
+
+/// end a canary: every request goes to the active version again
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/deployments/{module}/canary/abort", operation_id = "AbortCanary", tag = "deployments",
+    params(("tenant" = String, Path, description = "the tenant id"), ("module" = String, Path, description = "the module id")),
+    responses((status = 200, description = "the canary that ended, or null", body = CanaryAbort)))]
+async fn abort_canary(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(path): ApiPath<TenantModule>,
+) -> Result<Json<CanaryAbort>, ApiError> {
+    let aborted = app
+        .loader
+        .abort_canary(&path.tenant, &path.module, &caller.actor())
+        .await?;
+    Ok(Json(CanaryAbort {
+        aborted: aborted.as_ref().map(convert::canary),
+    }))
 }
