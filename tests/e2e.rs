@@ -4,7 +4,8 @@
 //! the history, a tenant-scoped token's view, and a graceful stop. Then the
 //! shipped modules: inventory 1.0.0 with data, upgraded to 1.1.0 (which
 //! migrates it), read back through 1.1.0 and BanBan's custom module, and
-//! rolled back.
+//! rolled back. Last, a rollout over six tenants in three rings, with the
+//! server killed (SIGKILL) in the middle of it and restarted.
 
 #![allow(
     clippy::expect_used,
@@ -27,7 +28,18 @@ struct Host {
 
 impl Host {
     fn start() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(tempfile::tempdir().expect("temp dir"))
+    }
+
+    /// Kills the server with SIGKILL (no shutdown at all) and starts a new one on the same data.
+    fn kill_and_restart(mut self) -> Self {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("reaped");
+        let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().expect("temp dir"));
+        Self::start_in(dir)
+    }
+
+    fn start_in(dir: tempfile::TempDir) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("free port")
             .local_addr()
@@ -316,4 +328,89 @@ fn inventory_upgrades_with_its_1_0_data_and_rolls_back_through_the_real_binary()
         .map(|event| event["action"].as_str().unwrap_or("").to_owned())
         .collect();
     assert_eq!(actions, ["promote", "promote", "rollback"]);
+}
+
+#[test]
+fn a_rollout_resumes_after_the_server_is_killed_without_repeating_or_skipping_a_tenant() {
+    let host = Host::start();
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let tenants = [
+        ("r1", "internal"),
+        ("r2", "internal"),
+        ("r3", "beta"),
+        ("r4", "beta"),
+        ("r5", "general"),
+        ("r6", "general"),
+    ];
+    push_built(&host, "template@0.1.0", None);
+    let next = template_version(scratch.path(), "0.1.1");
+    host.ok(&["module", "push", next.to_str().expect("utf-8 path")]);
+    for (tenant, ring) in tenants {
+        host.ok(&["tenant", "create", tenant, "--name", tenant, "--kind", "standard"]);
+        host.ok(&["tenant", "ring", tenant, ring]);
+        host.ok(&["promote", tenant, "template@0.1.0"]);
+    }
+    let rollout = host.json(&[
+        "rollout",
+        "start",
+        "template@0.1.1",
+        "--rings",
+        "internal,beta,general",
+        "--soak",
+        "1s",
+        "--watch",
+        "1s",
+    ]);
+    let id = rollout["id"].as_u64().expect("id").to_string();
+    // Kill it once the rollout is under way: somewhere in the first rings.
+    let started = Instant::now();
+    loop {
+        let status = host.json(&["rollout", "status", &id]);
+        if status["done"].as_array().is_some_and(|done| !done.is_empty()) {
+            eprintln!(
+                "killed with {} tenant(s) done, in flight: {}, soaking: {}",
+                status["done"].as_array().map_or(0, Vec::len),
+                status["in_flight"],
+                status["soaking"]
+            );
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the rollout never started: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let host = host.kill_and_restart();
+    let started = Instant::now();
+    let status = loop {
+        let status = host.json(&["rollout", "status", &id]);
+        if status["state"] != "running" {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the rollout did not finish: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status["state"], "completed", "{status}");
+    let done: Vec<&str> = status["done"]
+        .as_array()
+        .expect("done")
+        .iter()
+        .map(|done| done["tenant"].as_str().expect("tenant"))
+        .collect();
+    assert_eq!(done, ["r1", "r2", "r3", "r4", "r5", "r6"], "{status}");
+    for (tenant, _) in tenants {
+        let history = host.json(&["history", tenant, "template"]);
+        assert_eq!(history["active"], "0.1.1");
+        let promotes = history["history"]
+            .as_array()
+            .expect("history")
+            .iter()
+            .filter(|event| event["to"] == "0.1.1")
+            .count();
+        assert_eq!(promotes, 1, "{tenant}: {history}");
+    }
 }

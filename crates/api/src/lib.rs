@@ -13,6 +13,7 @@ pub mod deployments;
 pub mod error;
 pub mod modules;
 pub mod observe;
+pub mod rollouts;
 pub mod tenants;
 pub mod tokens;
 
@@ -28,6 +29,9 @@ pub use crate::modules::{
     VersionsQuery,
 };
 pub use crate::observe::{DataUsage, Health, RouteStatus, Status};
+pub use crate::rollouts::{
+    NewRollout, RingList, RingRequest, Rollout, RolloutList, RolloutTenant, TenantRing,
+};
 pub use crate::tenants::{
     ContextEndpoint, ContextModule, ContextTenant, LogRecord, LogRecords, LogsQuery, NewTenant, Organisation,
     Tenant, TenantContext, TenantKind, TenantList, TenantUpdate,

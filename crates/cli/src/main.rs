@@ -86,6 +86,9 @@ enum Command {
     /// End a canary: every request goes to the active version again.
     #[command(subcommand)]
     Canary(CanaryCommand),
+    /// Roll a module version out over rings of tenants (operator).
+    #[command(subcommand)]
+    Rollout(RolloutCommand),
     /// Show the health of a tenant's module: each version's recent requests,
     /// errors and latency, and the watch of its latest promote.
     Health {
@@ -175,6 +178,57 @@ enum TenantCommand {
     Show {
         /// The tenant.
         id: String,
+    },
+    /// Put a tenant in a ring for rollouts, e.g. `internal`, `beta`, `general` (operator).
+    Ring {
+        /// The tenant.
+        id: String,
+        /// The ring; leave out with --clear.
+        #[arg(required_unless_present = "clear")]
+        ring: Option<String>,
+        /// Take the tenant out of every ring.
+        #[arg(long, conflicts_with = "ring")]
+        clear: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RolloutCommand {
+    /// Promote a module version ring by ring: each tenant of a ring by a watched
+    /// promote, the next ring once this one stayed healthy for the soak time.
+    Start {
+        /// The module and version, e.g. `inventory@1.1.0`.
+        #[arg(value_name = "MODULE@VERSION", value_parser = parse_module_ref)]
+        target: ModuleRef,
+        /// The rings in order, comma-separated, e.g. `internal,beta,general`.
+        #[arg(long, value_delimiter = ',', required = true)]
+        rings: Vec<String>,
+        /// How long each ring must stay healthy: 90, 30s, 10m, 2h.
+        #[arg(long, value_parser = commands::rollout::parse_duration)]
+        soak: u64,
+        /// Each promote's watch window (default: the server's).
+        #[arg(long, value_parser = commands::rollout::parse_duration)]
+        watch: Option<u64>,
+    },
+    /// Show one rollout, or list them all.
+    Status {
+        /// The rollout id.
+        id: Option<u64>,
+    },
+    /// Hold a running rollout where it is.
+    Pause {
+        /// The rollout id.
+        id: u64,
+    },
+    /// Let a paused rollout go on.
+    Resume {
+        /// The rollout id.
+        id: u64,
+    },
+    /// Stop a rollout; tenants already promoted keep the version.
+    Abort {
+        /// The rollout id.
+        id: u64,
     },
 }
 
@@ -383,6 +437,19 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }) => commands::tenant::create(&ctx, &id, &name, kind, &features),
         Command::Tenant(TenantCommand::List) => commands::tenant::list(&ctx),
         Command::Tenant(TenantCommand::Show { id }) => commands::tenant::show(&ctx, &id),
+        Command::Tenant(TenantCommand::Ring { id, ring, clear: _ }) => {
+            commands::rollout::set_ring(&ctx, &id, ring)
+        }
+        Command::Rollout(RolloutCommand::Start {
+            target,
+            rings,
+            soak,
+            watch,
+        }) => commands::rollout::start(&ctx, &target, rings, soak, watch),
+        Command::Rollout(RolloutCommand::Status { id }) => commands::rollout::status(&ctx, id),
+        Command::Rollout(RolloutCommand::Pause { id }) => commands::rollout::steer(&ctx, id, "pause"),
+        Command::Rollout(RolloutCommand::Resume { id }) => commands::rollout::steer(&ctx, id, "resume"),
+        Command::Rollout(RolloutCommand::Abort { id }) => commands::rollout::steer(&ctx, id, "abort"),
         Command::Module(ModuleCommand::Push { path, owner }) => commands::module::push(&ctx, &path, owner),
         Command::Module(ModuleCommand::List { module, tenant }) => {
             commands::module::list(&ctx, module, tenant)

@@ -27,6 +27,9 @@
 //! - **Canaries.** A candidate may serve a sticky share of one tenant's
 //!   requests beside the active version (`canary.rs`), refused when its
 //!   migration would change the tenant's data.
+//! - **Rollouts.** A rollout promotes one version ring by ring of tenants,
+//!   each tenant by a watched promote, each ring soaked before the next,
+//!   halting when a tenant fails; its progress is durable (`rollout.rs`).
 //! - **Fallback.** If the active version cannot be loaded (corrupt blob,
 //!   compile failure), the route serves the newest earlier version from the
 //!   tenant's history that loads, reports it (log, counter, [`Loader::status`]),
@@ -46,6 +49,7 @@ mod errors;
 mod health;
 mod loader;
 mod moves;
+mod rollout;
 mod smoke;
 mod table;
 mod watch;

@@ -55,6 +55,7 @@ mod module_data;
 mod publish;
 mod records;
 mod registry;
+mod rollouts;
 pub mod store;
 mod tenants;
 mod tokens;
@@ -66,8 +67,8 @@ pub use crate::deployments::{DeploymentChange, RollbackTarget};
 pub use crate::error::{DeploymentProblem, RegistryError, UploadProblem};
 pub use crate::model::{
     AuditEntry, AuditOutcome, AuditPage, AuditQuery, Canary, ConfigHistory, ConfigVersion, Deployment,
-    DeploymentAction, DeploymentEvent, ModuleVersion, NewTenant, Organisation, Role, Tenant, TenantKind,
-    TenantUpdate, Token,
+    DeploymentAction, DeploymentEvent, ModuleVersion, NewRollout, NewTenant, Organisation, Role, Rollout,
+    RolloutState, RolloutTenant, Tenant, TenantKind, TenantUpdate, Token,
 };
 pub use crate::module_data::{DataWrite, ModuleDataStore, StoreModuleData};
 pub use crate::publish::{PublishOutcome, Publisher, Upload};

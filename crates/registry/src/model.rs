@@ -262,6 +262,114 @@ pub struct Canary {
     pub started_at_ms: u64,
 }
 
+/// What a new rollout promotes, where, and how patiently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRollout {
+    /// The module.
+    pub module: String,
+    /// The version every tenant of the rings gets.
+    pub version: Version,
+    /// The rings, in order.
+    pub rings: Vec<String>,
+    /// How long a ring must stay healthy after its last promote before the next starts.
+    pub soak_ms: u64,
+    /// Each promote's watch window; `None`: the server's.
+    pub watch_ms: Option<u64>,
+}
+
+/// Where a rollout is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RolloutState {
+    /// Being advanced.
+    Running,
+    /// Held by an operator; resumes where it was.
+    Paused,
+    /// Every ring was promoted and soaked.
+    Completed,
+    /// Stopped by a failure (a tenant's watch, a promote refused).
+    Halted,
+    /// Stopped by an operator.
+    Aborted,
+}
+
+impl RolloutState {
+    /// The lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Completed => "completed",
+            Self::Halted => "halted",
+            Self::Aborted => "aborted",
+        }
+    }
+
+    /// The audit verb of moving to this state.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Self::Running => "resume",
+            Self::Paused => "pause",
+            Self::Completed => "complete",
+            Self::Halted => "halt",
+            Self::Aborted => "abort",
+        }
+    }
+
+    /// Running or paused: not over.
+    pub fn is_live(self) -> bool {
+        matches!(self, Self::Running | Self::Paused)
+    }
+}
+
+/// One tenant a rollout has dealt with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolloutTenant {
+    /// The tenant.
+    pub tenant: String,
+    /// Its ring.
+    pub ring: String,
+    /// `promoted`, `already` (it was at the version), or `failed: …`.
+    pub outcome: String,
+    /// When.
+    pub at_ms: u64,
+}
+
+/// A rollout of one module version over rings of tenants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rollout {
+    /// Its id.
+    pub id: u64,
+    /// The module.
+    pub module: String,
+    /// The version.
+    pub version: Version,
+    /// The rings, in order.
+    pub rings: Vec<String>,
+    /// The soak time per ring, in ms.
+    pub soak_ms: u64,
+    /// Each promote's watch window in ms; `None`: the server's.
+    pub watch_ms: Option<u64>,
+    /// Where it is.
+    pub state: RolloutState,
+    /// The index of the ring being rolled out (`rings.len()` when done).
+    pub ring: usize,
+    /// When the current ring's last promote finished and its soak began.
+    pub soak_started_ms: Option<u64>,
+    /// The tenants dealt with, in order.
+    pub done: Vec<RolloutTenant>,
+    /// The tenant whose promote was started and not yet recorded as done.
+    pub in_flight: Option<String>,
+    /// Who started it.
+    pub started_by: String,
+    /// When.
+    pub started_at_ms: u64,
+    /// When it last changed.
+    pub updated_at_ms: u64,
+    /// Why it halted or completed.
+    pub reason: Option<String>,
+}
+
 /// One version of a tenant's configuration of a module.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfigVersion {

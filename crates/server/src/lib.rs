@@ -171,6 +171,7 @@ async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let pruning = tokio::spawn(prune_audit_periodically(app.clone()));
+    let rollouts = app.loader.drive_rollouts();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = edge::connection_builder(&app.config);
     let permits = Arc::new(tokio::sync::Semaphore::new(
@@ -218,6 +219,7 @@ async fn serve(
         });
     }
     pruning.abort();
+    rollouts.abort();
     tracing::info!("shutting down: draining in-flight requests");
     drop(listener);
     let grace = Duration::from_millis(app.config.shutdown_grace_ms);

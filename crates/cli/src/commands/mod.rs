@@ -5,6 +5,7 @@ pub mod config;
 pub mod deploy;
 pub mod module;
 pub mod observe;
+pub mod rollout;
 pub mod serve;
 pub mod tenant;
 pub mod token;

@@ -229,3 +229,33 @@ pub(crate) fn watch(watch: &modhost_deploy::Watch) -> api::WatchReport {
         verdict: watch.verdict.clone(),
     }
 }
+
+/// A rollout for the wire.
+pub(crate) fn rollout(rollout: &registry::Rollout) -> api::Rollout {
+    api::Rollout {
+        id: rollout.id,
+        module: rollout.module.clone(),
+        version: rollout.version.to_string(),
+        rings: rollout.rings.clone(),
+        soak_secs: rollout.soak_ms / 1000,
+        watch_secs: rollout.watch_ms.map(|ms| ms / 1000),
+        state: rollout.state.name().to_owned(),
+        ring: rollout.rings.get(rollout.ring).cloned(),
+        soaking: rollout.soak_started_ms.is_some(),
+        done: rollout
+            .done
+            .iter()
+            .map(|done| api::RolloutTenant {
+                tenant: done.tenant.clone(),
+                ring: done.ring.clone(),
+                outcome: done.outcome.clone(),
+                at_ms: done.at_ms,
+            })
+            .collect(),
+        in_flight: rollout.in_flight.clone(),
+        started_by: rollout.started_by.clone(),
+        started_at_ms: rollout.started_at_ms,
+        updated_at_ms: rollout.updated_at_ms,
+        reason: rollout.reason.clone(),
+    }
+}

@@ -12,6 +12,7 @@ mod convert;
 mod deployments;
 mod modules;
 mod observe;
+mod rollouts;
 mod scope;
 pub(crate) mod table;
 mod tenants;
@@ -31,5 +32,6 @@ pub(crate) fn build() -> (OpenApiRouter<AppState>, Vec<AdminRoute>) {
     let routes = configs::routes(routes);
     let routes = tokens::routes(routes);
     let routes = audit::routes(routes);
+    let routes = rollouts::routes(routes);
     routes.finish()
 }
