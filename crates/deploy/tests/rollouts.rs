@@ -12,9 +12,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use modhost_deploy::{Loader, RegistryKvStore};
-use modhost_registry::{NewRollout, RolloutState};
+use modhost_registry::{NewRollout, Registry, Rollout, RolloutState};
 use modhost_runtime::{Runtime, RuntimeConfig};
 use support::*;
+
+/// Runs the driver until rollout `id` is no longer running (at most 10 s).
+async fn drive_until_finished(loader: &Loader, registry: &Registry, id: u64) -> Rollout {
+    let driver = loader.drive_rollouts();
+    for _ in 0..200 {
+        let rollout = registry.rollout(id).expect("rollout");
+        if rollout.state != RolloutState::Running {
+            driver.abort();
+            return rollout;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("rollout {id} did not finish");
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenant_in_flight_is_promoted_once_whether_the_crash_came_before_or_after_its_promote() {
@@ -63,18 +77,7 @@ async fn a_tenant_in_flight_is_promoted_once_whether_the_crash_came_before_or_af
         .await
         .expect("a1");
 
-    let driver = loader.drive_rollouts();
-    let mut finished = None;
-    for _ in 0..200 {
-        let now = registry.rollout(rollout.id).expect("rollout");
-        if now.state != RolloutState::Running {
-            finished = Some(now);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    driver.abort();
-    let finished = finished.expect("the rollout finished");
+    let finished = drive_until_finished(&loader, &registry, rollout.id).await;
     assert_eq!(finished.state, RolloutState::Completed, "{finished:?}");
     let done: Vec<(&str, &str)> = finished
         .done
@@ -110,15 +113,7 @@ async fn a_tenant_in_flight_is_promoted_once_whether_the_crash_came_before_or_af
         .expect("rollout");
     rollout.in_flight = Some("a1".into());
     registry.save_rollout(&rollout, None).expect("saved");
-    let driver = loader.drive_rollouts();
-    for _ in 0..200 {
-        if registry.rollout(rollout.id).expect("rollout").state != RolloutState::Running {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    driver.abort();
-    let finished = registry.rollout(rollout.id).expect("rollout");
+    let finished = drive_until_finished(&loader, &registry, rollout.id).await;
     assert_eq!(finished.state, RolloutState::Completed, "{finished:?}");
     for id in ["a1", "a2"] {
         let deployment = registry.deployment(id, "template").expect("deployment");

@@ -48,27 +48,8 @@ impl Runtime {
         config: Arc<ModuleConfig>,
         from_version: Option<&str>,
     ) -> Result<(), String> {
-        let deadline = Instant::now() + module.spec().timeout;
-        let target = CallTarget {
-            module,
-            caller: caller.clone(),
-            config,
-            store: self.data_store(),
-            depth: 0,
-            deadline,
-        };
-        let (outcome, _) = self
-            .run_in_fresh_instance(
-                &target,
-                async |pre, store| pre.migrate(store, from_version).await,
-                Result::is_ok,
-            )
-            .await;
-        match outcome {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(message)) => Err(message),
-            Err(error) => Err(error.to_string()),
-        }
+        self.run_migrate(module, caller, config, self.data_store(), from_version)
+            .await
     }
 
     /// Runs the module's `migrate` export on the caller's real data without
@@ -86,12 +67,25 @@ impl Runtime {
             inner: self.data_store(),
             changed: AtomicBool::new(false),
         });
+        self.run_migrate(module, caller, config, probe.clone(), from_version)
+            .await?;
+        Ok(probe.changed.load(Ordering::SeqCst))
+    }
+
+    async fn run_migrate(
+        &self,
+        module: Arc<ReadyModule>,
+        caller: &Caller,
+        config: Arc<ModuleConfig>,
+        store: Arc<dyn KvStore>,
+        from_version: Option<&str>,
+    ) -> Result<(), String> {
         let deadline = Instant::now() + module.spec().timeout;
         let target = CallTarget {
             module,
             caller: caller.clone(),
             config,
-            store: probe.clone(),
+            store,
             depth: 0,
             deadline,
         };
@@ -103,7 +97,7 @@ impl Runtime {
             )
             .await;
         match outcome {
-            Ok(Ok(())) => Ok(probe.changed.load(Ordering::SeqCst)),
+            Ok(Ok(())) => Ok(()),
             Ok(Err(message)) => Err(message),
             Err(error) => Err(error.to_string()),
         }

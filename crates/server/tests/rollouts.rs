@@ -28,17 +28,6 @@ const TENANTS: [(&str, &str); 6] = [
     ("t6", "general"),
 ];
 
-/// chaos at `version` whose `/flaky` answers `status`.
-fn chaos(version: &str, status: u16) -> (String, Vec<u8>) {
-    let (manifest, component) = modhost_testkit::variant("chaos@1.0.0", version);
-    let field = "type = \"int\"\ndefault = 200";
-    assert!(manifest.contains(field));
-    (
-        manifest.replacen(field, &format!("type = \"int\"\ndefault = {status}"), 1),
-        component,
-    )
-}
-
 /// Six tenants in three rings, each on chaos 1.0.0 (with migrations skipped); 1.0.1 fails in traffic, 1.0.2 is healthy.
 fn setup(configure: impl FnOnce(&mut modhost_server::ServerConfig)) -> Server {
     let server = Server::start_with(|config| {
@@ -49,7 +38,7 @@ fn setup(configure: impl FnOnce(&mut modhost_server::ServerConfig)) -> Server {
     let (manifest, component) = built("template@0.1.0");
     assert_eq!(server.push(&operator, &manifest, &component, None).0, 201);
     for (version, status) in [("1.0.0", 200), ("1.0.1", 503), ("1.0.2", 200)] {
-        let (manifest, component) = chaos(version, status);
+        let (manifest, component) = flaky_chaos(version, status);
         assert_eq!(server.push(&operator, &manifest, &component, None).0, 201);
     }
     for (tenant, ring) in TENANTS {

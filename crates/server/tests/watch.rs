@@ -18,15 +18,6 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use support::*;
 
-/// chaos at `version` whose `/flaky` answers `status` (the manifest's default for `flaky_status`).
-fn chaos(version: &str, status: u16) -> (String, Vec<u8>) {
-    let (manifest, component) = modhost_testkit::variant("chaos@1.0.0", version);
-    let field = "type = \"int\"\ndefault = 200";
-    assert!(manifest.contains(field), "chaos declares flaky_status");
-    let manifest = manifest.replacen(field, &format!("type = \"int\"\ndefault = {status}"), 1);
-    (manifest, component)
-}
-
 /// A server with acme, chaos 1.0.0 active and 1.0.1 (failing) and 1.0.2 (healthy) published.
 fn setup() -> (Server, String) {
     let server = Server::start_with(|config| config.watch_min_requests = 10);
@@ -47,7 +38,7 @@ fn setup() -> (Server, String) {
     );
     assert_eq!(status, 200, "{body}");
     for (version, flaky_status) in [("1.0.0", 200), ("1.0.1", 503), ("1.0.2", 200)] {
-        let (manifest, component) = chaos(version, flaky_status);
+        let (manifest, component) = flaky_chaos(version, flaky_status);
         let (status, body) = server.push(&operator, &manifest, &component, None);
         assert_eq!(status, 201, "{body}");
     }

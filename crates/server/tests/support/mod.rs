@@ -224,3 +224,15 @@ pub use modhost_testkit::built;
 pub fn template_version(version: &str) -> (String, Vec<u8>) {
     modhost_testkit::variant("template@0.1.0", version)
 }
+
+/// chaos republished as `version` whose `/flaky` answers `status` (the
+/// manifest's default for `flaky_status`): a version that fails in traffic.
+pub fn flaky_chaos(version: &str, status: u16) -> (String, Vec<u8>) {
+    let (manifest, component) = modhost_testkit::variant("chaos@1.0.0", version);
+    let field = "type = \"int\"\ndefault = 200";
+    assert!(manifest.contains(field), "chaos declares flaky_status");
+    (
+        manifest.replacen(field, &format!("type = \"int\"\ndefault = {status}"), 1),
+        component,
+    )
+}
