@@ -294,6 +294,11 @@ impl Modhost {
         body: &str,
     ) -> anyhow::Result<Duration> {
         let path = format!("/v1/tenants/{tenant}/deployments/{module}/{action}");
+        // The server closes a kept-alive connection idle past its header
+        // timeout (10 s), as the admin one is during a timed load.
+        if self.admin.is_closed() {
+            self.admin = connect(self.server.address).await?;
+        }
         let started = Instant::now();
         let (status, answer) = send(
             &mut self.admin,
