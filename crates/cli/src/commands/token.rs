@@ -5,7 +5,7 @@ use std::io::Write;
 use modhost_api::{CreatedToken, NewToken, Token, TokenList};
 use serde_json::Value;
 
-use crate::Role;
+use crate::cli::Role;
 use crate::client::{path, with_query};
 use crate::commands::Context;
 use crate::error::CliError;

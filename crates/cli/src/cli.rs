@@ -1,0 +1,381 @@
+//! The command line: every `modhost` command and its arguments, as clap parses them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use modhost_api::TenantKind;
+
+use crate::args::{ConfigPair, ModuleRef, parse_config_pair, parse_header, parse_module_ref, parse_version};
+use crate::commands;
+
+/// Run and manage a modhost server: tenants, modules, deployments, config, tokens.
+#[derive(Debug, Parser)]
+#[command(name = "modhost", version, propagate_version = true, max_term_width = 100)]
+pub(crate) struct Cli {
+    /// The modhost server to talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "MODHOST_URL",
+        default_value = "http://127.0.0.1:8080",
+        value_name = "URL"
+    )]
+    pub(crate) server: String,
+
+    /// The API token (`mh_…`) to authenticate with.
+    #[arg(
+        long,
+        global = true,
+        env = "MODHOST_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub(crate) token: Option<String>,
+
+    /// Print the server's JSON instead of tables. On an error answer its JSON
+    /// body is printed too, and the exit code is still non-zero.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the modhost server in this process.
+    Serve(ServeArgs),
+    /// Create, list and show tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Publish and list module versions.
+    #[command(subcommand)]
+    Module(ModuleCommand),
+    /// Make a version of a module the active one for a tenant.
+    Promote {
+        /// The tenant.
+        tenant: String,
+        /// The module and version, e.g. `inventory@1.1.0`.
+        #[arg(value_name = "MODULE@VERSION", value_parser = parse_module_ref)]
+        target: ModuleRef,
+        /// Watch the new version for this many seconds instead of the
+        /// server's default (0: do not watch); a breach rolls it back.
+        #[arg(long, value_name = "SECS", conflicts_with = "canary")]
+        watch: Option<u64>,
+        /// Instead of promoting, run the version as a canary for this share
+        /// of the tenant's callers (1 to 99); promote it later, or abort.
+        #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(1..=99))]
+        canary: Option<u8>,
+    },
+    /// End a canary: every request goes to the active version again.
+    #[command(subcommand)]
+    Canary(CanaryCommand),
+    /// Roll a module version out over rings of tenants (operator).
+    #[command(subcommand)]
+    Rollout(RolloutCommand),
+    /// Show the health of a tenant's module: each version's recent requests,
+    /// errors and latency, and the watch of its latest promote.
+    Health {
+        /// The tenant.
+        tenant: String,
+        /// The module.
+        module: String,
+    },
+    /// Move a tenant's module back to its previous (or a chosen) version.
+    Rollback {
+        /// The tenant.
+        tenant: String,
+        /// The module.
+        module: String,
+        /// The version to return to; default: the one active before the current one.
+        #[arg(long, value_name = "VERSION", value_parser = parse_version)]
+        to: Option<String>,
+    },
+    /// Turn a module off for a tenant.
+    Disable {
+        /// The tenant.
+        tenant: String,
+        /// The module.
+        module: String,
+    },
+    /// Show a tenant's deployment history of a module.
+    History {
+        /// The tenant.
+        tenant: String,
+        /// The module.
+        module: String,
+    },
+    /// Read, set and roll back a tenant's config of a module.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Show what every tenant's modules are serving.
+    Status,
+    /// Create, list and revoke API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Call a tenant's module through the data plane and print its answer.
+    Call(CallArgs),
+    /// Show a tenant's recent module log records.
+    Logs {
+        /// The tenant.
+        tenant: String,
+        /// At most this many records.
+        #[arg(long, value_name = "N")]
+        limit: Option<u32>,
+    },
+    /// Show the audit log.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The address to listen on, e.g. 127.0.0.1:8080.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: Option<SocketAddr>,
+    /// The data directory (registry database, artifacts, compile cache).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data: Option<PathBuf>,
+    /// The server's config file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TenantCommand {
+    /// Create a tenant (operator).
+    Create {
+        /// Its id: kebab-case, e.g. `banban`.
+        id: String,
+        /// Its display name.
+        #[arg(long)]
+        name: String,
+        /// Standard tenants use standard modules; custom ones may own modules too.
+        #[arg(long)]
+        kind: TenantKind,
+        /// A feature flag to enable; repeat for more.
+        #[arg(long = "feature", value_name = "FEATURE")]
+        features: Vec<String>,
+    },
+    /// List the tenants you can see.
+    List,
+    /// Show a tenant and its deployments.
+    Show {
+        /// The tenant.
+        id: String,
+    },
+    /// Put a tenant in a ring for rollouts, e.g. `internal`, `beta`, `general` (operator).
+    Ring {
+        /// The tenant.
+        id: String,
+        /// The ring; leave out with --clear.
+        #[arg(required_unless_present = "clear")]
+        ring: Option<String>,
+        /// Take the tenant out of every ring.
+        #[arg(long, conflicts_with = "ring")]
+        clear: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RolloutCommand {
+    /// Promote a module version ring by ring: each tenant of a ring by a watched
+    /// promote, the next ring once this one stayed healthy for the soak time.
+    Start {
+        /// The module and version, e.g. `inventory@1.1.0`.
+        #[arg(value_name = "MODULE@VERSION", value_parser = parse_module_ref)]
+        target: ModuleRef,
+        /// The rings in order, comma-separated, e.g. `internal,beta,general`.
+        #[arg(long, value_delimiter = ',', required = true)]
+        rings: Vec<String>,
+        /// How long each ring must stay healthy: 90, 30s, 10m, 2h.
+        #[arg(long, value_parser = commands::rollout::parse_duration)]
+        soak: u64,
+        /// Each promote's watch window (default: the server's).
+        #[arg(long, value_parser = commands::rollout::parse_duration)]
+        watch: Option<u64>,
+    },
+    /// Show one rollout, or list them all.
+    Status {
+        /// The rollout id.
+        id: Option<u64>,
+    },
+    /// Hold a running rollout where it is.
+    Pause {
+        /// The rollout id.
+        id: u64,
+    },
+    /// Let a paused rollout go on.
+    Resume {
+        /// The rollout id.
+        id: u64,
+    },
+    /// Stop a rollout; tenants already promoted keep the version.
+    Abort {
+        /// The rollout id.
+        id: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ModuleCommand {
+    /// Upload a module version: a folder with module.toml and its component, or a module.toml.
+    Push {
+        /// The module's folder, or its module.toml.
+        path: PathBuf,
+        /// The tenant that owns this custom module.
+        #[arg(long, value_name = "TENANT")]
+        owner: Option<String>,
+    },
+    /// List published module versions.
+    List {
+        /// Only this module's versions.
+        #[arg(long, value_name = "MODULE")]
+        module: Option<String>,
+        /// Only the versions this tenant can see.
+        #[arg(long, value_name = "TENANT")]
+        tenant: Option<String>,
+    },
+    /// Show one published version with its manifest.
+    Show {
+        /// The module and version, e.g. `inventory@1.1.0`.
+        #[arg(value_name = "MODULE@VERSION", value_parser = parse_module_ref)]
+        target: ModuleRef,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CanaryCommand {
+    /// End the tenant's canary of a module.
+    Abort {
+        /// The tenant.
+        tenant: String,
+        /// The module.
+        module: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Show the config values in force, their defaults and the history.
+    Get {
+        /// The tenant.
+        tenant: String,
+        /// The module.
+        module: String,
+    },
+    /// Set config values; other values stay as they are.
+    ///
+    /// Each value is JSON when it parses as JSON (`5`, `true`, `"5"`), else a
+    /// string. `key=null` removes a value, so its default applies again.
+    Set {
+        /// The tenant.
+        tenant: String,
+        /// The module.
+        module: String,
+        /// `key=value` pairs.
+        #[arg(
+            value_name = "KEY=VALUE",
+            value_parser = parse_config_pair,
+            required_unless_present = "file"
+        )]
+        pairs: Vec<ConfigPair>,
+        /// A JSON object of values to set instead of the current ones (pairs apply on top).
+        #[arg(long, value_name = "FILE")]
+        file: Option<String>,
+        /// Start from no values instead of the current ones: unnamed keys fall back to their defaults.
+        #[arg(long, conflicts_with = "file")]
+        replace: bool,
+    },
+    /// Make an earlier config version the current one (as a new version).
+    Rollback {
+        /// The tenant.
+        tenant: String,
+        /// The module.
+        module: String,
+        /// The config version to restore.
+        #[arg(value_name = "VERSION")]
+        config_version: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Create a token; its secret is printed once.
+    Create {
+        /// A name to recognise it by, e.g. `ci deploy`.
+        #[arg(long)]
+        name: String,
+        /// What it may do.
+        #[arg(long, value_enum)]
+        role: Role,
+        /// The tenant it is for (every role but operator).
+        #[arg(long, value_name = "TENANT")]
+        tenant: Option<String>,
+        /// A data-plane permission, e.g. `inventory.read` or `inventory.*`; repeat for more (default: all).
+        #[arg(long = "permission", value_name = "PERMISSION")]
+        permissions: Vec<String>,
+    },
+    /// List tokens (never their secrets).
+    List {
+        /// Only this tenant's tokens.
+        #[arg(long, value_name = "TENANT")]
+        tenant: Option<String>,
+    },
+    /// Revoke a token.
+    Revoke {
+        /// The token's id (from `token list`).
+        id: String,
+    },
+}
+
+/// A token's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Role {
+    /// Everything, on every tenant.
+    Operator,
+    /// One tenant: custom modules, deployments, config, tokens.
+    TenantAdmin,
+    /// One tenant: read it.
+    TenantViewer,
+    /// One tenant: call its modules.
+    Invoker,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CallArgs {
+    /// The tenant.
+    pub(crate) tenant: String,
+    /// The module.
+    pub(crate) module: String,
+    /// The path inside the module, e.g. `/items/TS-01?verbose=1`.
+    pub(crate) path: String,
+    /// The HTTP method; default GET, or POST with --data.
+    #[arg(long, short = 'X', value_name = "METHOD")]
+    pub(crate) method: Option<String>,
+    /// The request body; `@file` reads a file, `@-` standard input.
+    #[arg(long, short = 'd', value_name = "BODY|@FILE")]
+    pub(crate) data: Option<String>,
+    /// A request header `name: value`; repeat for more.
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE", value_parser = parse_header)]
+    pub(crate) headers: Vec<(String, String)>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    /// Only this tenant's entries.
+    #[arg(long, value_name = "TENANT")]
+    pub(crate) tenant: Option<String>,
+    /// Only this actor's entries.
+    #[arg(long, value_name = "ACTOR")]
+    pub(crate) actor: Option<String>,
+    /// Only actions starting with this, e.g. `deployment.`.
+    #[arg(long, value_name = "ACTION")]
+    pub(crate) action: Option<String>,
+    /// Only entries after this id (for paging).
+    #[arg(long, value_name = "ID")]
+    pub(crate) after: Option<u64>,
+    /// At most this many entries.
+    #[arg(long, value_name = "N")]
+    pub(crate) limit: Option<u32>,
+}
