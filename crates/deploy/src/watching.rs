@@ -86,12 +86,13 @@ impl Loader {
         let ends = watch.started + window;
         loop {
             tokio::time::sleep(LOOK_EVERY.min(window)).await;
-            let active = self
-                .inner
-                .registry
-                .deployment(&watch.tenant, &watch.module)
-                .ok()
-                .and_then(|deployment| deployment.active);
+            // The routing table follows every move; no store read needed.
+            let active = self.tenant(&watch.tenant).and_then(|routes| {
+                routes
+                    .modules
+                    .get(&watch.module)
+                    .map(|route| route.active.clone())
+            });
             if active.as_ref() != Some(&watch.version) {
                 watch.state = WatchState::Superseded;
                 watch.verdict = Some(format!(

@@ -19,6 +19,8 @@ use crate::store::{Batch, Tree};
 const RINGS: Tree = Tree::new("rings");
 /// Rollouts, by id (big-endian).
 const ROLLOUTS: Tree = Tree::new("rollouts");
+/// The lock key starts take (tenant ids never start with `modhost-`).
+const ROLLOUT_LOCK: &str = "modhost-rollouts";
 
 fn check_ring(ring: &str) -> Result<(), RegistryError> {
     check_tenant_id(ring).map_err(|_| RegistryError::InvalidInput {
@@ -91,6 +93,9 @@ impl Registry {
             format!("{}@{}", new.module, new.version),
             None,
         );
+        // One start at a time, so two cannot both pass the one-live-rollout check.
+        let lock = self.tenant_lock(ROLLOUT_LOCK);
+        let _guard = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let result = self.checked_rollout(&new).and_then(|()| {
             let id = self.inner.store.next_id()?;
             let now = now_ms();

@@ -37,34 +37,7 @@ fn promote(server: &Server, token: &str, tenant: &str, version: &str) -> (u16, s
 }
 
 fn served_version(server: &Server, token: &str) -> (u16, String, serde_json::Value) {
-    call_with_header(server, token, "/t/acme/template/hello/world", "x-modhost-version")
-}
-
-/// `(status, the value of header, body)` of a GET with `token`.
-fn call_with_header(
-    server: &Server,
-    token: &str,
-    path: &str,
-    header: &str,
-) -> (u16, String, serde_json::Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut response = agent
-        .get(format!("{}{path}", server.url))
-        .header("authorization", format!("Bearer {token}"))
-        .call()
-        .expect("http");
-    let value = response
-        .headers()
-        .get(header)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let status = response.status().as_u16();
-    let body = serde_json::from_slice(&response.body_mut().read_to_vec().expect("body")).unwrap_or_default();
-    (status, value, body)
+    server.get_with("/t/acme/template/hello/world", token, &[], "x-modhost-version")
 }
 
 #[test]
@@ -732,7 +705,7 @@ fn host_failures_give_non_operators_a_request_id_and_operators_the_detail() {
 
     for token in [&invoker, &admin] {
         let (status, request_id, body) =
-            call_with_header(&server, token, "/t/acme/template/hello/world", "x-request-id");
+            server.get_with("/t/acme/template/hello/world", token, &[], "x-request-id");
         assert_eq!(status, 503, "{body}");
         assert!(!request_id.is_empty(), "every answer names its request");
         assert_eq!(body["error"]["code"], "no-ready-version", "{body}");
@@ -749,7 +722,7 @@ fn host_failures_give_non_operators_a_request_id_and_operators_the_detail() {
         );
     }
     let (status, request_id, body) =
-        call_with_header(&server, &operator, "/t/acme/template/hello/world", "x-request-id");
+        server.get_with("/t/acme/template/hello/world", &operator, &[], "x-request-id");
     assert_eq!(status, 503, "{body}");
     let message = body["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("the artifact store failed"), "{message}");

@@ -52,24 +52,8 @@ fn setup() -> (Server, String) {
 
 /// `(status, x-modhost-version)` of `GET /t/acme/chaos/ok` with the given headers.
 fn call(server: &Server, token: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut request = agent
-        .get(format!("{}/t/acme/chaos/ok", server.url))
-        .header("authorization", format!("Bearer {token}"));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.call().expect("http");
-    let version = response
-        .headers()
-        .get("x-modhost-version")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    (response.status().as_u16(), version)
+    let (status, version, _) = server.get_with("/t/acme/chaos/ok", token, headers, "x-modhost-version");
+    (status, version)
 }
 
 fn start_canary(server: &Server, version: &str, percent: u8) -> (u16, serde_json::Value) {

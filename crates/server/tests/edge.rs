@@ -448,6 +448,35 @@ fn a_request_body_that_stalls_or_drags_is_answered_408_and_nothing_changes() {
         started.elapsed()
     );
 
+    // Forty clients stall at once: each is cut off on its own, none waits for the others.
+    let started = Instant::now();
+    let answers: Vec<String> = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..40)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut client = TcpStream::connect(address(&server)).expect("connect");
+                    client.write_all(head.as_bytes()).expect("head");
+                    client.write_all(&body[..10]).expect("10 bytes");
+                    answer_of(&mut client)
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .map(|client| client.join().expect("a client"))
+            .collect()
+    });
+    assert!(
+        answers.iter().all(|answer| answer.starts_with("HTTP/1.1 408")),
+        "{answers:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.get("/healthz", None).0, 200);
+
     // Drags: one byte every 100 ms, never pausing long enough to stall, while /healthz is served.
     let mut dragging = TcpStream::connect(address(&server)).expect("connect");
     dragging.write_all(head.as_bytes()).expect("head");
@@ -566,5 +595,63 @@ fn one_publisher_gets_at_most_half_the_upload_slots() {
     drop(holding);
     std::thread::sleep(Duration::from_millis(300));
     let (status, body) = server.push(&admin, &custom, &component, None);
+    assert_eq!(status, 201, "{body}");
+}
+
+#[test]
+fn eight_simultaneous_uploads_of_one_tenant_get_only_its_half_of_the_slots() {
+    let server = Server::start_with(|config| {
+        config.max_concurrent_uploads = 4;
+        config.body_idle_timeout_ms = 30_000;
+    });
+    let (status, body) = server.post(
+        "/v1/tenants",
+        Some(&server.operator),
+        serde_json::json!({"id": "acme", "name": "Acme", "kind": "custom"}),
+    );
+    assert_eq!(status, 201, "{body}");
+    let admin = server.token("tenant-admin", Some("acme"));
+    let (manifest, _) = built("template@0.1.0");
+    let custom = manifest
+        .replacen("kind = \"standard\"", "kind = \"custom\"", 1)
+        .replacen("id = \"template\"", "id = \"acme-notes\"", 1);
+    // Eight uploads at once, each sending its head and manifest, then waiting.
+    let answers: Vec<Option<String>> = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut client = TcpStream::connect(address(&server)).expect("connect");
+                    client
+                        .write_all(&upload_head(&admin, &custom, 1024 * 1024))
+                        .expect("head and manifest");
+                    client
+                        .set_read_timeout(Some(Duration::from_millis(1500)))
+                        .expect("read timeout");
+                    let mut answer = [0u8; 512];
+                    let answered = match client.read(&mut answer) {
+                        Ok(read) if read > 0 => Some(String::from_utf8_lossy(&answer[..read]).into_owned()),
+                        _ => None,
+                    };
+                    // Keep the held ones open until every client has looked.
+                    std::thread::sleep(Duration::from_millis(500));
+                    answered
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .map(|client| client.join().expect("a client"))
+            .collect()
+    });
+    let refused = answers
+        .iter()
+        .flatten()
+        .filter(|answer| answer.starts_with("HTTP/1.1 429 Too Many Requests"))
+        .count();
+    let held = answers.iter().filter(|answer| answer.is_none()).count();
+    assert_eq!((refused, held), (6, 2), "{answers:?}");
+    // The operators' slots were never taken.
+    let (manifest, component) = built("template@0.1.0");
+    let (status, body) = server.push(&server.operator, &manifest, &component, None);
     assert_eq!(status, 201, "{body}");
 }

@@ -305,6 +305,44 @@ fn rollouts_refuse_bad_input_and_are_steered_by_operators_only() {
     }
     let (_, list) = server.get("/v1/rollouts", Some(&server.operator));
     assert_eq!(list["rollouts"], json!([]), "nothing started");
+    // Eight operators start the same module's rollout at once: one wins.
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let starts: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    server
+                        .post(
+                            "/v1/rollouts",
+                            Some(&server.operator),
+                            json!({"module": "chaos", "version": "1.0.2", "rings": ["nobody"], "soak_secs": 600}),
+                        )
+                        .0
+                })
+            })
+            .collect();
+        starts
+            .into_iter()
+            .map(|start| start.join().expect("a client"))
+            .collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|status| **status == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|status| **status == 400).count(),
+        7,
+        "{statuses:?}"
+    );
+    let (_, list) = server.get("/v1/rollouts", Some(&server.operator));
+    let raced = list["rollouts"][0]["id"].as_u64().expect("the one rollout");
+    let (status, _) = server.post(
+        &format!("/v1/rollouts/{raced}/abort"),
+        Some(&server.operator),
+        json!({}),
+    );
+    assert_eq!(status, 200);
     let admin = server.token("tenant-admin", Some("t1"));
     let (status, _) = server.post(
         "/v1/rollouts",

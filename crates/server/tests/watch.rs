@@ -62,22 +62,8 @@ fn promote(server: &Server, version: &str, watch_secs: Option<u64>) -> (u16, ser
 
 /// One `GET /flaky`: the status and the version that answered.
 fn flaky(server: &Server, token: &str) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let response = agent
-        .get(format!("{}/t/acme/chaos/flaky", server.url))
-        .header("authorization", format!("Bearer {token}"))
-        .call()
-        .expect("http");
-    let version = response
-        .headers()
-        .get("x-modhost-version")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    (response.status().as_u16(), version)
+    let (status, version, _) = server.get_with("/t/acme/chaos/flaky", token, &[], "x-modhost-version");
+    (status, version)
 }
 
 fn health(server: &Server) -> serde_json::Value {

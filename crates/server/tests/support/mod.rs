@@ -160,6 +160,36 @@ impl Server {
         (status, bytes)
     }
 
+    /// A GET with `token` and extra `headers`: the status, the value of the
+    /// answer's `header` (empty if absent) and the JSON body (null if none).
+    pub fn get_with(
+        &self,
+        path: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+        header: &str,
+    ) -> (u16, String, serde_json::Value) {
+        let mut request = Self::agent()
+            .get(format!("{}{path}", self.url))
+            .header("authorization", format!("Bearer {token}"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut response = request
+            .call()
+            .unwrap_or_else(|error| panic!("GET {path}: {error}"));
+        let value = response
+            .headers()
+            .get(header)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let status = response.status().as_u16();
+        let body = serde_json::from_slice(&response.body_mut().read_to_vec().expect("body"))
+            .unwrap_or(serde_json::Value::Null);
+        (status, value, body)
+    }
+
     pub fn get(&self, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
         self.request("GET", path, token, None)
     }
