@@ -7,6 +7,7 @@
 //!
 //! Versions travel as strings (`"1.2.0"`); the server parses them.
 
+pub mod alerts;
 pub mod audit;
 pub mod configs;
 pub mod deployments;
@@ -17,6 +18,10 @@ pub mod rollouts;
 pub mod tenants;
 pub mod tokens;
 
+pub use crate::alerts::{
+    Alert, AlertList, AlertRule, AlertRuleBody, AlertRuleList, AlertsQuery, Channel, ChannelList,
+    CreatedChannel, Delivery, DeliveryList, NewChannel, SilenceRequest,
+};
 pub use crate::audit::{AuditEntry, AuditList, AuditOutcome, AuditQuery};
 pub use crate::configs::{ConfigRollbackRequest, ConfigVersion, ConfigView, SetConfigRequest};
 pub use crate::deployments::{

@@ -55,4 +55,12 @@ pub struct Status {
     pub compiled: u64,
     /// Components loaded from the compile cache since start.
     pub compile_cache_loads: u64,
+    /// Alerts firing now (not acknowledged).
+    pub alerts_firing: u64,
+    /// Alerts acknowledged and not yet resolved.
+    pub alerts_acknowledged: u64,
+    /// Notifications waiting in the outbox (as of its last poll).
+    pub notifications_pending: u64,
+    /// Notifications given up on since start.
+    pub notifications_failed: u64,
 }

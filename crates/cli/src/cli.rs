@@ -74,6 +74,12 @@ pub(crate) enum Command {
     /// Roll a module version out over rings of tenants (operator).
     #[command(subcommand)]
     Rollout(RolloutCommand),
+    /// Alert rules and alerts: list, acknowledge, silence (`--tenant T` for a tenant's own).
+    #[command(subcommand)]
+    Alert(AlertCommand),
+    /// Notification channels: webhook, Slack, email (`--tenant T` for a tenant's own).
+    #[command(subcommand)]
+    Channel(ChannelCommand),
     /// Show the health of a tenant's module: each version's recent requests,
     /// errors and latency, and the watch of its latest promote.
     Health {
@@ -174,6 +180,151 @@ pub(crate) enum TenantCommand {
         /// Take the tenant out of every ring.
         #[arg(long, conflicts_with = "ring")]
         clear: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AlertCommand {
+    /// Add, replace, list and remove alert rules.
+    #[command(subcommand)]
+    Rule(RuleCommand),
+    /// List alerts, newest first.
+    List {
+        /// A tenant's alerts (its own rules' and the operators').
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Only `firing`, `acknowledged` or `resolved` ones.
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many.
+        #[arg(long, value_name = "N")]
+        limit: Option<u32>,
+    },
+    /// Acknowledge a firing alert: it stops escalating.
+    Ack {
+        /// The alert id.
+        id: u64,
+        /// The tenant whose rule fired it.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Hold notifications about an alert's rule and subject for a while.
+    Silence {
+        /// The alert id.
+        id: u64,
+        /// How long: 90, 30s, 10m, 2h.
+        #[arg(long = "for", value_parser = commands::rollout::parse_duration)]
+        duration: u64,
+        /// The tenant whose rule fired it.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Recent notification deliveries and their outcome.
+    Deliveries {
+        /// A tenant's channels' deliveries.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RuleCommand {
+    /// Add a rule, or replace the one with this name.
+    Add(RuleArgs),
+    /// List the rules of a scope.
+    List {
+        /// A tenant's rules.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Remove a rule (its open alerts resolve).
+    Rm {
+        /// The rule's name.
+        name: String,
+        /// A tenant's rule.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RuleArgs {
+    /// The rule's name (kebab-case).
+    pub(crate) name: String,
+    /// A tenant's own rule (default: a global rule, operators only).
+    #[arg(long)]
+    pub(crate) tenant: Option<String>,
+    /// What it measures: error-rate, p99-ms, traps, deadlines, limit-hits,
+    /// storage-errors, quota-use, fallbacks, failed-promotes,
+    /// automatic-rollbacks, anomaly.
+    #[arg(long)]
+    pub(crate) kind: String,
+    /// For `anomaly`: requests, error-rate or p99-ms.
+    #[arg(long)]
+    pub(crate) series: Option<String>,
+    /// Only this module.
+    #[arg(long)]
+    pub(crate) module: Option<String>,
+    /// Fires at or past this value (for `anomaly`: standard deviations).
+    #[arg(long)]
+    pub(crate) threshold: f64,
+    /// The span measured: 90, 30s, 10m (at most 10 minutes).
+    #[arg(long, value_parser = commands::rollout::parse_duration)]
+    pub(crate) window: u64,
+    /// The least evidence before judging (requests, or anomaly samples).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) min_count: u64,
+    /// info, warning or critical.
+    #[arg(long, default_value = "warning")]
+    pub(crate) severity: String,
+    /// The escalation chain, in order, comma-separated: the first is told when it fires.
+    #[arg(long = "channel", value_delimiter = ',')]
+    pub(crate) channels: Vec<String>,
+    /// Tell the next channel after this long unacknowledged: 90, 30s, 10m.
+    #[arg(long, value_parser = commands::rollout::parse_duration, default_value = "0")]
+    pub(crate) escalate_after: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ChannelCommand {
+    /// Add a channel: exactly one of --webhook, --slack, --email.
+    Add {
+        /// The channel's name (kebab-case).
+        name: String,
+        /// A tenant's own channel.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// A webhook URL: signed JSON POSTs (the secret is printed once).
+        #[arg(long, group = "target")]
+        webhook: Option<String>,
+        /// A Slack incoming-webhook URL.
+        #[arg(long, group = "target")]
+        slack: Option<String>,
+        /// Email recipients, comma-separated.
+        #[arg(long, group = "target", value_delimiter = ',')]
+        email: Vec<String>,
+    },
+    /// List the channels of a scope.
+    List {
+        /// A tenant's channels.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Send a test notification through a channel.
+    Test {
+        /// The channel's name.
+        name: String,
+        /// A tenant's channel.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Remove a channel no rule uses.
+    Rm {
+        /// The channel's name.
+        name: String,
+        /// A tenant's channel.
+        #[arg(long)]
+        tenant: Option<String>,
     },
 }
 

@@ -18,7 +18,8 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 use crate::cli::{
-    CanaryCommand, Cli, Command, ConfigCommand, ModuleCommand, RolloutCommand, TenantCommand, TokenCommand,
+    AlertCommand, CanaryCommand, ChannelCommand, Cli, Command, ConfigCommand, ModuleCommand, RolloutCommand,
+    RuleCommand, TenantCommand, TokenCommand,
 };
 use crate::client::Client;
 use crate::commands::Context;
@@ -75,6 +76,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
             soak,
             watch,
         }) => commands::rollout::start(&ctx, &target, rings, soak, watch),
+        Command::Alert(command) => alert(&ctx, command),
+        Command::Channel(command) => channel(&ctx, command),
         Command::Rollout(RolloutCommand::Status { id }) => commands::rollout::status(&ctx, id),
         Command::Rollout(RolloutCommand::Pause { id }) => commands::rollout::steer(&ctx, id, "pause"),
         Command::Rollout(RolloutCommand::Resume { id }) => commands::rollout::steer(&ctx, id, "resume"),
@@ -146,6 +149,72 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 limit: audit.limit,
             },
         ),
+    }
+}
+
+fn alert(ctx: &Context, command: AlertCommand) -> Result<(), CliError> {
+    use commands::alert;
+    match command {
+        AlertCommand::Rule(RuleCommand::Add(args)) => {
+            let body = modhost_api::AlertRuleBody {
+                kind: args.kind,
+                series: args.series,
+                module: args.module,
+                threshold: args.threshold,
+                window_secs: args.window,
+                min_count: args.min_count,
+                severity: args.severity,
+                channels: args.channels,
+                escalate_after_secs: args.escalate_after,
+            };
+            alert::put_rule(ctx, args.tenant.as_deref(), &args.name, &body)
+        }
+        AlertCommand::Rule(RuleCommand::List { tenant }) => alert::list_rules(ctx, tenant.as_deref()),
+        AlertCommand::Rule(RuleCommand::Rm { name, tenant }) => {
+            alert::remove_rule(ctx, tenant.as_deref(), &name)
+        }
+        AlertCommand::List { tenant, state, limit } => {
+            alert::list_alerts(ctx, tenant.as_deref(), state, limit)
+        }
+        AlertCommand::Ack { id, tenant } => alert::acknowledge(ctx, tenant.as_deref(), id),
+        AlertCommand::Silence { id, duration, tenant } => {
+            alert::silence(ctx, tenant.as_deref(), id, duration)
+        }
+        AlertCommand::Deliveries { tenant } => alert::deliveries(ctx, tenant.as_deref()),
+    }
+}
+
+fn channel(ctx: &Context, command: ChannelCommand) -> Result<(), CliError> {
+    use commands::alert;
+    match command {
+        ChannelCommand::Add {
+            name,
+            tenant,
+            webhook,
+            slack,
+            email,
+        } => {
+            let (kind, url) = match (webhook, slack) {
+                (Some(url), _) => ("webhook", Some(url)),
+                (None, Some(url)) => ("slack", Some(url)),
+                (None, None) if !email.is_empty() => ("email", None),
+                (None, None) => {
+                    return Err(CliError::Usage(
+                        "name the target: --webhook URL, --slack URL or --email ADDRESS".to_owned(),
+                    ));
+                }
+            };
+            let channel = modhost_api::NewChannel {
+                name,
+                kind: kind.to_owned(),
+                url,
+                to: email,
+            };
+            alert::add_channel(ctx, tenant.as_deref(), channel)
+        }
+        ChannelCommand::List { tenant } => alert::list_channels(ctx, tenant.as_deref()),
+        ChannelCommand::Test { name, tenant } => alert::test_channel(ctx, tenant.as_deref(), &name),
+        ChannelCommand::Rm { name, tenant } => alert::remove_channel(ctx, tenant.as_deref(), &name),
     }
 }
 

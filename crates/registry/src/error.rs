@@ -187,6 +187,12 @@ pub enum RegistryError {
         /// The quota.
         quota: crate::usage::DataQuota,
     },
+    /// No such record (an alert, rule or channel); the message names it.
+    #[error("{0}")]
+    NotFound(String),
+    /// The change conflicts with what is stored; the message says how.
+    #[error("{0}")]
+    Conflict(String),
     /// The artifact store failed or a component is corrupted.
     #[error(transparent)]
     Blob(#[from] BlobError),

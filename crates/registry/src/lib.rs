@@ -24,6 +24,11 @@
 //!   [`Registry::kv_apply`] (one call's writes, atomically), with scope
 //!   snapshots for migrations ([`Registry::kv_snapshot`],
 //!   [`Registry::kv_restore_snapshot`]), behind [`ModuleDataStore`];
+//! - alerting: rules and channels per scope ([`Registry::put_alert_rule`],
+//!   [`Registry::create_channel`]), alerts deduplicated per (rule, subject)
+//!   ([`Registry::save_alert`] writes a change and its deliveries in one
+//!   batch) and the durable outbox ([`Registry::pending_deliveries`],
+//!   [`Registry::save_delivery`]);
 //! - changes: [`Registry::subscribe`] tells the runtime what moved.
 //!
 //! # Invariants
@@ -42,6 +47,9 @@
 //! - **A custom module is visible only to its owner.** To other tenants it
 //!   does not exist (the same error as an unknown module).
 
+mod alert_model;
+mod alert_records;
+mod alerts;
 mod audit;
 pub mod blobs;
 mod canaries;
@@ -61,10 +69,16 @@ mod tenants;
 mod tokens;
 mod usage;
 
+pub use crate::alert_model::{
+    Alert, AlertEvent, AlertRule, AlertState, AnomalySeries, Channel, ChannelTarget, Delivery, DeliveryState,
+    RuleKind, Severity,
+};
+pub use crate::alerts::{AlertFilter, MAX_RULE_WINDOW_SECS};
 pub use crate::audit::AuditDraft;
 pub use crate::blobs::{BlobError, BlobStore};
 pub use crate::deployments::{DeploymentChange, RollbackTarget};
 pub use crate::error::{DeploymentProblem, RegistryError, UploadProblem};
+pub use crate::model::now_ms;
 pub use crate::model::{
     AuditEntry, AuditOutcome, AuditPage, AuditQuery, Canary, ConfigHistory, ConfigVersion, Deployment,
     DeploymentAction, DeploymentEvent, ModuleVersion, NewRollout, NewTenant, Organisation, Role, Rollout,

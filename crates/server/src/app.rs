@@ -26,6 +26,8 @@ pub(crate) struct App {
     pub(crate) edge: std::sync::Arc<crate::edge::EdgeStats>,
     /// The module uploads being read.
     pub(crate) uploads: crate::uploads::UploadSlots,
+    /// Alert settings and the notification outbox's counters.
+    pub(crate) alerting: modhost_alerts::Alerting,
     request_ids: AtomicU64,
     request_id_prefix: String,
 }
@@ -74,6 +76,7 @@ pub(crate) fn open(config: ServerConfig, openapi: Bytes) -> anyhow::Result<App> 
     }
     let loader = Loader::start(runtime, registry.clone())?;
     loader.set_watch_policy(config.watch_policy());
+    let alerting = modhost_alerts::Alerting::new(&registry, config.alerts.clone())?;
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -88,6 +91,7 @@ pub(crate) fn open(config: ServerConfig, openapi: Bytes) -> anyhow::Result<App> 
         denials: crate::denials::Denials::default(),
         edge: std::sync::Arc::default(),
         uploads,
+        alerting,
         request_ids: AtomicU64::new(0),
         request_id_prefix: format!("{:x}", started.as_secs()),
     })

@@ -76,6 +76,8 @@ pub struct ServerConfig {
     /// Per-tenant overrides of the three limits above, by tenant id
     /// (`[tenant_limits.acme]`).
     pub tenant_limits: BTreeMap<String, TenantLimitOverrides>,
+    /// `[alerts]`: rule evaluation, allowed notification targets, delivery retries, SMTP.
+    pub alerts: modhost_alerts::AlertsConfig,
 }
 
 /// `[tenant_limits.<tenant>]`: one tenant's own call limits; an absent field
@@ -121,6 +123,7 @@ impl Default for ServerConfig {
             max_queued_calls_per_tenant: TenantLimits::default().max_queued_calls,
             max_cpu_percent_per_tenant: TenantLimits::default().max_cpu_percent,
             tenant_limits: BTreeMap::new(),
+            alerts: modhost_alerts::AlertsConfig::default(),
         }
     }
 }
@@ -208,6 +211,7 @@ impl ServerConfig {
                 self.max_header_bytes
             ));
         }
+        self.alerts.check()?;
         if self.max_headers == 0 {
             return Err("`max_headers` is 0; a request needs at least a `host` header".to_owned());
         }

@@ -164,6 +164,8 @@ impl From<RegistryError> for ApiError {
             | RegistryError::ModuleNotFound(_)
             | RegistryError::VersionNotFound { .. } => Self::not_found(message),
             RegistryError::ConfigVersionNotFound { .. } => Self::not_found(message),
+            RegistryError::NotFound(_) => Self::not_found(message),
+            RegistryError::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", message),
             RegistryError::TenantExists(_) => Self::new(StatusCode::CONFLICT, "already-exists", message),
             RegistryError::UploadRejected { problems } => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

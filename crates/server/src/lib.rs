@@ -172,6 +172,7 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let pruning = tokio::spawn(prune_audit_periodically(app.clone()));
     let rollouts = app.loader.drive_rollouts();
+    let alert_tasks = app.alerting.start(&app.loader)?;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = edge::connection_builder(&app.config);
     let permits = Arc::new(tokio::sync::Semaphore::new(
@@ -220,6 +221,7 @@ async fn serve(
     }
     pruning.abort();
     rollouts.abort();
+    drop(alert_tasks);
     tracing::info!("shutting down: draining in-flight requests");
     drop(listener);
     let grace = Duration::from_millis(app.config.shutdown_grace_ms);

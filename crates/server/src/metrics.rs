@@ -6,6 +6,7 @@
 //! as `unknown` so no `_total` is appended to a name the module chose.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 
 use modhost_registry::DataUsage;
 use modhost_runtime::LATENCY_BUCKETS_SECONDS;
@@ -36,6 +37,8 @@ struct Snapshot {
     kv: Vec<(String, String, DataUsage)>,
     connections_open: u64,
     denials: [(&'static str, u64); 2],
+    /// Open alerts by state, and notifications waiting in the outbox.
+    alerting: [(&'static str, &'static str, u64); 3],
 }
 
 /// Reads one figure of a data scope's usage.
@@ -155,6 +158,10 @@ impl Collector for Snapshot {
             None,
             MetricType::Gauge,
         )?)?;
+        for (name, help, value) in &self.alerting {
+            let gauge = ConstGauge::new(i64::try_from(*value).unwrap_or(i64::MAX));
+            gauge.encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)?;
+        }
         for (name, help, value) in &self.totals {
             let counter = ConstCounter::new(*value);
             counter.encode(encoder.encode_descriptor(name, help, None, MetricType::Counter)?)?;
@@ -194,7 +201,30 @@ impl Collector for Snapshot {
 pub(crate) fn render(app: &App) -> String {
     let runtime = app.runtime();
     let cache = runtime.cache_stats();
+    let outbox = &app.alerting.stats;
+    let open = app.registry.open_alerts().unwrap_or_else(|error| {
+        tracing::error!(%error, "could not read the open alerts");
+        Vec::new()
+    });
+    let in_state = |state| open.iter().filter(|alert| alert.state == state).count() as u64;
     let snapshot = Snapshot {
+        alerting: [
+            (
+                "modhost_alerts_firing",
+                "Alerts firing now, not acknowledged.",
+                in_state(modhost_registry::AlertState::Firing),
+            ),
+            (
+                "modhost_alerts_acknowledged",
+                "Alerts acknowledged and not yet resolved.",
+                in_state(modhost_registry::AlertState::Acknowledged),
+            ),
+            (
+                "modhost_notifications_pending",
+                "Notifications waiting in the outbox.",
+                outbox.pending.load(Ordering::Relaxed),
+            ),
+        ],
         requests: runtime.request_metrics().snapshot(),
         totals: vec![
             (
@@ -222,6 +252,21 @@ pub(crate) fn render(app: &App) -> String {
                 "modhost_accept_errors",
                 "Failed accepts (e.g. out of file descriptors), each followed by a short wait.",
                 app.edge.accept_errors(),
+            ),
+            (
+                "modhost_notifications_delivered",
+                "Notifications a receiver accepted.",
+                outbox.delivered.load(Ordering::Relaxed),
+            ),
+            (
+                "modhost_notifications_retried",
+                "Notification attempts that failed and were scheduled again.",
+                outbox.retried.load(Ordering::Relaxed),
+            ),
+            (
+                "modhost_notifications_failed",
+                "Notifications given up on (audited as failed `alert.delivery`).",
+                outbox.failed.load(Ordering::Relaxed),
             ),
             (
                 "modhost_compile_cache_loads",

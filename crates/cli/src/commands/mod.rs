@@ -1,5 +1,6 @@
 //! The commands, one module per group; each prints its result and returns a `CliError` on failure.
 
+pub mod alert;
 pub mod call;
 pub mod config;
 pub mod deploy;

@@ -6,6 +6,7 @@
 //! (request and response schemas from `modhost-api`) into the OpenAPI
 //! document. Nothing here imports the crate root's serving code.
 
+mod alerts;
 mod audit;
 mod configs;
 mod convert;
@@ -33,5 +34,6 @@ pub(crate) fn build() -> (OpenApiRouter<AppState>, Vec<AdminRoute>) {
     let routes = tokens::routes(routes);
     let routes = audit::routes(routes);
     let routes = rollouts::routes(routes);
+    let routes = alerts::routes(routes);
     routes.finish()
 }

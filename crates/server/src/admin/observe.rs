@@ -57,7 +57,7 @@ async fn metrics(State(app): State<AppState>) -> Response {
         .into_response()
 }
 
-/// routes, swaps and fallbacks
+/// routes, swaps and fallbacks, open alerts and the notification outbox
 #[utoipa::path(get, path = "/v1/status", operation_id = "Status", tag = "observe",
     responses((status = 200, description = "every route and what serves it", body = Status)))]
 async fn status(State(app): State<AppState>) -> Json<Status> {
@@ -86,7 +86,17 @@ async fn status(State(app): State<AppState>) -> Json<Status> {
         })
         .collect();
     let cache = app.runtime().cache_stats();
+    let open = app.registry.open_alerts().unwrap_or_else(|error| {
+        tracing::error!(%error, "could not read the open alerts");
+        Vec::new()
+    });
+    let in_state = |state| open.iter().filter(|alert| alert.state == state).count() as u64;
+    let stats = &app.alerting.stats;
     Json(Status {
+        alerts_firing: in_state(modhost_registry::AlertState::Firing),
+        alerts_acknowledged: in_state(modhost_registry::AlertState::Acknowledged),
+        notifications_pending: stats.pending.load(std::sync::atomic::Ordering::Relaxed),
+        notifications_failed: stats.failed.load(std::sync::atomic::Ordering::Relaxed),
         routes,
         swaps: app.loader.swap_count(),
         fallbacks: app.loader.fallback_count(),
