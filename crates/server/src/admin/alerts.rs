@@ -18,6 +18,7 @@ use modhost_registry::{self as registry, AlertState, AnomalySeries, ChannelTarge
 use utoipa_axum::routes;
 
 use crate::access::{Access, Caller};
+use crate::admin::convert;
 use crate::admin::table::{AppState, Routes};
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
@@ -98,96 +99,12 @@ fn rule_from(
     })
 }
 
-fn rule_for_wire(rule: registry::AlertRule) -> AlertRule {
-    AlertRule {
-        name: rule.name,
-        tenant: rule.tenant,
-        body: AlertRuleBody {
-            kind: rule.kind.name().to_owned(),
-            series: rule.series.map(|series| series.name().to_owned()),
-            module: rule.module,
-            threshold: rule.threshold,
-            window_secs: rule.window_secs,
-            min_count: rule.min_count,
-            severity: rule.severity.name().to_owned(),
-            channels: rule.channels,
-            escalate_after_secs: rule.escalate_after_secs,
-        },
-        updated_by: rule.updated_by,
-        updated_at_ms: rule.updated_at_ms,
-    }
-}
-
-fn channel_for_wire(channel: &registry::Channel) -> Channel {
-    let target = match &channel.target {
-        ChannelTarget::Webhook { url } => url.clone(),
-        ChannelTarget::Slack { url } => {
-            let origin_end = url.find("://").map_or(0, |scheme| {
-                url[scheme + 3..]
-                    .find('/')
-                    .map_or(url.len(), |slash| scheme + 3 + slash)
-            });
-            format!("{}/…", &url[..origin_end])
-        }
-        ChannelTarget::Email { to } => to.join(", "),
-    };
-    Channel {
-        name: channel.name.clone(),
-        tenant: channel.tenant.clone(),
-        kind: channel.target.type_name().to_owned(),
-        target,
-        signed: channel.secret.is_some(),
-        created_by: channel.created_by.clone(),
-        created_at_ms: channel.created_at_ms,
-    }
-}
-
-fn alert_for_wire(alert: registry::Alert) -> Alert {
-    let (acknowledged_by, acknowledged_at_ms) = alert.acknowledged.clone().unzip();
-    Alert {
-        id: alert.id,
-        rule: alert.rule,
-        rule_tenant: alert.rule_tenant,
-        kind: alert.kind.name().to_owned(),
-        tenant: alert.tenant,
-        module: alert.module,
-        state: alert.state.name().to_owned(),
-        severity: alert.severity.name().to_owned(),
-        value: alert.value,
-        threshold: alert.threshold,
-        summary: alert.summary,
-        escalation: alert.escalation,
-        fired_at_ms: alert.fired_at_ms,
-        acknowledged_by,
-        acknowledged_at_ms,
-        resolved_at_ms: alert.resolved_at_ms,
-        silenced_until_ms: alert.silenced_until_ms,
-    }
-}
-
-fn delivery_for_wire(delivery: registry::Delivery) -> Delivery {
-    Delivery {
-        id: delivery.id,
-        idempotency_key: delivery.idempotency_key,
-        channel: delivery.channel,
-        channel_tenant: delivery.channel_tenant,
-        event: delivery.event.name().to_owned(),
-        alert_id: delivery.alert.map(|alert| alert.id),
-        state: delivery.state.name().to_owned(),
-        attempts: delivery.attempts,
-        created_at_ms: delivery.created_at_ms,
-        next_attempt_at_ms: delivery.next_attempt_at_ms,
-        last_error: delivery.last_error,
-        finished_at_ms: delivery.finished_at_ms,
-    }
-}
-
 fn list_rules(app: &AppState, tenant: Option<&str>) -> Result<Json<AlertRuleList>, ApiError> {
     let rules = app
         .registry
         .alert_rules(Some(tenant))?
         .into_iter()
-        .map(rule_for_wire)
+        .map(convert::alert_rule)
         .collect();
     Ok(Json(AlertRuleList { rules }))
 }
@@ -200,7 +117,7 @@ fn put_rule(
     body: AlertRuleBody,
 ) -> Result<Json<AlertRule>, ApiError> {
     let rule = rule_from(tenant, name, body)?;
-    Ok(Json(rule_for_wire(
+    Ok(Json(convert::alert_rule(
         app.registry.put_alert_rule(rule, &caller.actor())?,
     )))
 }
@@ -235,7 +152,7 @@ async fn delete_global_rule(
     caller: Caller,
     ApiPath(rule): ApiPath<String>,
 ) -> Result<Json<AlertRule>, ApiError> {
-    Ok(Json(rule_for_wire(app.registry.delete_alert_rule(
+    Ok(Json(convert::alert_rule(app.registry.delete_alert_rule(
         None,
         &rule,
         &caller.actor(),
@@ -287,7 +204,7 @@ fn list_channels(app: &AppState, tenant: Option<&str>) -> Result<Json<ChannelLis
         .registry
         .channels(tenant)?
         .iter()
-        .map(channel_for_wire)
+        .map(convert::channel)
         .collect();
     Ok(Json(ChannelList { channels }))
 }
@@ -338,7 +255,7 @@ fn create_channel(
     Ok((
         StatusCode::CREATED,
         Json(CreatedChannel {
-            channel: channel_for_wire(&channel),
+            channel: convert::channel(&channel),
             secret,
         }),
     ))
@@ -354,7 +271,7 @@ fn test_channel(
         .channel(tenant, name)?
         .ok_or_else(|| ApiError::not_found(format!("there is no channel `{name}` here")))?;
     let delivery = modhost_alerts::enqueue_test(&app.registry, &channel)?;
-    Ok((StatusCode::ACCEPTED, Json(delivery_for_wire(delivery))))
+    Ok((StatusCode::ACCEPTED, Json(convert::delivery(delivery))))
 }
 
 /// the operators' notification channels
@@ -385,7 +302,7 @@ async fn delete_global_channel(
     caller: Caller,
     ApiPath(channel): ApiPath<String>,
 ) -> Result<Json<Channel>, ApiError> {
-    Ok(Json(channel_for_wire(&app.registry.delete_channel(
+    Ok(Json(convert::channel(&app.registry.delete_channel(
         None,
         &channel,
         &caller.actor(),
@@ -474,7 +391,7 @@ fn list_alerts(
         .registry
         .alerts(&filter)?
         .into_iter()
-        .map(alert_for_wire)
+        .map(convert::alert)
         .collect();
     Ok(Json(AlertList { alerts }))
 }
@@ -513,7 +430,7 @@ fn silence(
     }
     actionable(app, tenant, id)?;
     let until = registry::now_ms().saturating_add(body.for_secs.saturating_mul(1000));
-    Ok(Json(alert_for_wire(app.registry.silence_alert(
+    Ok(Json(convert::alert(app.registry.silence_alert(
         id,
         until,
         &caller.actor(),
@@ -541,7 +458,7 @@ async fn acknowledge_any_alert(
     caller: Caller,
     ApiPath(id): ApiPath<u64>,
 ) -> Result<Json<Alert>, ApiError> {
-    Ok(Json(alert_for_wire(
+    Ok(Json(convert::alert(
         app.registry.acknowledge_alert(id, &caller.actor())?,
     )))
 }
@@ -583,7 +500,7 @@ async fn acknowledge_tenant_alert(
     ApiPath((tenant, id)): ApiPath<(String, u64)>,
 ) -> Result<Json<Alert>, ApiError> {
     actionable(&app, Some(&tenant), id)?;
-    Ok(Json(alert_for_wire(
+    Ok(Json(convert::alert(
         app.registry.acknowledge_alert(id, &caller.actor())?,
     )))
 }
@@ -610,7 +527,7 @@ async fn list_all_deliveries(State(app): State<AppState>) -> Result<Json<Deliver
         .registry
         .deliveries(None, 200)?
         .into_iter()
-        .map(delivery_for_wire)
+        .map(convert::delivery)
         .collect();
     Ok(Json(DeliveryList { deliveries }))
 }
@@ -628,7 +545,7 @@ async fn list_tenant_deliveries(
         .registry
         .deliveries(Some(Some(&tenant)), 200)?
         .into_iter()
-        .map(delivery_for_wire)
+        .map(convert::delivery)
         .collect();
     Ok(Json(DeliveryList { deliveries }))
 }

@@ -259,3 +259,87 @@ pub(crate) fn rollout(rollout: &registry::Rollout) -> api::Rollout {
         reason: rollout.reason.clone(),
     }
 }
+
+pub(crate) fn alert_rule(rule: registry::AlertRule) -> api::AlertRule {
+    api::AlertRule {
+        name: rule.name,
+        tenant: rule.tenant,
+        body: api::AlertRuleBody {
+            kind: rule.kind.name().to_owned(),
+            series: rule.series.map(|series| series.name().to_owned()),
+            module: rule.module,
+            threshold: rule.threshold,
+            window_secs: rule.window_secs,
+            min_count: rule.min_count,
+            severity: rule.severity.name().to_owned(),
+            channels: rule.channels,
+            escalate_after_secs: rule.escalate_after_secs,
+        },
+        updated_by: rule.updated_by,
+        updated_at_ms: rule.updated_at_ms,
+    }
+}
+
+pub(crate) fn channel(channel: &registry::Channel) -> api::Channel {
+    let target = match &channel.target {
+        registry::ChannelTarget::Webhook { url } => url.clone(),
+        registry::ChannelTarget::Slack { url } => {
+            let origin_end = url.find("://").map_or(0, |scheme| {
+                url[scheme + 3..]
+                    .find('/')
+                    .map_or(url.len(), |slash| scheme + 3 + slash)
+            });
+            format!("{}/…", &url[..origin_end])
+        }
+        registry::ChannelTarget::Email { to } => to.join(", "),
+    };
+    api::Channel {
+        name: channel.name.clone(),
+        tenant: channel.tenant.clone(),
+        kind: channel.target.type_name().to_owned(),
+        target,
+        signed: channel.secret.is_some(),
+        created_by: channel.created_by.clone(),
+        created_at_ms: channel.created_at_ms,
+    }
+}
+
+pub(crate) fn alert(alert: registry::Alert) -> api::Alert {
+    let (acknowledged_by, acknowledged_at_ms) = alert.acknowledged.clone().unzip();
+    api::Alert {
+        id: alert.id,
+        rule: alert.rule,
+        rule_tenant: alert.rule_tenant,
+        kind: alert.kind.name().to_owned(),
+        tenant: alert.tenant,
+        module: alert.module,
+        state: alert.state.name().to_owned(),
+        severity: alert.severity.name().to_owned(),
+        value: alert.value,
+        threshold: alert.threshold,
+        summary: alert.summary,
+        escalation: alert.escalation,
+        fired_at_ms: alert.fired_at_ms,
+        acknowledged_by,
+        acknowledged_at_ms,
+        resolved_at_ms: alert.resolved_at_ms,
+        silenced_until_ms: alert.silenced_until_ms,
+    }
+}
+
+pub(crate) fn delivery(delivery: registry::Delivery) -> api::Delivery {
+    api::Delivery {
+        id: delivery.id,
+        idempotency_key: delivery.idempotency_key,
+        channel: delivery.channel,
+        channel_tenant: delivery.channel_tenant,
+        event: delivery.event.name().to_owned(),
+        alert_id: delivery.alert.map(|alert| alert.id),
+        state: delivery.state.name().to_owned(),
+        attempts: delivery.attempts,
+        created_at_ms: delivery.created_at_ms,
+        next_attempt_at_ms: delivery.next_attempt_at_ms,
+        last_error: delivery.last_error,
+        finished_at_ms: delivery.finished_at_ms,
+    }
+}
