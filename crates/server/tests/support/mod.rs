@@ -2,6 +2,8 @@
 
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
+pub mod receivers;
+
 use modhost_registry::{NewToken, Registry, RegistryConfig, Role};
 use modhost_server::ServerConfig;
 
