@@ -4,14 +4,20 @@
 //! the history, a tenant-scoped token's view, and a graceful stop. Then the
 //! shipped modules: inventory 1.0.0 with data, upgraded to 1.1.0 (which
 //! migrates it), read back through 1.1.0 and BanBan's custom module, and
-//! rolled back. Last, a rollout over six tenants in three rings, with the
-//! server killed (SIGKILL) in the middle of it and restarted.
+//! rolled back. Then a rollout over six tenants in three rings, with the
+//! server killed (SIGKILL) in the middle of it and restarted. Last, a
+//! notification to a receiver that is down, the server killed while it
+//! retries, and the receiver reached exactly once after the restart.
 
 #![allow(
     clippy::expect_used,
     clippy::unwrap_used,
     reason = "test code: a failed expectation is a failed test"
 )]
+
+#[path = "../crates/server/tests/support/receivers.rs"]
+#[allow(dead_code, reason = "the e2e tests use only the HTTP receiver")]
+mod receivers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -31,10 +37,27 @@ impl Host {
         Self::start_in(tempfile::tempdir().expect("temp dir"))
     }
 
+    /// A server reading `config` as its `modhost.toml` (kept for restarts).
+    fn start_with_config(config: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("modhost.toml"), config).expect("config");
+        Self::start_in(dir)
+    }
+
     /// Kills the server with SIGKILL (no shutdown at all) and starts a new one on the same data.
     fn kill_and_restart(mut self) -> Self {
+        self.kill();
+        self.restart()
+    }
+
+    /// Kills the server with SIGKILL.
+    fn kill(&mut self) {
         self.child.kill().expect("kill -9");
         self.child.wait().expect("reaped");
+    }
+
+    /// Starts a new server on the same data (after [`Host::kill`]).
+    fn restart(mut self) -> Self {
         let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().expect("temp dir"));
         Self::start_in(dir)
     }
@@ -47,9 +70,15 @@ impl Host {
             .port();
         let url = format!("http://127.0.0.1:{port}");
         let token = format!("mh_{}", "e2e0".repeat(16));
-        let child = Command::new(BINARY)
+        let mut serve = Command::new(BINARY);
+        serve
             .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
-            .arg(dir.path().join("data"))
+            .arg(dir.path().join("data"));
+        let config = dir.path().join("modhost.toml");
+        if config.exists() {
+            serve.arg("--config").arg(config);
+        }
+        let child = serve
             .env("MODHOST_ADMIN_TOKEN", &token)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -413,4 +442,66 @@ fn a_rollout_resumes_after_the_server_is_killed_without_repeating_or_skipping_a_
             .count();
         assert_eq!(promotes, 1, "{tenant}: {history}");
     }
+}
+
+#[test]
+fn a_notification_survives_a_kill_of_the_server_and_arrives_once_when_the_receiver_is_back() {
+    // A port with nothing listening: the receiver is down.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("free port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let host = Host::start_with_config(
+        "[alerts]\nallowed_targets = [\"http://127.0.0.1:*\"]\nretry_base_ms = 200\nretry_max_ms = 1000\n",
+    );
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let created = host.json(&["channel", "add", "ops", "--webhook", &url]);
+    let secret = created["secret"].as_str().expect("secret").to_owned();
+    let test = host.json(&["channel", "test", "ops"]);
+    let key = test["idempotency_key"].as_str().expect("key").to_owned();
+    let started = Instant::now();
+    loop {
+        let deliveries = host.json(&["alert", "deliveries"]);
+        let delivery = &deliveries["deliveries"][0];
+        if delivery["attempts"].as_u64().unwrap_or(0) >= 2 {
+            assert_eq!(delivery["state"], "pending", "{delivery}");
+            let error = delivery["last_error"].as_str().expect("error");
+            assert!(error.starts_with("could not reach the receiver"), "{error}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no retries: {deliveries}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut host = host;
+    host.kill();
+    let receiver = receivers::HttpReceiver::on(
+        std::net::TcpListener::bind(("127.0.0.1", port)).expect("the port again"),
+    );
+    let host = host.restart();
+    let got = receiver.wait_for(Duration::from_secs(30), |got| !got.is_empty());
+    std::thread::sleep(Duration::from_secs(2));
+    let got_after = receiver.received();
+    assert_eq!(got_after.len(), 1, "exactly once: {got_after:?}");
+    assert_eq!(got[0].json()["idempotency_key"], key.as_str());
+    let header = got[0].header("x-modhost-signature").expect("signed");
+    let timestamp: u64 = header
+        .strip_prefix("t=")
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|t| t.parse().ok())
+        .expect("timestamp");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    assert_eq!(
+        modhost_alerts::notify::verify(&secret, header, &got[0].body, now, Duration::from_secs(300)),
+        Ok(())
+    );
+    assert!(now.abs_diff(timestamp) < 300);
+    let deliveries = host.json(&["alert", "deliveries"]);
+    assert_eq!(deliveries["deliveries"][0]["state"], "delivered", "{deliveries}");
 }

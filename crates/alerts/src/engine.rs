@@ -32,11 +32,23 @@ struct AnomalyState {
     outside: Option<f64>,
 }
 
+/// An alert's dedup key: (rule scope, rule, subject).
+type AlertKey = (Option<String>, String, String);
+
 /// The evaluator's memory between ticks.
 pub(crate) struct Engine {
     registry: Registry,
     signals: Signals,
     bands: HashMap<(Option<String>, String, Subject), AnomalyState>,
+    /// When each open alert's subject was first seen out of breach.
+    clear_since: HashMap<AlertKey, Instant>,
+}
+
+/// How long a subject must stay out of breach before its alert resolves: a
+/// quarter of the rule's window (at least a second), so a value hovering at
+/// the threshold does not fire and resolve over and over.
+pub fn resolve_hold(rule: &AlertRule) -> Duration {
+    Duration::from_millis(rule.window_secs.saturating_mul(250)).max(Duration::from_secs(1))
 }
 
 /// The rule's identity in the alert dedup key.
@@ -81,13 +93,14 @@ impl Engine {
             registry: loader.registry().clone(),
             signals: Signals::start(loader)?,
             bands: HashMap::new(),
+            clear_since: HashMap::new(),
         })
     }
 
     /// One evaluation of every rule.
     pub(crate) fn tick(&mut self) -> Result<(), RegistryError> {
         self.signals.refresh()?;
-        let mut open: BTreeMap<(Option<String>, String, String), Alert> = self
+        let mut open: BTreeMap<AlertKey, Alert> = self
             .registry
             .open_alerts()?
             .into_iter()
@@ -103,17 +116,23 @@ impl Engine {
             for (subject, measure) in self.breaches(rule)? {
                 let (scope, name) = rule_identity(rule);
                 let key = (scope, name, format!("{}/{}", subject.0, subject.1));
+                self.clear_since.remove(&key);
                 match open.remove(&key) {
                     None => self.fire(rule, &subject, &measure)?,
                     Some(alert) => self.escalate_if_due(rule, alert, &measure)?,
                 }
             }
         }
-        for ((scope, name, _), alert) in open {
+        let now = Instant::now();
+        for (key, alert) in open {
             let rule = rules
                 .iter()
-                .find(|rule| rule.tenant == scope && rule.name == name);
-            self.resolve(rule, alert)?;
+                .find(|rule| rule.tenant == key.0 && rule.name == key.1);
+            let clear_since = *self.clear_since.entry(key.clone()).or_insert(now);
+            if rule.is_none_or(|rule| now.duration_since(clear_since) >= resolve_hold(rule)) {
+                self.clear_since.remove(&key);
+                self.resolve(rule, alert)?;
+            }
         }
         let live: std::collections::HashSet<_> = rules.iter().map(rule_identity).collect();
         self.bands

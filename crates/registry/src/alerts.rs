@@ -66,6 +66,10 @@ fn scope_label(tenant: Option<&str>) -> String {
 
 /// The longest span a rule may measure: what the host keeps of its calls.
 pub const MAX_RULE_WINDOW_SECS: u64 = 600;
+/// The most rules one scope may have (each is judged every evaluation).
+pub const MAX_RULES_PER_SCOPE: usize = 50;
+/// The most channels one scope may have.
+pub const MAX_CHANNELS_PER_SCOPE: usize = 20;
 
 /// Which alerts to list.
 #[derive(Debug, Clone, Default)]
@@ -147,6 +151,17 @@ impl Registry {
                     format!("only anomaly rules follow a series; `{}` does not", kind.name()),
                 ));
             }
+        }
+        let others = self
+            .alert_rules(Some(rule.tenant.as_deref()))?
+            .into_iter()
+            .filter(|existing| existing.name != rule.name)
+            .count();
+        if others >= MAX_RULES_PER_SCOPE {
+            return Err(RegistryError::Conflict(format!(
+                "{} already has {MAX_RULES_PER_SCOPE} alert rules, the most allowed; remove one first",
+                scope_label(rule.tenant.as_deref())
+            )));
         }
         if rule.channels.len() > 8 {
             return Err(invalid("channels", "name at most 8 channels".to_owned()));
@@ -256,6 +271,12 @@ impl Registry {
         check_name("name", &channel.name)?;
         if let Some(tenant) = &channel.tenant {
             self.tenant(tenant)?;
+        }
+        if self.channels(channel.tenant.as_deref())?.len() >= MAX_CHANNELS_PER_SCOPE {
+            return Err(RegistryError::Conflict(format!(
+                "{} already has {MAX_CHANNELS_PER_SCOPE} channels, the most allowed; remove one first",
+                scope_label(channel.tenant.as_deref())
+            )));
         }
         if let ChannelTarget::Email { to } = &channel.target
             && (to.is_empty() || to.len() > 20)

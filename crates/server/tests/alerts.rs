@@ -363,9 +363,9 @@ fn an_acknowledged_alert_stops_escalating_and_a_silence_holds_notifications() {
     );
     assert_eq!(status, 200, "{body}");
     trap_for(&server, &invoker, Duration::from_millis(600));
-    assert!(wait_until(Duration::from_secs(5), || alerts_of(&server, &admin)
-        .len()
-        == 2));
+    let fired_again = wait_until(Duration::from_secs(5), || alerts_of(&server, &admin).len() >= 2);
+    let (_, audit) = server.get("/v1/audit?action=alert.", Some(&server.operator));
+    assert!(fired_again, "{:?} {audit}", alerts_of(&server, &admin));
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(
         hook.received().len(),
@@ -454,6 +454,13 @@ fn a_receiver_that_is_down_gets_the_notification_once_when_it_is_back() {
     let (status, delivery) = server.post("/v1/channels/ops/test", Some(&operator), json!({}));
     assert_eq!(status, 202, "{delivery}");
     let key = delivery["idempotency_key"].as_str().expect("key").to_owned();
+    let (status, body) = server.post("/v1/channels/ops/test", Some(&operator), json!({}));
+    assert_eq!(status, 409, "one pending test per channel: {body}");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(
+        message.starts_with("a test notification to `ops` is still pending (delivery "),
+        "{message}"
+    );
     assert!(
         wait_until(Duration::from_secs(10), || hook.received().len() >= 3),
         "retried while down"
@@ -668,4 +675,55 @@ fn bad_rules_and_channels_are_refused_with_the_exact_error_and_nothing_is_stored
     );
     let (status, _) = server.get("/v1/channels", Some(&admin));
     assert_eq!(status, 403, "the operators' channels are theirs");
+
+    // A tenant cannot grow its rules or channels without bound.
+    for index in 1..50 {
+        let (status, body) = put(
+            &server,
+            &format!("/v1/tenants/acme/alert-rules/r{index}"),
+            &admin,
+            json!({"kind": "traps", "threshold": 1, "window_secs": 60}),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = put(
+        &server,
+        "/v1/tenants/acme/alert-rules/one-more",
+        &admin,
+        json!({"kind": "traps", "threshold": 1, "window_secs": 60}),
+    );
+    assert_eq!(
+        (status, body["error"]["message"].as_str()),
+        (
+            409,
+            Some("tenant `acme` already has 50 alert rules, the most allowed; remove one first")
+        )
+    );
+    let (status, _) = put(
+        &server,
+        "/v1/tenants/acme/alert-rules/r1",
+        &admin,
+        json!({"kind": "deadlines", "threshold": 1, "window_secs": 60}),
+    );
+    assert_eq!(status, 200, "replacing a rule at the limit is fine");
+    for index in 1..20 {
+        add_channel(
+            &server,
+            "/v1/tenants/acme/channels",
+            &admin,
+            json!({"name": format!("c{index}"), "type": "webhook", "url": "http://127.0.0.1:9/"}),
+        );
+    }
+    let (status, body) = server.post(
+        "/v1/tenants/acme/channels",
+        Some(&admin),
+        json!({"name": "c20", "type": "webhook", "url": "http://127.0.0.1:9/"}),
+    );
+    assert_eq!(
+        (status, body["error"]["message"].as_str()),
+        (
+            409,
+            Some("tenant `acme` already has 20 channels, the most allowed; remove one first")
+        )
+    );
 }

@@ -214,6 +214,31 @@ fn authorization_matrix_every_route_role_and_tenant() {
             None,
             &[Who::Admin, Who::Invoker],
         ),
+        (
+            "GET",
+            "/v1/tenants/{t}/alert-rules",
+            None,
+            &[Who::Admin, Who::Viewer],
+        ),
+        (
+            "PUT",
+            "/v1/tenants/{t}/alert-rules/matrix",
+            Some(json!({"kind": "traps", "threshold": 1, "window_secs": 60})),
+            &[Who::Admin],
+        ),
+        (
+            "GET",
+            "/v1/tenants/{t}/channels",
+            None,
+            &[Who::Admin, Who::Viewer],
+        ),
+        ("GET", "/v1/tenants/{t}/alerts", None, &[Who::Admin, Who::Viewer]),
+        (
+            "GET",
+            "/v1/tenants/{t}/deliveries",
+            None,
+            &[Who::Admin, Who::Viewer],
+        ),
     ];
     let mut failures = Vec::new();
     for (who, token) in &tokens {
@@ -242,6 +267,10 @@ fn authorization_matrix_every_route_role_and_tenant() {
         }
         let global_routes: &[(&str, &str, Option<serde_json::Value>, &[Who])] = &[
             ("GET", "/metrics", None, &[]),
+            ("GET", "/v1/alert-rules", None, &[]),
+            ("GET", "/v1/channels", None, &[]),
+            ("GET", "/v1/alerts", None, &[]),
+            ("GET", "/v1/deliveries", None, &[]),
             ("GET", "/v1/status", None, &[]),
             ("GET", "/v1/audit", None, &[Who::Admin]),
             ("GET", "/v1/tokens", None, &[Who::Admin]),

@@ -270,6 +270,28 @@ fn test_channel(
         .registry
         .channel(tenant, name)?
         .ok_or_else(|| ApiError::not_found(format!("there is no channel `{name}` here")))?;
+    // One test at a time per channel: a test cannot be used to flood the outbox.
+    if let Some(pending) = app
+        .registry
+        .pending_deliveries(10_000)?
+        .into_iter()
+        .find(|delivery| {
+            delivery.event == registry::AlertEvent::Test
+                && delivery.channel == channel.name
+                && delivery.channel_tenant == channel.tenant
+        })
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!(
+                "a test notification to `{name}` is still pending (delivery {}, {} attempts, last error: {}); wait for it to be delivered or given up",
+                pending.id,
+                pending.attempts,
+                pending.last_error.as_deref().unwrap_or("none yet")
+            ),
+        ));
+    }
     let delivery = modhost_alerts::enqueue_test(&app.registry, &channel)?;
     Ok((StatusCode::ACCEPTED, Json(convert::delivery(delivery))))
 }
