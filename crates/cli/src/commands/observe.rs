@@ -62,8 +62,13 @@ fn describe_status(status: &Status) -> String {
         )
     };
     out.push_str(&format!(
-        "\n\nswaps: {}  fallbacks: {}",
-        status.swaps, status.fallbacks
+        "\n\nswaps: {}  fallbacks: {}\nalerts firing: {}  acknowledged: {}  notifications pending: {}  given up: {}",
+        status.swaps,
+        status.fallbacks,
+        status.alerts_firing,
+        status.alerts_acknowledged,
+        status.notifications_pending,
+        status.notifications_failed
     ));
     out
 }
@@ -190,14 +195,16 @@ mod tests {
              "data": {"keys": 3, "bytes": 120, "max_keys": 100000, "max_bytes": 67108864}},
             {"tenant": "globex", "module": "inventory", "active": "1.1.0", "serving": null, "problem": null,
              "data": {"keys": 2, "bytes": 1572864, "max_keys": null, "max_bytes": null}}
-        ], "swaps": 3, "fallbacks": 1, "compiled": 0, "compile_cache_loads": 0});
+        ], "swaps": 3, "fallbacks": 1, "compiled": 0, "compile_cache_loads": 0,
+            "alerts_firing": 2, "alerts_acknowledged": 1, "notifications_pending": 4, "notifications_failed": 0});
         assert_eq!(
             describe_status(&typed(status)),
             "TENANT  MODULE     ACTIVE  SERVING  DATA                     PROBLEM\n\
              banban  inventory  1.1.0   1.0.0    3 keys, 120 B of 64 MiB  compile failed\n\
              globex  inventory  1.1.0   -        2 keys, 1.5 MiB          -\n\
              \n\
-             swaps: 3  fallbacks: 1"
+             swaps: 3  fallbacks: 1\n\
+             alerts firing: 2  acknowledged: 1  notifications pending: 4  given up: 0"
         );
     }
 
