@@ -1,4 +1,4 @@
-//! `cargo xtask new-module` end to end: scaffold outside the repo, build it to a component, validate it.
+//! `cargo xtask new-module` end to end: scaffold outside the repo (vendored SDK), build it to a component, validate it, run its tests.
 
 #![allow(
     clippy::expect_used,
@@ -51,7 +51,13 @@ fn a_scaffolded_custom_module_builds_to_a_valid_component_without_edits() {
     assert_eq!(manifest["module"]["id"], "stock-alerts");
     assert_eq!(manifest["module"]["kind"], "custom");
     assert_eq!(manifest["module"]["title"], "Stock Alerts");
-    assert_eq!(manifest["component"]["path"], "stock-alerts.wasm");
+    assert_eq!(
+        manifest["component"]["path"],
+        "target/wasm32-wasip2/release/stock_alerts.wasm"
+    );
+    assert!(
+        dir.join("vendor/modhost-sdk/Cargo.toml").is_file() && dir.join("wit/v1.0.0/world.wit").is_file()
+    );
     assert_eq!(manifest["endpoints"][0]["permission"], "stock-alerts.read");
 
     // Build exactly as the module's README says, sharing a target folder between runs for speed.

@@ -46,6 +46,47 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run the modhost server in this process.
     Serve(ServeArgs),
+    /// Create a module crate from the template, ready to build anywhere (no checkout needed).
+    New {
+        /// The module id, e.g. `banban-grid`; also the folder name unless --dir is given.
+        name: String,
+        /// A custom module (owned by one tenant) instead of a standard one.
+        #[arg(long, value_enum, default_value = "standard")]
+        kind: ScaffoldKind,
+        /// Where to create it (default: ./NAME).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Build a module crate to a component and check it as the server will.
+    Build {
+        /// The module's folder (default: the current one).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Build, check and publish a module; `--promote` also makes it the tenant's active version.
+    Deploy {
+        /// The module's folder (default: the current one).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The tenant: owner of a custom module, and where `--promote` promotes.
+        #[arg(long, value_name = "TENANT")]
+        tenant: Option<String>,
+        /// Promote the published version for --tenant.
+        #[arg(long)]
+        promote: bool,
+    },
+    /// Watch a module's sources; on every change build, publish a dev version and promote it.
+    Dev {
+        /// The module's folder (default: the current one).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The tenant to promote to.
+        #[arg(long, value_name = "TENANT")]
+        tenant: String,
+        /// How often to look for changes and new log records, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 500)]
+        interval_ms: u64,
+    },
     /// Create, list and show tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -478,6 +519,15 @@ pub(crate) enum TokenCommand {
         /// The token's id (from `token list`).
         id: String,
     },
+}
+
+/// What kind of module `modhost new` creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ScaffoldKind {
+    /// Published by operators for every tenant.
+    Standard,
+    /// Owned by one tenant.
+    Custom,
 }
 
 /// A token's role.

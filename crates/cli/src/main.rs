@@ -19,7 +19,7 @@ use clap::Parser as _;
 
 use crate::cli::{
     AlertCommand, CanaryCommand, ChannelCommand, Cli, Command, ConfigCommand, ModuleCommand, RolloutCommand,
-    RuleCommand, TenantCommand, TokenCommand,
+    RuleCommand, ScaffoldKind, TenantCommand, TokenCommand,
 };
 use crate::client::Client;
 use crate::commands::Context;
@@ -50,15 +50,33 @@ fn run(cli: Cli) -> Result<(), CliError> {
         json,
         command,
     } = cli;
-    if let Command::Serve(serve) = command {
-        return commands::serve::serve(serve.listen, serve.data, serve.config);
-    }
+    let command = match command {
+        Command::Serve(serve) => return commands::serve::serve(serve.listen, serve.data, serve.config),
+        Command::New { name, kind, dir } => {
+            return commands::develop::new(&name, kind == ScaffoldKind::Custom, dir);
+        }
+        Command::Build { dir } => return commands::develop::build(json, &dir),
+        command => command,
+    };
     let ctx = Context {
         client: Client::new(&server, token)?,
         json,
     };
     match command {
-        Command::Serve(_) => Ok(()),
+        Command::Serve(_) | Command::New { .. } | Command::Build { .. } => Ok(()),
+        Command::Deploy { dir, tenant, promote } => {
+            commands::develop::deploy(&ctx, &dir, tenant.as_deref(), promote)
+        }
+        Command::Dev {
+            dir,
+            tenant,
+            interval_ms,
+        } => commands::dev::dev(
+            &ctx,
+            &dir,
+            &tenant,
+            std::time::Duration::from_millis(interval_ms.max(50)),
+        ),
         Command::Tenant(TenantCommand::Create {
             id,
             name,

@@ -4,6 +4,8 @@ pub mod alert;
 pub mod call;
 pub mod config;
 pub mod deploy;
+pub mod dev;
+pub mod develop;
 pub mod module;
 pub mod observe;
 pub mod rollout;

@@ -72,6 +72,13 @@ pub fn locate(target: &Path) -> Result<PushSource, CliError> {
 /// `POST /v1/modules[?owner=]` with the manifest and the component, then the validation report.
 pub fn push(ctx: &Context, target: &Path, owner: Option<String>) -> Result<(), CliError> {
     let source = locate(target)?;
+    let answer = upload(ctx, &source, owner)?;
+    ctx.show(&answer, |answer| report(answer, &source.label));
+    Ok(())
+}
+
+/// Uploads `source` with a progress bar on a terminal; the server's answer.
+pub fn upload(ctx: &Context, source: &PushSource, owner: Option<String>) -> Result<PublishResult, CliError> {
     let component = File::open(&source.component_path).map_err(|error| {
         CliError::failed(format!(
             "cannot open the component {} (component.path in {}): {error}",
@@ -107,9 +114,7 @@ pub fn push(ctx: &Context, target: &Path, owner: Option<String>) -> Result<(), C
     );
     bar.finish_and_clear();
     let (_, answer) = result?;
-    let answer: PublishResult = typed("/v1/modules", answer)?;
-    ctx.show(&answer, |answer| report(answer, &source.label));
-    Ok(())
+    typed("/v1/modules", answer)
 }
 
 /// A byte progress bar on stderr, or a hidden one.
@@ -128,7 +133,7 @@ fn progress_bar(len: u64, visible: bool, label: &str) -> ProgressBar {
 }
 
 /// The upload answer for people: created, or already there.
-fn report(answer: &PublishResult, _label: &str) -> String {
+pub fn report(answer: &PublishResult, _label: &str) -> String {
     let version = &answer.version;
     let name = format!("{}@{}", version.module, version.version);
     let head = if answer.created {
