@@ -291,3 +291,124 @@ fn modhost_dev_promotes_a_new_version_after_each_source_change_and_prints_the_mo
         });
     }
 }
+
+/// Runs `modhost args…` in `dir` against `host`; (exit code, stdout, stderr).
+fn modhost_in(host: &Host, dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(BINARY)
+        .args(args)
+        .current_dir(dir)
+        .env("MODHOST_URL", &host.url)
+        .env("MODHOST_TOKEN", &host.token)
+        .env("CARGO_TARGET_DIR", shared_target_dir())
+        .env_remove("CARGO")
+        .output()
+        .expect("modhost runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn deploy_refusals_say_what_to_do_and_publish_nothing() {
+    let host = Host::start();
+    host.ok(&["tenant", "create", "shop", "--name", "Shop", "--kind", "custom"]);
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let (code, _, stderr) = modhost_in(&host, scratch.path(), &["build"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "error: {} has no Cargo.toml; `modhost build` builds a Rust module crate",
+            "."
+        )),
+        "{stderr}"
+    );
+
+    host.ok(&[
+        "new",
+        "refusals",
+        "--kind",
+        "custom",
+        "--dir",
+        scratch.path().join("refusals").to_str().unwrap(),
+    ]);
+    let dir = scratch.path().join("refusals");
+    let (code, _, stderr) = modhost_in(&host, &dir, &["deploy", "--promote"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "error: --promote needs --tenant TENANT: the tenant whose active version changes"
+    );
+    let (code, _, stderr) = modhost_in(&host, &dir, &["deploy"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.ends_with("error: refusals is a custom module, owned by one tenant; pass --tenant TENANT\n"),
+        "{stderr}"
+    );
+
+    let manifest_path = dir.join("module.toml");
+    let manifest = std::fs::read_to_string(&manifest_path).unwrap();
+    let zeros = "0".repeat(64);
+    std::fs::write(
+        &manifest_path,
+        manifest.replace(
+            "path = \"target/wasm32-wasip2/release/refusals.wasm\"",
+            &format!("path = \"target/wasm32-wasip2/release/refusals.wasm\"\nsha256 = \"{zeros}\""),
+        ),
+    )
+    .unwrap();
+    let (code, _, stderr) = modhost_in(&host, &dir, &["deploy", "--tenant", "shop"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: component.sha256 in ./module.toml is {zeros}, but the component just built is "
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("; delete the field (deploy computes it) or correct it"),
+        "{stderr}"
+    );
+    std::fs::write(&manifest_path, &manifest).unwrap();
+
+    let lib = dir.join("src/lib.rs");
+    let source = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(
+        &lib,
+        format!("{source}\nfn broken() -> u8 {{ \"not a number\" }}\n"),
+    )
+    .unwrap();
+    let (code, _, stderr) = modhost_in(&host, &dir, &["deploy", "--tenant", "shop"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("error: `cargo build --release --target wasm32-wasip2` failed in . (exit status: 101); see its messages above"),
+        "{stderr}"
+    );
+    std::fs::write(&lib, &source).unwrap();
+
+    let versions = host.json(&["module", "list", "--module", "refusals"]);
+    assert_eq!(
+        versions["versions"],
+        serde_json::json!([]),
+        "nothing was published"
+    );
+    let status = host.json(&["status"]);
+    assert!(
+        !status["routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|route| route["module"] == "refusals"),
+        "nothing was promoted"
+    );
+
+    // The same crate, fixed, deploys: the refusals left nothing behind that stands in the way.
+    let (code, stdout, stderr) = modhost_in(&host, &dir, &["deploy", "--tenant", "shop", "--promote"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("published refusals@0.1.0: every check passed"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("shop/refusals: none -> 0.1.0"), "{stdout}");
+}
