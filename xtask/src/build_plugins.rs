@@ -9,6 +9,9 @@
 //! Packages under `plugins/fixtures/` are test fixtures, not modules: they
 //! have no `module.toml`, may import test-only interfaces, and are copied to
 //! `target/fixtures/<folder>.wasm` for the host's tests.
+//!
+//! Modules written in Python (`examples/python-hello`) are built by
+//! [`python_module`] with componentize-py and written here the same way.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -18,6 +21,7 @@ use anyhow::{Context as _, bail};
 use sha2::{Digest, Sha256};
 
 use crate::process::{self, cargo};
+use crate::python_module;
 
 /// The guest target.
 pub const GUEST_TARGET: &str = "wasm32-wasip2";
@@ -43,11 +47,21 @@ pub fn run(root: &Path) -> anyhow::Result<Vec<BuiltModule>> {
     run_packages(root, &[])
 }
 
-/// Builds the named packages of the plugins workspace (all of them when
-/// `packages` is empty) and writes their output folders.
+/// Builds the named packages of the plugins workspace and the named Python
+/// modules (all of both when `packages` is empty) and writes their output folders.
 pub fn run_packages(root: &Path, packages: &[String]) -> anyhow::Result<Vec<BuiltModule>> {
-    ensure_guest_target(root)?;
-    let components = build_components(root, packages)?;
+    let (python, rust): (Vec<String>, Vec<String>) = packages
+        .iter()
+        .cloned()
+        .partition(|package| python_module::is_python_package(package));
+    let mut components = BTreeMap::new();
+    if packages.is_empty() || !rust.is_empty() {
+        ensure_guest_target(root)?;
+        components = build_components(root, &rust)?;
+    }
+    if packages.is_empty() || !python.is_empty() {
+        components.extend(python_module::build_components(root, &python)?);
+    }
     let output_root = root.join("target").join("modules");
     let fixtures_root = root.join("plugins").join("fixtures");
     let mut built = Vec::new();

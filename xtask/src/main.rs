@@ -9,6 +9,7 @@ mod bench;
 mod build_plugins;
 mod new_module;
 mod process;
+mod python_module;
 mod run;
 mod suites;
 #[cfg(test)]

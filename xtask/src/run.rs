@@ -20,6 +20,11 @@ use crate::process::{self, cargo};
 /// Modules built only to test the runtime; never published by `run`.
 const TEST_FIXTURE_MODULES: &[&str] = &["chaos"];
 
+/// Modules a host with the default config refuses, never published by `run`:
+/// python-hello's component (about 18 MB) is over the default
+/// `max_component_bytes` (16 MiB); see examples/python-hello/README.md.
+const OVER_DEFAULT_CAP_MODULES: &[&str] = &["python-hello"];
+
 /// The demo tenants: id, name, kind.
 const DEMO_TENANTS: &[(&str, &str, &str)] = &[
     ("banban", "BanBan Fashion", "custom"),
@@ -119,7 +124,10 @@ fn seed(binary: &Path, url: &str, token: &str, modules: &[BuiltModule]) -> anyho
     }
     let mut demo: Vec<&BuiltModule> = modules
         .iter()
-        .filter(|module| !TEST_FIXTURE_MODULES.contains(&module.id.as_str()))
+        .filter(|module| {
+            !TEST_FIXTURE_MODULES.contains(&module.id.as_str())
+                && !OVER_DEFAULT_CAP_MODULES.contains(&module.id.as_str())
+        })
         .collect();
     // Standard before custom, modules without dependencies first, and each
     // module's versions oldest first; every version is pushed, only the newest

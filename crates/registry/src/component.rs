@@ -43,6 +43,13 @@ const PACKAGE: &str = "modhost:module";
 /// WASI interfaces a module may import. Rust's standard library imports the
 /// CLI and I/O ones for stdio and exit; the host links them with no
 /// environment, no arguments, no preopened directories and no network.
+///
+/// The `wasi:sockets` ones are accepted for the same reason the filesystem
+/// ones are: toolchains built on wasi-libc (CPython through componentize-py,
+/// for one) import them whether or not the code touches the network. The
+/// host links them with every use refused (no TCP or UDP socket can be
+/// created, no name resolved, no address allowed: see the runtime's
+/// `caps/wasi.rs`), so importing them grants nothing.
 const ALLOWED_WASI_INTERFACES: &[&str] = &[
     "wasi:cli/environment",
     "wasi:cli/exit",
@@ -64,6 +71,13 @@ const ALLOWED_WASI_INTERFACES: &[&str] = &[
     "wasi:random/insecure",
     "wasi:random/insecure-seed",
     "wasi:random/random",
+    "wasi:sockets/instance-network",
+    "wasi:sockets/ip-name-lookup",
+    "wasi:sockets/network",
+    "wasi:sockets/tcp",
+    "wasi:sockets/tcp-create-socket",
+    "wasi:sockets/udp",
+    "wasi:sockets/udp-create-socket",
 ];
 
 /// The outer type of a component: its top-level import and export names.
@@ -261,6 +275,38 @@ mod tests {
                 "the component targets modhost:module@2.0.0, which this host does not implement (it implements modhost:module@1.0.0)"
                     .to_owned()
             )
+        );
+    }
+
+    #[test]
+    fn sockets_are_accepted_like_filesystem_other_wasi_is_not() {
+        let manifest = modhost_manifest::parse(
+            "manifest_version = 1\n[module]\nid = \"py\"\nversion = \"0.1.0\"\nkind = \"standard\"\napi = \"^1.0\"\ntitle = \"Py\"\n[component]\npath = \"py.wasm\"\n",
+        )
+        .expect("manifest");
+        let exports = ["handler", "lifecycle"].map(|name| format!("modhost:module/{name}@1.0.0"));
+        let imports = [
+            "wasi:sockets/network@0.2.9",
+            "wasi:sockets/instance-network@0.2.9",
+            "wasi:sockets/tcp@0.2.9",
+            "wasi:sockets/tcp-create-socket@0.2.9",
+            "wasi:sockets/udp@0.2.9",
+            "wasi:sockets/udp-create-socket@0.2.9",
+            "wasi:sockets/ip-name-lookup@0.2.9",
+            "wasi:filesystem/preopens@0.2.9",
+            "wasi:http/outgoing-handler@0.2.9",
+            "wasi:sockets/raw@0.2.9",
+        ];
+        let interface = ComponentInterface {
+            imports: imports.map(str::to_owned).to_vec(),
+            exports: exports.to_vec(),
+        };
+        assert_eq!(
+            check_against_manifest(&manifest, &interface),
+            [
+                "import `wasi:http/outgoing-handler@0.2.9` is not provided to modules (allowed: modhost:module capabilities and WASI clocks, random, cli and io)",
+                "import `wasi:sockets/raw@0.2.9` is not provided to modules (allowed: modhost:module capabilities and WASI clocks, random, cli and io)",
+            ]
         );
     }
 

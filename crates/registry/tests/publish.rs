@@ -258,7 +258,7 @@ fn imports_must_be_provided_and_granted() {
         "1.0.0",
         &[
             "modhost:module/kv@1.0.0",
-            "wasi:sockets/tcp@0.2.6",
+            "wasi:http/outgoing-handler@0.2.6",
             "wasi:cli/stdout@0.2.6",
             "modhost:module/secrets@1.0.0",
         ],
@@ -276,7 +276,7 @@ fn imports_must_be_provided_and_granted() {
             ),
             (
                 "interface",
-                "import `wasi:sockets/tcp@0.2.6` is not provided to modules (allowed: modhost:module capabilities and WASI clocks, random, cli and io)",
+                "import `wasi:http/outgoing-handler@0.2.6` is not provided to modules (allowed: modhost:module capabilities and WASI clocks, random, cli and io)",
             ),
             (
                 "interface",

@@ -4,6 +4,13 @@
 //! lookups. stdout and stderr go to bounded in-memory pipes; after the call
 //! their lines become the module's log records (stdout at info, stderr at
 //! warn). Writing past the bound fails the guest's write.
+//!
+//! Every WASI p2 interface is linked, `wasi:sockets` included, because
+//! toolchains built on wasi-libc (CPython through componentize-py) import
+//! them whether or not they are used; the registry accepts those imports.
+//! Linked is not granted: creating a TCP or UDP socket fails with
+//! `access-denied`, resolving a name fails, and no socket address passes the
+//! (default, deny-all) address check. The test below checks the first two.
 
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -79,4 +86,59 @@ pub(crate) fn drain_captured_output(state: &mut CallState) {
         }
     }
     state.log.report_dropped();
+}
+
+#[cfg(test)]
+mod tests {
+    use wasmtime_wasi::p2::bindings::sockets::network::{ErrorCode, IpAddressFamily};
+    use wasmtime_wasi::p2::bindings::sockets::{
+        instance_network, ip_name_lookup, tcp_create_socket, udp_create_socket,
+    };
+    use wasmtime_wasi::sockets::WasiSocketsView as _;
+
+    use super::*;
+
+    struct Policy(WasiCtxs);
+
+    impl WasiView for Policy {
+        fn ctx(&mut self) -> WasiCtxView<'_> {
+            WasiCtxView {
+                ctx: &mut self.0.ctx,
+                table: &mut self.0.table,
+            }
+        }
+    }
+
+    fn denied<T>(result: wasmtime_wasi::p2::SocketResult<T>) -> ErrorCode {
+        match result {
+            Ok(_) => panic!("the policy let a socket operation through"),
+            Err(error) => error.downcast().expect("an error code, not a trap"),
+        }
+    }
+
+    #[tokio::test]
+    async fn sockets_are_linked_but_every_use_is_denied() {
+        let mut policy = Policy(WasiPolicy.call_state());
+        let mut sockets = policy.sockets();
+        for family in [IpAddressFamily::Ipv4, IpAddressFamily::Ipv6] {
+            assert_eq!(
+                denied(tcp_create_socket::Host::create_tcp_socket(&mut sockets, family)),
+                ErrorCode::AccessDenied
+            );
+            assert_eq!(
+                denied(udp_create_socket::Host::create_udp_socket(&mut sockets, family).await),
+                ErrorCode::AccessDenied
+            );
+        }
+        let network = instance_network::Host::instance_network(&mut sockets).expect("a network handle");
+        assert_eq!(
+            denied(ip_name_lookup::Host::resolve_addresses(
+                &mut sockets,
+                network,
+                "example.com".into()
+            )),
+            ErrorCode::PermanentResolverFailure,
+            "a name lookup fails at once"
+        );
+    }
 }
