@@ -7,7 +7,9 @@
 //! rolled back. Then a rollout over six tenants in three rings, with the
 //! server killed (SIGKILL) in the middle of it and restarted. Last, a
 //! notification to a receiver that is down, the server killed while it
-//! retries, and the receiver reached exactly once after the restart.
+//! retries, and the receiver reached exactly once after the restart. And the
+//! host's JSON log lines: the access line of a call names its caller, tenant,
+//! module and the caller's request id, and no line holds a token.
 
 #![allow(
     clippy::expect_used,
@@ -398,4 +400,52 @@ fn a_notification_survives_a_kill_of_the_server_and_arrives_once_when_the_receiv
     assert!(now.abs_diff(timestamp) < 300);
     let deliveries = host.json(&["alert", "deliveries"]);
     assert_eq!(deliveries["deliveries"][0]["state"], "delivered", "{deliveries}");
+}
+
+#[test]
+fn json_logs_name_the_caller_tenant_module_and_the_incoming_request_id_never_the_token() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log_path = dir.path().join("serve.log");
+    let log_file = std::fs::File::create(&log_path).expect("log file");
+    let mut host = Host::start_logging(dir, &["--log-format", "json"], "info", log_file.into());
+    host.ok(&["tenant", "create", "acme", "--name", "ACME", "--kind", "standard"]);
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let module_dir = template_version(scratch.path(), "0.1.0");
+    host.ok(&["module", "push", module_dir.to_str().expect("utf-8")]);
+    host.ok(&["promote", "acme", "template@0.1.0"]);
+    host.ok(&[
+        "call",
+        "acme",
+        "template",
+        "/hello/world",
+        "-H",
+        "x-request-id: shop-checkout-77",
+    ]);
+    host.kill();
+
+    let text = std::fs::read_to_string(&log_path).expect("log");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("not JSON ({error}): {line}")))
+        .collect();
+    assert!(!lines.is_empty());
+    let call = lines
+        .iter()
+        .find(|line| {
+            line["fields"]["message"] == "request" && line["fields"]["request_id"] == "shop-checkout-77"
+        })
+        .unwrap_or_else(|| panic!("no access line for the call in {text}"));
+    assert_eq!(call["level"], "INFO");
+    assert_eq!(call["fields"]["status"], 200);
+    assert_eq!(call["fields"]["tenant"], "acme");
+    assert_eq!(call["fields"]["module"], "template");
+    assert_eq!(call["fields"]["path"], "/t/acme/template/hello/world");
+    assert!(
+        call["fields"]["principal"]
+            .as_str()
+            .is_some_and(|principal| principal.ends_with(":operator")),
+        "{call}"
+    );
+    let token_secret = &host.token[3..];
+    assert!(!text.contains(token_secret), "a token appears in the host's logs");
 }

@@ -45,6 +45,12 @@ impl Host {
     }
 
     pub fn start_in(dir: tempfile::TempDir) -> Self {
+        Self::start_logging(dir, &[], "warn", Stdio::inherit())
+    }
+
+    /// A server whose log lines (at `rust_log`, in the format `serve_args` may
+    /// choose) go to `stderr`.
+    pub fn start_logging(dir: tempfile::TempDir, serve_args: &[&str], rust_log: &str, stderr: Stdio) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("free port")
             .local_addr()
@@ -55,15 +61,17 @@ impl Host {
         let mut serve = Command::new(BINARY);
         serve
             .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
-            .arg(dir.path().join("data"));
+            .arg(dir.path().join("data"))
+            .args(serve_args);
         let config = dir.path().join("modhost.toml");
         if config.exists() {
             serve.arg("--config").arg(config);
         }
         let child = serve
             .env("MODHOST_ADMIN_TOKEN", &token)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", rust_log)
             .stdout(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("modhost serve starts");
         let host = Self {

@@ -18,8 +18,8 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 use crate::cli::{
-    AlertCommand, CanaryCommand, ChannelCommand, Cli, Command, ConfigCommand, ModuleCommand, RolloutCommand,
-    RuleCommand, ScaffoldKind, TenantCommand, TokenCommand,
+    AlertCommand, CanaryCommand, ChannelCommand, Cli, Command, ConfigCommand, LogFormat, ModuleCommand,
+    RolloutCommand, RuleCommand, ScaffoldKind, TenantCommand, TokenCommand,
 };
 use crate::client::Client;
 use crate::commands::Context;
@@ -51,7 +51,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
         command,
     } = cli;
     let command = match command {
-        Command::Serve(serve) => return commands::serve::serve(serve.listen, serve.data, serve.config),
+        Command::Serve(serve) => {
+            let json_logs = serve.log_format == LogFormat::Json;
+            return commands::serve::serve(serve.listen, serve.data, serve.config, json_logs);
+        }
         Command::New { name, kind, dir } => {
             return commands::develop::new(&name, kind == ScaffoldKind::Custom, dir);
         }
@@ -364,7 +367,13 @@ mod tests {
         assert_eq!(serve.listen, Some("127.0.0.1:9000".parse().unwrap()));
         assert_eq!(serve.data, Some(PathBuf::from("/tmp/d")));
         assert_eq!(serve.config, None);
+        assert_eq!(serve.log_format, LogFormat::Text);
         assert!(parse(&["serve", "--listen", "nowhere"]).is_err());
+        let Command::Serve(serve) = parse(&["serve", "--log-format", "json"]).unwrap().command else {
+            panic!("not serve");
+        };
+        assert_eq!(serve.log_format, LogFormat::Json);
+        assert!(parse(&["serve", "--log-format", "xml"]).is_err());
     }
 
     #[test]

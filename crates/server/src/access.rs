@@ -148,16 +148,30 @@ impl Access {
     }
 }
 
-/// Whether the request's caller authenticated as an operator, filled in by
-/// [`check`] for the request loop (which shows host failure details to
-/// operators only).
+/// Who the request's caller authenticated as, filled in by [`check`] for
+/// the request loop: it shows host failure details to operators only, and
+/// names the caller in the access log line.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct OperatorSeen(pub(crate) Arc<OnceLock<bool>>);
+pub(crate) struct CallerSeen(pub(crate) Arc<OnceLock<SeenCaller>>);
 
-impl OperatorSeen {
+/// What the access log and the failure answer need of a principal.
+#[derive(Debug, Clone)]
+pub(crate) struct SeenCaller {
+    /// [`Principal::actor`]: the token id and role, never the secret.
+    pub(crate) actor: String,
+    /// Whether it is an operator.
+    pub(crate) operator: bool,
+}
+
+impl CallerSeen {
     /// Whether an operator token was checked for this request.
     pub(crate) fn is_operator(&self) -> bool {
-        self.0.get().copied().unwrap_or(false)
+        self.0.get().is_some_and(|caller| caller.operator)
+    }
+
+    /// The authenticated caller's actor, if a token was checked.
+    pub(crate) fn actor(&self) -> Option<&str> {
+        self.0.get().map(|caller| caller.actor.as_str())
     }
 }
 
@@ -196,8 +210,11 @@ pub(crate) fn check(
             return Err(error);
         }
     };
-    if let (Some(principal), Some(seen)) = (&principal, parts.extensions.get::<OperatorSeen>()) {
-        let _ = seen.0.set(principal.is_operator());
+    if let (Some(principal), Some(seen)) = (&principal, parts.extensions.get::<CallerSeen>()) {
+        let _ = seen.0.set(SeenCaller {
+            actor: principal.actor(),
+            operator: principal.is_operator(),
+        });
     }
     if let Err(error) = authorize(principal.as_ref(), access, tenant) {
         let reason = if principal.is_some() {

@@ -237,7 +237,7 @@ async fn handle(
     client: access::ClientAddress,
     request: hyper::Request<Incoming>,
 ) -> Response {
-    let request_id = app.next_request_id();
+    let request_id = incoming_request_id(request.headers()).unwrap_or_else(|| app.next_request_id());
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let started = std::time::Instant::now();
@@ -245,14 +245,14 @@ async fn handle(
     request.extensions_mut().insert(app.clone());
     request.extensions_mut().insert(RequestId(request_id.clone()));
     request.extensions_mut().insert(client);
-    let operator_seen = access::OperatorSeen::default();
-    request.extensions_mut().insert(operator_seen.clone());
+    let caller_seen = access::CallerSeen::default();
+    request.extensions_mut().insert(caller_seen.clone());
     let mut response = match router.oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
     };
     if let Some(failure) = response.extensions_mut().remove::<error::HostFailure>() {
-        response = host_failure_response(&response, &failure, &request_id, operator_seen.is_operator());
+        response = host_failure_response(&response, &failure, &request_id, caller_seen.is_operator());
     }
     if response.status() == StatusCode::METHOD_NOT_ALLOWED && !response.headers().contains_key(CONTENT_TYPE) {
         response = method_not_allowed(&method, &path, &response);
@@ -260,8 +260,52 @@ async fn handle(
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
     }
-    tracing::info!(%method, %path, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, %request_id, "request");
+    let (tenant, module) = tenant_and_module(&path);
+    tracing::info!(
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        %request_id,
+        principal = caller_seen.actor().unwrap_or("-"),
+        tenant = tenant.unwrap_or("-"),
+        module = module.unwrap_or("-"),
+        "request"
+    );
     response
+}
+
+/// The longest `x-request-id` taken from a caller.
+const MAX_INCOMING_REQUEST_ID: usize = 64;
+
+/// The caller's `x-request-id` when it is a plain token (1 to 64 of
+/// `A-Z a-z 0-9 - _ . :`), so a proxy's or client's id follows the request
+/// through the logs and the answer; anything else is ignored and the host
+/// makes its own id (never refused: the id is for tracing, not access).
+fn incoming_request_id(headers: &hyper::HeaderMap) -> Option<String> {
+    let value = headers.get("x-request-id")?.to_str().ok()?;
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
+    (!value.is_empty() && value.len() <= MAX_INCOMING_REQUEST_ID && value.chars().all(plain))
+        .then(|| value.to_owned())
+}
+
+/// The tenant and module a path addresses, for the access log:
+/// `/t/{tenant}/{module}/…` and `/v1/tenants/{tenant}/…` (with
+/// `deployments/{module}` or `config/{module}` after it).
+fn tenant_and_module(path: &str) -> (Option<&str>, Option<&str>) {
+    let mut segments = path.split('/').filter(|segment| !segment.is_empty());
+    match (segments.next(), segments.next()) {
+        (Some("t"), tenant) => (tenant, segments.next()),
+        (Some("v1"), Some("tenants")) => {
+            let tenant = segments.next();
+            let module = match segments.next() {
+                Some("deployments" | "config") => segments.next(),
+                _ => None,
+            };
+            (tenant, module)
+        }
+        _ => (None, None),
+    }
 }
 
 /// The answer to a host failure: logged with its detail and the request id;
@@ -316,4 +360,49 @@ pub async fn serve_on(
 ) -> anyhow::Result<()> {
     let (app, router) = start(config)?;
     serve(listener, app, router, shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_incoming_request_id_is_kept_anything_else_is_not() {
+        let with = |value: &str| {
+            let mut headers = hyper::HeaderMap::new();
+            headers.insert(
+                "x-request-id",
+                HeaderValue::from_str(value).unwrap_or(HeaderValue::from_static("")),
+            );
+            incoming_request_id(&headers)
+        };
+        assert_eq!(with("edge-7f3a:42.1_b").as_deref(), Some("edge-7f3a:42.1_b"));
+        assert_eq!(with(&"a".repeat(64)).as_deref(), Some("a".repeat(64).as_str()));
+        assert_eq!(with(&"a".repeat(65)), None);
+        assert_eq!(with(""), None);
+        assert_eq!(with("has space"), None);
+        assert_eq!(with("new\\nline"), None);
+        assert_eq!(with("quote\""), None);
+        assert_eq!(incoming_request_id(&hyper::HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn the_access_log_names_the_tenant_and_module_a_path_addresses() {
+        assert_eq!(
+            tenant_and_module("/t/acme/inventory/items/1"),
+            (Some("acme"), Some("inventory"))
+        );
+        assert_eq!(tenant_and_module("/t/acme"), (Some("acme"), None));
+        assert_eq!(
+            tenant_and_module("/v1/tenants/acme/deployments/inventory/promote"),
+            (Some("acme"), Some("inventory"))
+        );
+        assert_eq!(
+            tenant_and_module("/v1/tenants/acme/config/inventory"),
+            (Some("acme"), Some("inventory"))
+        );
+        assert_eq!(tenant_and_module("/v1/tenants/acme/logs"), (Some("acme"), None));
+        assert_eq!(tenant_and_module("/v1/modules"), (None, None));
+        assert_eq!(tenant_and_module("/healthz"), (None, None));
+    }
 }

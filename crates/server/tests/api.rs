@@ -777,3 +777,60 @@ fn walk(folder: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+#[test]
+fn an_incoming_request_id_follows_the_request_into_the_answer_and_the_module_logs() {
+    let server = setup();
+    let operator = server.operator.clone();
+    let (manifest, component) = built("chaos@1.0.0");
+    assert_eq!(server.push(&operator, &manifest, &component, None).0, 201);
+    assert_eq!(promote(&server, &operator, "acme", "0.1.0").0, 200);
+    let (status, body) = server.post(
+        "/v1/tenants/acme/deployments/chaos/promote",
+        Some(&operator),
+        json!({"version": "1.0.0"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, id, _) = server.get_with(
+        "/t/acme/chaos/panic",
+        &operator,
+        &[("x-request-id", "edge-7f3a:42")],
+        "x-request-id",
+    );
+    assert_eq!((status, id.as_str()), (502, "edge-7f3a:42"));
+    let (status, id, _) = server.get_with(
+        "/healthz",
+        &operator,
+        &[("x-request-id", "edge-7f3a:43")],
+        "x-request-id",
+    );
+    assert_eq!(
+        (status, id.as_str()),
+        (200, "edge-7f3a:43"),
+        "admin routes keep it too"
+    );
+    let too_long = "a".repeat(65);
+    for refused in ["has space", too_long.as_str()] {
+        let (status, id, _) = server.get_with(
+            "/healthz",
+            &operator,
+            &[("x-request-id", refused)],
+            "x-request-id",
+        );
+        assert_eq!(status, 200);
+        assert!(
+            !id.is_empty() && id != refused,
+            "{refused:?} is replaced by the host's own id, got {id:?}"
+        );
+    }
+
+    let (_, logs) = server.get("/v1/tenants/acme/logs", Some(&operator));
+    let panic_record = logs["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .find(|record| record["message"] == "chaos panic: deliberate")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(panic_record["request_id"], "edge-7f3a:42", "{logs}");
+}

@@ -1,4 +1,4 @@
-//! `modhost serve`: logging set up from `RUST_LOG`, then the server run on a multi-thread tokio runtime.
+//! `modhost serve`: logging set up from `RUST_LOG` (text or JSON lines), then the server run on a multi-thread tokio runtime.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -28,14 +28,18 @@ pub fn serve(
     listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
     config_file: Option<PathBuf>,
+    json_logs: bool,
 ) -> Result<(), CliError> {
     let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref())?;
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init()
-        .map_err(|error| CliError::failed(format!("cannot set up logging: {error}")))?;
+        .with_writer(std::io::stderr);
+    let installed = if json_logs {
+        logs.json().with_current_span(false).try_init()
+    } else {
+        logs.with_ansi(std::io::stderr().is_terminal()).try_init()
+    };
+    installed.map_err(|error| CliError::failed(format!("cannot set up logging: {error}")))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
