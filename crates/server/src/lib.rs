@@ -260,18 +260,20 @@ async fn handle(
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
     }
-    let (tenant, module) = tenant_and_module(&path);
-    tracing::info!(
-        %method,
-        %path,
-        status = response.status().as_u16(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        %request_id,
-        principal = caller_seen.actor().unwrap_or("-"),
-        tenant = tenant.unwrap_or("-"),
-        module = module.unwrap_or("-"),
-        "request"
-    );
+    if tracing::enabled!(tracing::Level::INFO) {
+        let (tenant, module) = tenant_and_module(&path);
+        tracing::info!(
+            %method,
+            %path,
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            %request_id,
+            principal = caller_seen.actor().unwrap_or("-"),
+            tenant = tenant.unwrap_or("-"),
+            module = module.unwrap_or("-"),
+            "request"
+        );
+    }
     response
 }
 

@@ -437,8 +437,8 @@ fn authorization_matrix_every_route_role_and_tenant() {
     );
 }
 
-#[test]
-fn guest_failures_map_to_gateway_statuses_and_the_host_keeps_serving() {
+/// A server where acme runs template 0.1.0 and chaos 1.0.0 (which needs it).
+fn acme_running_chaos() -> (Server, String) {
     let server = setup();
     let operator = server.operator.clone();
     let (manifest, component) = built("chaos@1.0.0");
@@ -450,6 +450,12 @@ fn guest_failures_map_to_gateway_statuses_and_the_host_keeps_serving() {
         json!({"version": "1.0.0"}),
     );
     assert_eq!(status, 200, "{body}");
+    (server, operator)
+}
+
+#[test]
+fn guest_failures_map_to_gateway_statuses_and_the_host_keeps_serving() {
+    let (server, operator) = acme_running_chaos();
     let cases = [
         ("/t/acme/chaos/loop", 504, "deadline-exceeded"),
         ("/t/acme/chaos/panic", 502, "module-trapped"),
@@ -780,17 +786,7 @@ fn walk(folder: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn an_incoming_request_id_follows_the_request_into_the_answer_and_the_module_logs() {
-    let server = setup();
-    let operator = server.operator.clone();
-    let (manifest, component) = built("chaos@1.0.0");
-    assert_eq!(server.push(&operator, &manifest, &component, None).0, 201);
-    assert_eq!(promote(&server, &operator, "acme", "0.1.0").0, 200);
-    let (status, body) = server.post(
-        "/v1/tenants/acme/deployments/chaos/promote",
-        Some(&operator),
-        json!({"version": "1.0.0"}),
-    );
-    assert_eq!(status, 200, "{body}");
+    let (server, operator) = acme_running_chaos();
     let (status, id, _) = server.get_with(
         "/t/acme/chaos/panic",
         &operator,

@@ -168,7 +168,7 @@ fn a_python_module_is_pushed_promoted_and_called_over_http() {
 }
 
 #[test]
-fn on_a_host_with_the_default_cap_the_python_component_is_refused_and_nothing_is_stored() {
+fn on_a_host_with_the_default_cap_eight_simultaneous_python_uploads_are_refused_and_nothing_is_stored() {
     let (manifest, component) = built(LABEL);
     let default_cap = modhost_server::ServerConfig::default().max_component_bytes;
     assert!(
@@ -178,9 +178,21 @@ fn on_a_host_with_the_default_cap_the_python_component_is_refused_and_nothing_is
     );
     let server = Server::start();
     let operator = server.operator.clone();
-    let (status, body) = declare_upload(&server, &operator, &manifest, component.len());
-    assert_eq!(status, 413, "{body}");
-    assert_eq!(body["error"]["code"], "payload-too-large", "{body}");
+    // Eight at once, as a hostile uploader would: each is refused on its
+    // declared length, before its component is sent.
+    let answers: Vec<(u16, serde_json::Value)> = std::thread::scope(|scope| {
+        let uploads: Vec<_> = (0..8)
+            .map(|_| scope.spawn(|| declare_upload(&server, &operator, &manifest, component.len())))
+            .collect();
+        uploads
+            .into_iter()
+            .map(|upload| upload.join().expect("upload thread"))
+            .collect()
+    });
+    for (status, body) in answers {
+        assert_eq!(status, 413, "{body}");
+        assert_eq!(body["error"]["code"], "payload-too-large", "{body}");
+    }
     let (status, body) = server.get("/v1/modules?module=python-hello", Some(&operator));
     assert_eq!((status, body["versions"].clone()), (200, json!([])), "{body}");
 }

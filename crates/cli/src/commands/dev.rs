@@ -19,7 +19,7 @@ use toml_edit::value;
 use crate::args::ModuleRef;
 use crate::client::{path, with_query};
 use crate::commands::develop::{build_and_check, edit_manifest, owner_for};
-use crate::commands::module::upload;
+use crate::commands::module::{locate, upload};
 use crate::commands::{Context, deploy};
 use crate::error::CliError;
 use crate::output::format_ms;
@@ -29,12 +29,7 @@ type Fingerprint = BTreeMap<PathBuf, (Option<SystemTime>, u64)>;
 
 /// Watches `dir` until interrupted.
 pub fn dev(ctx: &Context, dir: &Path, tenant: &str, interval: Duration) -> Result<(), CliError> {
-    if !dir.join("module.toml").is_file() {
-        return Err(CliError::Usage(format!(
-            "{} has no module.toml; pass the module's folder",
-            dir.display()
-        )));
-    }
+    let module = locate(dir)?.manifest.module.id.as_str().to_owned();
     eprintln!(
         "watching {} for changes; each one is built, published and promoted to `{tenant}` (Ctrl-C stops)",
         dir.display()
@@ -51,7 +46,7 @@ pub fn dev(ctx: &Context, dir: &Path, tenant: &str, interval: Duration) -> Resul
             }
             // The build may have taken a while; a change during it is picked up next round.
         }
-        logs_after_ms = print_new_logs(ctx, dir, tenant, logs_after_ms);
+        logs_after_ms = print_new_logs(ctx, &module, tenant, logs_after_ms);
         std::thread::sleep(interval);
     }
 }
@@ -125,10 +120,7 @@ fn fingerprint(dir: &Path) -> Fingerprint {
 }
 
 /// Prints the tenant's log records of this module newer than `after_ms`; the newest time seen.
-fn print_new_logs(ctx: &Context, dir: &Path, tenant: &str, after_ms: u64) -> u64 {
-    let Some(module) = module_id(dir) else {
-        return after_ms;
-    };
+fn print_new_logs(ctx: &Context, module: &str, tenant: &str, after_ms: u64) -> u64 {
     let Ok(answer) = ctx.client.get_as::<LogRecords>(&with_query(
         &path(&["v1", "tenants", tenant, "logs"]),
         &[("limit", Some("200".into()))],
@@ -157,12 +149,6 @@ fn print_new_logs(ctx: &Context, dir: &Path, tenant: &str, after_ms: u64) -> u64
         newest = newest.max(record.time_ms);
     }
     newest
-}
-
-fn module_id(dir: &Path) -> Option<String> {
-    let text = fs::read_to_string(dir.join("module.toml")).ok()?;
-    let document: toml_edit::DocumentMut = text.parse().ok()?;
-    document["module"]["id"].as_str().map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -114,7 +114,7 @@ pub fn build_and_check(dir: &Path) -> Result<Built, CliError> {
         )));
     }
     let mut source = locate(dir)?;
-    let manifest = parse_manifest(&source)?;
+    let manifest = source.manifest.clone();
     ensure_target(dir)?;
     let artifact = cargo_build(dir)?;
     place_component(&artifact, &source.component_path)?;
@@ -159,13 +159,6 @@ pub fn build_and_check(dir: &Path) -> Result<Built, CliError> {
         source,
         manifest,
         report,
-    })
-}
-
-fn parse_manifest(source: &PushSource) -> Result<Manifest, CliError> {
-    modhost_manifest::parse(&source.manifest_text).map_err(|error| CliError::Failed {
-        message: format!("{} is not a valid manifest", source.manifest_path.display()),
-        details: error.to_string().lines().map(str::to_owned).collect(),
     })
 }
 

@@ -25,6 +25,8 @@ pub struct PushSource {
     pub label: String,
     /// The component file, `component.path` relative to the manifest.
     pub component_path: PathBuf,
+    /// The manifest as the server's parser read it.
+    pub manifest: modhost_manifest::Manifest,
 }
 
 /// Finds the manifest (`target` is a folder holding `module.toml`, or the
@@ -66,6 +68,7 @@ pub fn locate(target: &Path) -> Result<PushSource, CliError> {
         component_path: folder.join(&manifest.component.path),
         manifest_path,
         manifest_text,
+        manifest,
     })
 }
 
