@@ -90,6 +90,11 @@ impl Host {
         panic!("modhost serve did not come up");
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn cli(&self, args: &[&str]) -> Output {
         Command::new(BINARY)
             .args(args)

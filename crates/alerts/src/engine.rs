@@ -51,6 +51,16 @@ pub fn resolve_hold(rule: &AlertRule) -> Duration {
     Duration::from_millis(rule.window_secs.saturating_mul(250)).max(Duration::from_secs(1))
 }
 
+/// A subject as [`Alert::subject`] names it: `tenant/module`, or `tenant`
+/// for a subject without a module.
+fn subject_name(subject: &Subject) -> String {
+    if subject.1.is_empty() {
+        subject.0.clone()
+    } else {
+        format!("{}/{}", subject.0, subject.1)
+    }
+}
+
 /// The rule's identity in the alert dedup key.
 fn rule_identity(rule: &AlertRule) -> (Option<String>, String) {
     (rule.tenant.clone(), rule.name.clone())
@@ -115,7 +125,7 @@ impl Engine {
         for rule in &rules {
             for (subject, measure) in self.breaches(rule)? {
                 let (scope, name) = rule_identity(rule);
-                let key = (scope, name, format!("{}/{}", subject.0, subject.1));
+                let key = (scope, name, subject_name(&subject));
                 self.clear_since.remove(&key);
                 match open.remove(&key) {
                     None => self.fire(rule, &subject, &measure)?,
@@ -258,7 +268,7 @@ impl Engine {
             rule: rule.name.clone(),
             kind: rule.kind,
             tenant: Some(subject.0.clone()),
-            module: Some(subject.1.clone()),
+            module: (!subject.1.is_empty()).then(|| subject.1.clone()),
             state: AlertState::Firing,
             severity: rule.severity,
             value: measure.value,

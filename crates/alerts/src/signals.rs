@@ -5,17 +5,21 @@
 //! - traps, deadlines, limit hits and storage failures are differences of
 //!   the runtime's cumulative per-(tenant, module) outcome counters, sampled
 //!   at every evaluation (exact to one evaluation interval);
-//! - failed promotes and automatic rollbacks are read from the audit log as
-//!   it grows (from the moment the host started);
+//! - failed promotes, automatic rollbacks and failed scheduled backups are
+//!   read from the audit log as it grows (from the moment the host started);
+//!   a backup failure's subject is the tenant alone (an empty module);
 //! - quota use and fallbacks are what the routes and the data usage say now.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use modhost_deploy::Loader;
-use modhost_registry::{AuditOutcome, AuditQuery, MAX_RULE_WINDOW_SECS, RegistryError, RuleKind};
+use modhost_registry::{
+    AuditOutcome, AuditQuery, BACKUP_RUN_ACTION, MAX_RULE_WINDOW_SECS, RegistryError, RuleKind,
+};
 
-/// A (tenant, module).
+/// A (tenant, module); the module is empty for what concerns the tenant
+/// alone (a failed scheduled backup).
 pub(crate) type Subject = (String, String);
 
 /// Cumulative outcome counts (by class) of every subject, at one moment.
@@ -52,6 +56,7 @@ pub(crate) struct Measure {
 enum Happening {
     FailedPromote,
     AutomaticRollback,
+    BackupFailed,
 }
 
 /// The measurements, kept between evaluations.
@@ -90,7 +95,6 @@ impl Signals {
         self.samples.push_back((now, counters));
         loop {
             let page = self.loader.registry().audit_page(&AuditQuery {
-                action: Some("deployment.".to_owned()),
                 after: Some(self.audit_cursor),
                 ..AuditQuery::default()
             })?;
@@ -100,6 +104,16 @@ impl Signals {
                     ("deployment.promote", AuditOutcome::Failed, _) => Happening::FailedPromote,
                     ("deployment.rollback", AuditOutcome::Ok, actor) if actor.starts_with("system:") => {
                         Happening::AutomaticRollback
+                    }
+                    (BACKUP_RUN_ACTION, AuditOutcome::Failed, _) => {
+                        if let Some(tenant) = &entry.tenant {
+                            self.happenings.push_back((
+                                now,
+                                Happening::BackupFailed,
+                                (tenant.clone(), String::new()),
+                            ));
+                        }
+                        continue;
                     }
                     _ => continue,
                 };
@@ -201,11 +215,11 @@ impl Signals {
                     }
                 }
             }
-            RuleKind::FailedPromotes | RuleKind::AutomaticRollbacks => {
-                let wanted_happening = if kind == RuleKind::FailedPromotes {
-                    Happening::FailedPromote
-                } else {
-                    Happening::AutomaticRollback
+            RuleKind::FailedPromotes | RuleKind::AutomaticRollbacks | RuleKind::BackupFailures => {
+                let wanted_happening = match kind {
+                    RuleKind::FailedPromotes => Happening::FailedPromote,
+                    RuleKind::AutomaticRollbacks => Happening::AutomaticRollback,
+                    _ => Happening::BackupFailed,
                 };
                 let now = Instant::now();
                 for (at, happening, subject) in &self.happenings {

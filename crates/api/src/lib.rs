@@ -9,9 +9,11 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod backups;
 pub mod configs;
 pub mod deployments;
 pub mod error;
+pub mod lifecycle;
 pub mod modules;
 pub mod observe;
 pub mod rollouts;
@@ -23,12 +25,21 @@ pub use crate::alerts::{
     CreatedChannel, Delivery, DeliveryList, NewChannel, SilenceRequest,
 };
 pub use crate::audit::{AuditEntry, AuditList, AuditOutcome, AuditQuery};
+pub use crate::backups::{BackupContents, CreatedBackup, RestoreQuery, RestoredTenant, VerifiedBackup};
+pub use crate::backups::{
+    BackupFailure, BackupRun, BackupSchedule, BackupScheduleList, BackupScheduleRequest, BackupsQuery,
+    BackupsStatus, StoredBackup, StoredBackupList,
+};
 pub use crate::configs::{ConfigRollbackRequest, ConfigVersion, ConfigView, SetConfigRequest};
 pub use crate::deployments::{
     Canary, CanaryAbort, CanaryRequest, Deployment, DeploymentAction, DeploymentChange, DeploymentEvent,
     DeploymentHealth, DeploymentList, PromoteRequest, RollbackRequest, VersionHealth, WatchReport,
 };
 pub use crate::error::{ErrorBody, ErrorDetail};
+pub use crate::lifecycle::{
+    DeleteTenantQuery, DeletedTenant, FinalBackup, GcFile, GcQuery, GcReport, GcScope, GcSnapshot,
+    SuspendRequest, Suspension,
+};
 pub use crate::modules::{
     ModuleKind, ModuleVersion, PublishQuery, PublishResult, PublishUpload, VersionDetail, VersionList,
     VersionsQuery,

@@ -63,4 +63,7 @@ pub struct Status {
     pub notifications_pending: u64,
     /// Notifications given up on since start.
     pub notifications_failed: u64,
+    /// Scheduled backups: how many tenants have one, how many are failing.
+    #[serde(default)]
+    pub backups: crate::backups::BackupsStatus,
 }

@@ -39,6 +39,9 @@ pub struct Tenant {
     pub created_at_ms: u64,
     /// When it was last changed.
     pub updated_at_ms: u64,
+    /// Set while it is suspended: its data plane answers `423 tenant-suspended`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<crate::lifecycle::Suspension>,
 }
 
 /// `POST /v1/tenants` body.

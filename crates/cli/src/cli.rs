@@ -87,7 +87,7 @@ pub(crate) enum Command {
         #[arg(long, value_name = "MS", default_value_t = 500)]
         interval_ms: u64,
     },
-    /// Create, list and show tenants.
+    /// Create, list, show, suspend, resume and delete tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
     /// Publish and list module versions.
@@ -173,6 +173,10 @@ pub(crate) enum Command {
     },
     /// Show the audit log.
     Audit(AuditArgs),
+    /// Tenant backups: scheduled backups and the backups stored on the host.
+    #[command(subcommand)]
+    Backup(crate::cli_backup::BackupCommand),
+    Gc(commands::gc::GcArgs),
 }
 
 #[derive(Debug, Args)]
@@ -234,6 +238,8 @@ pub(crate) enum TenantCommand {
         #[arg(long, conflicts_with = "ring")]
         clear: bool,
     },
+    #[command(flatten)]
+    Lifecycle(commands::tenant::Lifecycle),
 }
 
 #[derive(Debug, Subcommand)]
@@ -309,7 +315,7 @@ pub(crate) struct RuleArgs {
     pub(crate) tenant: Option<String>,
     /// What it measures: error-rate, p99-ms, traps, deadlines, limit-hits,
     /// storage-errors, quota-use, fallbacks, failed-promotes,
-    /// automatic-rollbacks, anomaly.
+    /// automatic-rollbacks, anomaly, backup-failures.
     #[arg(long)]
     pub(crate) kind: String,
     /// For `anomaly`: requests, error-rate or p99-ms.

@@ -153,6 +153,58 @@ impl Client {
         Ok((status, self.decode(&url, response)?))
     }
 
+    /// POSTs a file's bytes (`application/octet-stream`, `length` bytes from
+    /// `body`) and decodes the JSON answer.
+    pub fn post_file<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: impl Read + Send + 'static,
+        length: u64,
+    ) -> Result<T, CliError> {
+        let url = self.url(path);
+        let request = self
+            .request("POST", &url)
+            .header("content-type", "application/octet-stream")
+            .header("content-length", length)
+            .header("expect", "100-continue")
+            .body(ureq::SendBody::from_owned_reader(body))
+            .map_err(|error| CliError::failed(format!("cannot build the request to {url}: {error}")))?;
+        let response = self
+            .agent
+            .run(request)
+            .map_err(|error| self.transport_error(&url, error))?;
+        let response = self.read(&url, response)?;
+        typed(path, self.decode(&url, response)?)
+    }
+
+    /// GETs `path` into `out` as it arrives (no size cap: the caller chose
+    /// the destination), calling `started` with the announced length first.
+    pub fn download(
+        &self,
+        path: &str,
+        out: &mut dyn std::io::Write,
+        started: impl FnOnce(Option<u64>),
+    ) -> Result<u64, CliError> {
+        let url = self.url(path);
+        let response = self
+            .agent
+            .run(self.build(&url, self.request("GET", &url), ())?)
+            .map_err(|error| self.transport_error(&url, error))?;
+        if !response.status().is_success() {
+            let response = self.read(&url, response)?;
+            return self.decode(&url, response).map(|_| 0);
+        }
+        let length = response
+            .headers()
+            .get("content-length")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse().ok());
+        started(length);
+        let mut body = response.into_body();
+        std::io::copy(&mut body.as_reader(), out)
+            .map_err(|error| CliError::failed(format!("downloading {url} failed: {error}")))
+    }
+
     /// Sends any request and returns the answer whatever its status: the data plane.
     pub fn raw(
         &self,

@@ -7,6 +7,7 @@
 
 mod args;
 mod cli;
+mod cli_backup;
 mod client;
 mod commands;
 mod error;
@@ -91,6 +92,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Tenant(TenantCommand::Ring { id, ring, clear: _ }) => {
             commands::rollout::set_ring(&ctx, &id, ring)
         }
+        Command::Tenant(TenantCommand::Lifecycle(command)) => commands::tenant::lifecycle(&ctx, command),
+        Command::Gc(args) => commands::gc::gc(&ctx, &args),
         Command::Rollout(RolloutCommand::Start {
             target,
             rings,
@@ -98,6 +101,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             watch,
         }) => commands::rollout::start(&ctx, &target, rings, soak, watch),
         Command::Alert(command) => alert(&ctx, command),
+        Command::Backup(command) => backup(&ctx, command),
         Command::Channel(command) => channel(&ctx, command),
         Command::Rollout(RolloutCommand::Status { id }) => commands::rollout::status(&ctx, id),
         Command::Rollout(RolloutCommand::Pause { id }) => commands::rollout::steer(&ctx, id, "pause"),
@@ -202,6 +206,37 @@ fn alert(ctx: &Context, command: AlertCommand) -> Result<(), CliError> {
             alert::silence(ctx, tenant.as_deref(), id, duration)
         }
         AlertCommand::Deliveries { tenant } => alert::deliveries(ctx, tenant.as_deref()),
+    }
+}
+
+fn backup(ctx: &Context, command: cli_backup::BackupCommand) -> Result<(), CliError> {
+    use cli_backup::{BackupCommand, ScheduleCommand};
+    use commands::backup_schedule;
+    match command {
+        BackupCommand::Schedule(ScheduleCommand::Set {
+            tenant,
+            every,
+            keep,
+            max_age,
+        }) => backup_schedule::set(ctx, &tenant, every, keep, max_age),
+        BackupCommand::Schedule(ScheduleCommand::Show { tenant }) => backup_schedule::show(ctx, &tenant),
+        BackupCommand::Schedule(ScheduleCommand::Rm { tenant }) => backup_schedule::remove(ctx, &tenant),
+        BackupCommand::Schedule(ScheduleCommand::List) => backup_schedule::list(ctx),
+        BackupCommand::List { tenant } => backup_schedule::list_stored(ctx, tenant),
+        BackupCommand::Create { tenant, output } => commands::backup::create(ctx, &tenant, output.as_deref()),
+        BackupCommand::Verify { file } => commands::backup::verify(ctx, &file),
+        BackupCommand::Restore { file, stored, as_id } => {
+            let source = match (&file, &stored) {
+                (Some(file), _) => commands::backup::RestoreSource::File(file),
+                (None, Some(stored)) => commands::backup::RestoreSource::Stored(stored),
+                (None, None) => {
+                    return Err(CliError::Usage(
+                        "give a backup FILE or --stored TENANT/NAME".into(),
+                    ));
+                }
+            };
+            commands::backup::restore(ctx, source, as_id)
+        }
     }
 }
 
@@ -374,6 +409,49 @@ mod tests {
         };
         assert_eq!(serve.log_format, LogFormat::Json);
         assert!(parse(&["serve", "--log-format", "xml"]).is_err());
+    }
+
+    #[test]
+    fn backup_schedule_set_parses_intervals_and_ages() {
+        use crate::cli_backup::{BackupCommand, ScheduleCommand};
+        let cli = parse(&[
+            "backup",
+            "schedule",
+            "set",
+            "acme",
+            "--every",
+            "6h",
+            "--keep",
+            "7",
+            "--max-age",
+            "30d",
+        ])
+        .unwrap();
+        let Command::Backup(BackupCommand::Schedule(ScheduleCommand::Set {
+            tenant,
+            every,
+            keep,
+            max_age,
+        })) = cli.command
+        else {
+            panic!("not backup schedule set");
+        };
+        assert_eq!(
+            (tenant.as_str(), every, keep, max_age),
+            ("acme", 21_600, 7, Some(30))
+        );
+        assert!(
+            parse(&[
+                "backup", "schedule", "set", "acme", "--every", "6 hours", "--keep", "7"
+            ])
+            .is_err()
+        );
+        assert!(parse(&["backup", "schedule", "set", "acme", "--keep", "7"]).is_err());
+        let cli = parse(&["backup", "list", "--tenant", "acme"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Backup(BackupCommand::List { tenant: Some(_) })
+        ));
     }
 
     #[test]

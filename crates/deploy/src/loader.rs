@@ -412,21 +412,38 @@ impl Loader {
         let registry = &self.inner.registry;
         let mut table = Tenants::new();
         for tenant in registry.tenants()? {
-            let mut modules = HashMap::new();
-            for deployment in registry.deployments_of(&tenant.id)? {
-                if let Some(active) = deployment.active {
-                    modules.insert(deployment.module, Route::lazy(active));
-                }
-            }
-            table.insert(
-                tenant.id.clone(),
-                Arc::new(TenantRoutes {
-                    tenant: Arc::new(tenant),
-                    modules,
-                }),
-            );
+            table.insert(tenant.id.clone(), Arc::new(lazy_routes(registry, tenant)?));
         }
         self.inner.table.replace(table);
+        Ok(())
+    }
+
+    /// Rebuilds one tenant's routes and canaries from the registry, to be
+    /// loaded again on first use: after its records were replaced wholesale
+    /// (a restore), nothing loaded before may keep serving.
+    pub fn reload_tenant(&self, tenant_id: &str) -> Result<(), RegistryError> {
+        let registry = &self.inner.registry;
+        let routes = match registry.tenant(tenant_id) {
+            Ok(tenant) => Some(lazy_routes(registry, tenant)?),
+            Err(RegistryError::TenantNotFound(_)) => None,
+            Err(error) => return Err(error),
+        };
+        self.inner.table.update_tenant(tenant_id, |_| routes);
+        let canaries = registry.canaries()?;
+        let mut routed = self
+            .inner
+            .canaries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        routed.retain(|(tenant, _), _| tenant != tenant_id);
+        for canary in canaries.into_iter().filter(|canary| canary.tenant == tenant_id) {
+            let route = CanaryRoute {
+                version: canary.version,
+                percent: canary.percent,
+                serving: tokio::sync::OnceCell::new(),
+            };
+            routed.insert((canary.tenant, canary.module), Arc::new(route));
+        }
         Ok(())
     }
 
@@ -494,7 +511,12 @@ impl Loader {
         });
     }
 
-    fn refresh_tenant(&self, tenant_id: &str) {
+    /// Brings the tenant's record in line with the registry (its routes go
+    /// when it no longer exists). The loader does this itself on every
+    /// [`RegistryEvent::TenantChanged`]; a caller that just changed the
+    /// tenant (a suspension, a deletion) calls it so the next request sees the
+    /// change without waiting for the event.
+    pub fn refresh_tenant(&self, tenant_id: &str) {
         match self.inner.registry.tenant(tenant_id) {
             Ok(tenant) => {
                 let tenant = Arc::new(tenant);
@@ -510,6 +532,20 @@ impl Loader {
             Err(_) => self.inner.table.update_tenant(tenant_id, |_| None),
         }
     }
+}
+
+/// A tenant's routes as the registry has them, none loaded yet.
+fn lazy_routes(registry: &Registry, tenant: Tenant) -> Result<TenantRoutes, RegistryError> {
+    let mut modules = HashMap::new();
+    for deployment in registry.deployments_of(&tenant.id)? {
+        if let Some(active) = deployment.active {
+            modules.insert(deployment.module, Route::lazy(active));
+        }
+    }
+    Ok(TenantRoutes {
+        tenant: Arc::new(tenant),
+        modules,
+    })
 }
 
 /// Applies registry changes to the table until the registry or the loader goes away.

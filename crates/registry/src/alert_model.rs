@@ -36,11 +36,14 @@ pub enum RuleKind {
     /// A series left its own recent band: further than `threshold` standard
     /// deviations from its exponentially weighted moving average.
     Anomaly,
+    /// Scheduled backups of the tenant that failed in the window (the
+    /// subject is the tenant, without a module).
+    BackupFailures,
 }
 
 impl RuleKind {
     /// Every kind, for help texts and validation messages.
-    pub const ALL: [RuleKind; 11] = [
+    pub const ALL: [RuleKind; 12] = [
         Self::ErrorRate,
         Self::P99Ms,
         Self::Traps,
@@ -52,6 +55,7 @@ impl RuleKind {
         Self::FailedPromotes,
         Self::AutomaticRollbacks,
         Self::Anomaly,
+        Self::BackupFailures,
     ];
 
     /// The kind's name as it travels (`error-rate`).
@@ -68,6 +72,7 @@ impl RuleKind {
             Self::FailedPromotes => "failed-promotes",
             Self::AutomaticRollbacks => "automatic-rollbacks",
             Self::Anomaly => "anomaly",
+            Self::BackupFailures => "backup-failures",
         }
     }
 }

@@ -19,13 +19,13 @@ use crate::records::{decode, encode};
 use crate::registry::{Registry, pair_key};
 use crate::store::{Batch, Tree};
 
-const RULES: Tree = Tree::new("alert_rules");
-const CHANNELS: Tree = Tree::new("alert_channels");
-const ALERTS: Tree = Tree::new("alerts");
-const OPEN: Tree = Tree::new("alert_open");
-const SILENCES: Tree = Tree::new("alert_silences");
-const OUTBOX: Tree = Tree::new("outbox");
-const OUTBOX_DONE: Tree = Tree::new("outbox_done");
+pub(crate) const RULES: Tree = Tree::new("alert_rules");
+pub(crate) const CHANNELS: Tree = Tree::new("alert_channels");
+pub(crate) const ALERTS: Tree = Tree::new("alerts");
+pub(crate) const OPEN: Tree = Tree::new("alert_open");
+pub(crate) const SILENCES: Tree = Tree::new("alert_silences");
+pub(crate) const OUTBOX: Tree = Tree::new("outbox");
+pub(crate) const OUTBOX_DONE: Tree = Tree::new("outbox_done");
 /// Set once the default rules were written, so a deleted default stays deleted.
 const DEFAULTS_MARKER: &[u8] = b"alert_defaults_seeded";
 const META: Tree = Tree::new("meta");

@@ -5,10 +5,17 @@
 //! characters, never from a tenant-supplied string. Writes go to a temporary
 //! file in the same folder, are fsynced, then renamed into place (and the
 //! folder fsynced), so a crash leaves either no blob or a whole one.
+//!
+//! Garbage collection ([`BlobStore::remove_unused`]) only removes blobs older
+//! than a grace period, and storing bytes that are already there refreshes
+//! the blob's modification time, so a blob about to be referenced again is
+//! young. Removal first moves the blob aside (`.<hex>.gc`) and looks at its
+//! time again: a blob stored again meanwhile is put back.
 
 use std::fs::{self, File};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
@@ -92,7 +99,7 @@ impl BlobStore {
     pub fn put(&self, bytes: &[u8]) -> Result<String, BlobError> {
         let digest = sha256_hex(bytes);
         let path = self.path_of(&digest)?;
-        if path.exists() && self.get(&digest).is_ok() {
+        if path.exists() && self.get(&digest).is_ok() && touch(&path) {
             return Ok(digest);
         }
         let folder = path
@@ -137,6 +144,120 @@ impl BlobStore {
     pub fn location(&self, digest: &str) -> Result<PathBuf, BlobError> {
         self.path_of(digest)
     }
+
+    /// Every file of the store: whole blobs, and the temporary (`.tmp`) and
+    /// set-aside (`.gc`) files a crash may leave. Other files are not listed.
+    pub fn files(&self) -> Result<Vec<BlobFile>, BlobError> {
+        let mut files = Vec::new();
+        for folder in fs::read_dir(&self.root).map_err(io_error(&self.root))? {
+            let folder = folder.map_err(io_error(&self.root))?.path();
+            if !folder.is_dir() {
+                continue;
+            }
+            for entry in fs::read_dir(&folder).map_err(io_error(&folder))? {
+                let entry = entry.map_err(io_error(&folder))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let leftover = name.starts_with('.') && (name.ends_with(".tmp") || name.ends_with(".gc"));
+                if !leftover && check_digest(&name).is_err() {
+                    continue;
+                }
+                let metadata = entry.metadata().map_err(io_error(&entry.path()))?;
+                let start = usize::from(leftover);
+                files.push(BlobFile {
+                    digest: name
+                        .get(start..start + 64)
+                        .filter(|hex| check_digest(hex).is_ok())
+                        .map(str::to_owned),
+                    name,
+                    bytes: metadata.len(),
+                    modified: metadata.modified().map_err(io_error(&entry.path()))?,
+                });
+            }
+        }
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(files)
+    }
+
+    /// Removes the blob `digest` unless it was stored (again) within `grace`:
+    /// `true` when it went. The caller has checked that no record names it.
+    pub fn remove_unused(&self, digest: &str, grace: Duration) -> Result<bool, BlobError> {
+        let path = self.path_of(digest)?;
+        let aside = path.with_file_name(format!(".{digest}.gc"));
+        match fs::rename(&path, &aside) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(error) => return Err(io_error(&path)(error)),
+        }
+        let modified = fs::metadata(&aside)
+            .and_then(|metadata| metadata.modified())
+            .map_err(io_error(&aside))?;
+        if is_young(modified, grace) {
+            fs::rename(&aside, &path).map_err(io_error(&path))?;
+            return Ok(false);
+        }
+        fs::remove_file(&aside).map_err(io_error(&aside))?;
+        Ok(true)
+    }
+
+    /// Deals with a leftover file [`BlobStore::files`] listed: a set-aside
+    /// blob that is still `wanted` goes back in place, anything else is removed.
+    pub fn settle_leftover(&self, file: &BlobFile, wanted: bool) -> Result<(), BlobError> {
+        let Some(digest) = file.digest.as_deref().filter(|_| file.name.starts_with('.')) else {
+            return Err(BlobError::InvalidDigest(file.name.clone()));
+        };
+        let path = self.path_of(digest)?;
+        let leftover = path.with_file_name(&file.name);
+        if wanted && file.name.ends_with(".gc") && !path.exists() {
+            return fs::rename(&leftover, &path).map_err(io_error(&path));
+        }
+        match fs::remove_file(&leftover) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(io_error(&leftover)(error)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// One file of the artifact store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobFile {
+    /// The file name: a digest, or `.<digest>….tmp` / `.<digest>.gc` for leftovers.
+    pub name: String,
+    /// The digest it holds (or held), when the name carries one.
+    pub digest: Option<String>,
+    /// Its size.
+    pub bytes: u64,
+    /// When it was last written (or stored again).
+    pub modified: SystemTime,
+}
+
+impl BlobFile {
+    /// Whether it is a whole blob rather than a leftover of a crash.
+    pub fn is_blob(&self) -> bool {
+        !self.name.starts_with('.')
+    }
+}
+
+/// Whether something last modified at `modified` is within `grace` of now
+/// (a zero grace makes nothing young).
+pub fn is_young(modified: SystemTime, grace: Duration) -> bool {
+    !grace.is_zero()
+        && SystemTime::now()
+            .duration_since(modified)
+            .map_or(true, |age| age < grace)
+}
+
+/// Marks the blob at `path` as stored now; `false` when it is no longer
+/// there afterwards (garbage collection moved it aside), so it must be written.
+fn touch(path: &Path) -> bool {
+    let touched = File::options()
+        .write(true)
+        .open(path)
+        .and_then(|file| file.set_modified(SystemTime::now()));
+    if let Err(error) = touched {
+        tracing::warn!(path = %path.display(), %error, "could not refresh a blob's time; writing it again");
+        return false;
+    }
+    path.exists()
 }
 
 #[cfg(test)]

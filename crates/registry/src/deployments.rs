@@ -23,7 +23,7 @@ use crate::registry::{Registry, RegistryEvent, pair_key};
 use crate::store::{Batch, Tree};
 
 /// Deployments, by `tenant\0module`.
-const DEPLOYMENTS: Tree = Tree::new("deployments");
+pub(crate) const DEPLOYMENTS: Tree = Tree::new("deployments");
 
 /// Where a rollback goes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -196,6 +196,9 @@ pub enum RegistryError {
     /// The artifact store failed or a component is corrupted.
     #[error(transparent)]
     Blob(#[from] BlobError),
+    /// A backup could not be written, read or restored; nothing was changed.
+    #[error(transparent)]
+    Backup(#[from] crate::backup_format::BackupError),
     /// The database failed, or holds something unreadable.
     #[error("the registry's storage failed: {0}")]
     Storage(String),

@@ -12,7 +12,11 @@
 //! # Operations
 //!
 //! - tenants: [`Registry::create_tenant`], [`Registry::update_tenant`],
-//!   [`Registry::tenant`], [`Registry::tenants`];
+//!   [`Registry::tenant`], [`Registry::tenants`]; their lifecycle:
+//!   [`Registry::suspend_tenant`], [`Registry::resume_tenant`],
+//!   [`Registry::delete_tenant`];
+//! - clean-up: [`Registry::collect_garbage`] (unreferenced blobs and
+//!   snapshots, data of deleted tenants; a dry run only lists them);
 //! - module versions: [`Registry::publish`] (every upload check, reported
 //!   together), [`Registry::versions`], [`Registry::version`], [`Registry::component`];
 //! - deployments: [`Registry::promote`], [`Registry::rollback`],
@@ -29,6 +33,9 @@
 //!   ([`Registry::save_alert`] writes a change and its deliveries in one
 //!   batch) and the durable outbox ([`Registry::pending_deliveries`],
 //!   [`Registry::save_delivery`]);
+//! - backup schedules: [`Registry::set_backup_schedule`],
+//!   [`Registry::backup_schedules`] and [`Registry::record_backup_run`] (the
+//!   server's scheduler reports each run);
 //! - changes: [`Registry::subscribe`] tells the runtime what moved.
 //!
 //! # Invariants
@@ -51,18 +58,25 @@ mod alert_model;
 mod alert_records;
 mod alerts;
 mod audit;
+mod backup;
+mod backup_format;
+mod backup_schedules;
 pub mod blobs;
 mod canaries;
+mod capture;
 pub mod component;
 mod configs;
 mod deployments;
 mod error;
+mod gc;
 mod kv;
+mod lifecycle;
 mod model;
 mod module_data;
 mod publish;
 mod records;
 mod registry;
+mod restore;
 mod rollouts;
 pub mod store;
 mod tenants;
@@ -75,19 +89,32 @@ pub use crate::alert_model::{
 };
 pub use crate::alerts::{AlertFilter, MAX_RULE_WINDOW_SECS};
 pub use crate::audit::AuditDraft;
-pub use crate::blobs::{BlobError, BlobStore};
+pub use crate::backup::BackupSummary;
+pub use crate::backup_format::{
+    BACKUP_EXTENSION, BACKUP_FORMAT, BackupCounts, BackupError, BackupHeader, BackupManifest, BackupMember,
+    StandardRef,
+};
+pub use crate::backup_schedules::{
+    BACKUP_RUN_ACTION, BACKUP_SCHEDULER_ACTOR, BackupOutcome, BackupRun, BackupSchedule, BackupScheduleSpec,
+    MAX_BACKUP_AGE_DAYS, MAX_BACKUP_INTERVAL_SECS, MAX_BACKUP_KEEP_COUNT,
+};
+pub use crate::blobs::{BlobError, BlobFile, BlobStore};
 pub use crate::deployments::{DeploymentChange, RollbackTarget};
 pub use crate::error::{DeploymentProblem, RegistryError, UploadProblem};
-pub use crate::model::now_ms;
+pub use crate::gc::{GarbageBlob, GarbageScope, GarbageSnapshot, GcReport};
+pub use crate::lifecycle::DeletedTenant;
+pub use crate::model::Suspension;
 pub use crate::model::{
     AuditEntry, AuditOutcome, AuditPage, AuditQuery, Canary, ConfigHistory, ConfigVersion, Deployment,
     DeploymentAction, DeploymentEvent, ModuleVersion, NewRollout, NewTenant, Organisation, Role, Rollout,
     RolloutState, RolloutTenant, Tenant, TenantKind, TenantUpdate, Token,
 };
+pub use crate::model::{check_tenant_id, now_ms};
 pub use crate::module_data::{DataWrite, ModuleDataStore, StoreModuleData};
 pub use crate::publish::{PublishOutcome, Publisher, Upload};
 pub use crate::records::FORMAT as RECORD_FORMAT;
 pub use crate::registry::{Registry, RegistryConfig, RegistryEvent, SCHEMA_VERSION};
+pub use crate::restore::{RestoreReport, verify_backup};
 pub use crate::tenants::RESERVED_TENANT_PREFIX;
 pub use crate::tokens::{NewToken, TOKEN_PREFIX};
 pub use crate::usage::{DataQuota, DataUsage};

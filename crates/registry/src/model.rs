@@ -62,6 +62,19 @@ pub struct Tenant {
     pub created_at_ms: u64,
     /// When it was last changed.
     pub updated_at_ms: u64,
+    /// Set while the tenant is suspended: its data plane refuses every request, its data is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<Suspension>,
+}
+
+/// Since when and why a tenant is suspended (`Registry::suspend_tenant`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suspension {
+    /// When it was suspended (ms since the Unix epoch).
+    pub at_ms: u64,
+    /// Why, as the operator put it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// What creating a tenant takes.

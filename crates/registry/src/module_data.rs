@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::capture::{Captures, preserve};
 use crate::error::RegistryError;
 use crate::store::{Batch, Store, Tree};
 use crate::usage::{DataQuota, DataUsage};
@@ -95,7 +96,7 @@ pub trait ModuleDataStore: Send + Sync {
     fn drop_snapshot(&self, id: u64) -> Result<(), RegistryError>;
 }
 
-fn scope_prefix(tenant: &str, module: &str) -> Vec<u8> {
+pub(crate) fn scope_prefix(tenant: &str, module: &str) -> Vec<u8> {
     let mut prefix = Vec::with_capacity(tenant.len() + module.len() + 2);
     prefix.extend_from_slice(tenant.as_bytes());
     prefix.push(0);
@@ -120,6 +121,7 @@ fn snapshot_prefix(id: u64) -> [u8; 8] {
 pub struct StoreModuleData {
     store: Arc<dyn Store>,
     locks: Arc<[Mutex<()>]>,
+    captures: Arc<Captures>,
 }
 
 impl std::fmt::Debug for StoreModuleData {
@@ -135,21 +137,51 @@ impl StoreModuleData {
         Self {
             store,
             locks: locks.into(),
+            captures: Arc::default(),
         }
+    }
+
+    /// The backups' copy-on-write captures (see `capture.rs`).
+    pub(crate) fn captures(&self) -> &Captures {
+        &self.captures
+    }
+
+    /// Every scope lock, in order: while they are held no scope is between
+    /// reading and applying a write.
+    pub(crate) fn lock_all_scopes(&self) -> Vec<MutexGuard<'_, ()>> {
+        self.locks
+            .iter()
+            .map(|lock| lock.lock().unwrap_or_else(PoisonError::into_inner))
+            .collect()
     }
 
     /// The lock of the scope's usage: held while its usage is read, checked
     /// and written with its data. Hold it from [`Self::restore_into`] until
     /// the batch is applied.
     pub(crate) fn lock_scope(&self, tenant: &str, module: &str) -> MutexGuard<'_, ()> {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        (tenant, module).hash(&mut hasher);
-        let stripe = usize::try_from(hasher.finish() % LOCK_STRIPES as u64).unwrap_or(0);
         self.locks
-            .get(stripe)
+            .get(stripe_of(tenant, module))
             .unwrap_or(&self.locks[0])
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The locks of every (tenant, module) scope named, each stripe once, in
+    /// stripe order (so two callers never wait on each other in a cycle).
+    pub(crate) fn lock_scopes<'a>(
+        &self,
+        tenant: &str,
+        modules: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<MutexGuard<'_, ()>> {
+        let stripes: std::collections::BTreeSet<usize> = modules
+            .into_iter()
+            .map(|module| stripe_of(tenant, module))
+            .collect();
+        stripes
+            .into_iter()
+            .filter_map(|stripe| self.locks.get(stripe))
+            .map(|lock| lock.lock().unwrap_or_else(PoisonError::into_inner))
+            .collect()
     }
 
     /// Adds to `batch` the writes that turn the scope into snapshot `id`,
@@ -162,8 +194,13 @@ impl StoreModuleData {
         id: u64,
     ) -> Result<(), RegistryError> {
         let scope = scope_prefix(tenant, module);
+        let capture = self.captures.of(tenant);
         for entry in self.store.scan_prefix(KV, &scope)? {
-            batch.delete(KV, entry?.0);
+            let (full, value) = entry?;
+            if let Some(capture) = capture {
+                preserve(self.store.as_ref(), batch, capture, &full, Some(&value))?;
+            }
+            batch.delete(KV, full);
         }
         let mut usage = DataUsage::default();
         for entry in self.store.scan_prefix(KV_SNAPSHOTS, &snapshot_prefix(id))? {
@@ -172,6 +209,10 @@ impl StoreModuleData {
             usage.add(Some(entry_size(key.len(), value.len())));
             let mut full = scope.clone();
             full.extend_from_slice(key);
+            if let Some(capture) = capture {
+                let current = self.store.get(KV, &full)?;
+                preserve(self.store.as_ref(), batch, capture, &full, current.as_deref())?;
+            }
             batch.put(KV, full, value);
         }
         batch.put(KV_USAGE, scope, usage.encode());
@@ -222,8 +263,15 @@ impl StoreModuleData {
     }
 }
 
+/// The lock stripe of a scope.
+fn stripe_of(tenant: &str, module: &str) -> usize {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (tenant, module).hash(&mut hasher);
+    usize::try_from(hasher.finish() % LOCK_STRIPES as u64).unwrap_or(0)
+}
+
 /// What one entry counts against a quota: its key's bytes plus its value's.
-fn entry_size(key_len: usize, value_len: usize) -> u64 {
+pub(crate) fn entry_size(key_len: usize, value_len: usize) -> u64 {
     u64::try_from(key_len.saturating_add(value_len)).unwrap_or(u64::MAX)
 }
 
@@ -284,6 +332,7 @@ impl ModuleDataStore for StoreModuleData {
         }
         {
             let _scope = self.lock_scope(tenant, module);
+            let capture = self.captures.of(tenant);
             let before = self.usage_locked(tenant, module)?;
             let mut after = before;
             // Each written key's entry size as the batch leaves it so far.
@@ -302,10 +351,20 @@ impl ModuleDataStore for StoreModuleData {
                 };
                 let old_size = match sizes.get(key.as_str()) {
                     Some(size) => *size,
-                    None => self
-                        .store
-                        .get(KV, &scoped_key(tenant, module, key))?
-                        .map(|value| entry_size(key.len(), value.len())),
+                    None => {
+                        let full = scoped_key(tenant, module, key);
+                        let current = self.store.get(KV, &full)?;
+                        if let Some(capture) = capture {
+                            preserve(
+                                self.store.as_ref(),
+                                &mut batch,
+                                capture,
+                                &full,
+                                current.as_deref(),
+                            )?;
+                        }
+                        current.map(|value| entry_size(key.len(), value.len()))
+                    }
                 };
                 after.remove(old_size);
                 after.add(new_size);

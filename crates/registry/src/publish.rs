@@ -24,7 +24,7 @@ use crate::registry::{Registry, RegistryEvent, pair_key};
 use crate::store::{Batch, Tree};
 
 /// Module versions, by `module\0version`.
-const MODULES: Tree = Tree::new("modules");
+pub(crate) const MODULES: Tree = Tree::new("modules");
 
 /// Who is publishing.
 #[derive(Debug, Clone, PartialEq, Eq)]

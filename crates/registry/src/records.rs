@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::RegistryError;
 use crate::model::{
     AuditEntry, AuditOutcome, Canary, ConfigHistory, ConfigVersion, Deployment, DeploymentAction,
-    DeploymentEvent, ModuleVersion, Organisation, Role, Rollout, RolloutState, RolloutTenant, Tenant,
-    TenantKind, Token,
+    DeploymentEvent, ModuleVersion, Organisation, Role, Rollout, RolloutState, RolloutTenant, Suspension,
+    Tenant, TenantKind, Token,
 };
 
 /// The record format this build writes and reads.
@@ -89,6 +89,16 @@ pub(crate) struct StoredTenantV1 {
     features: BTreeSet<String>,
     created_at_ms: u64,
     updated_at_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    suspended: Option<StoredSuspensionV1>,
+}
+
+/// A tenant's suspension, format 1 (absent from records written before suspensions existed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StoredSuspensionV1 {
+    at_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
 }
 
 /// Organisation details, format 1.
@@ -120,6 +130,10 @@ impl Record for Tenant {
             features: self.features.clone(),
             created_at_ms: self.created_at_ms,
             updated_at_ms: self.updated_at_ms,
+            suspended: self.suspended.as_ref().map(|suspension| StoredSuspensionV1 {
+                at_ms: suspension.at_ms,
+                reason: suspension.reason.clone(),
+            }),
         }
     }
 
@@ -136,6 +150,10 @@ impl Record for Tenant {
             features: stored.features,
             created_at_ms: stored.created_at_ms,
             updated_at_ms: stored.updated_at_ms,
+            suspended: stored.suspended.map(|suspension| Suspension {
+                at_ms: suspension.at_ms,
+                reason: suspension.reason,
+            }),
         }
     }
 }

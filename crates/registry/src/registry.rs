@@ -21,12 +21,16 @@ const META: Tree = Tree::new("meta");
 pub struct RegistryConfig {
     /// The largest component accepted, in bytes.
     pub max_component_bytes: usize,
+    /// About how much of the database the on-disk store keeps in memory
+    /// (`None`: the engine's default, 1 GiB).
+    pub store_cache_bytes: Option<u64>,
 }
 
 impl Default for RegistryConfig {
     fn default() -> Self {
         Self {
             max_component_bytes: 16 * 1024 * 1024,
+            store_cache_bytes: None,
         }
     }
 }
@@ -100,7 +104,7 @@ impl Registry {
                 data_dir.display()
             ))
         })?;
-        let store = DiskStore::open(&data_dir.join("db"))?;
+        let store = DiskStore::open_with_cache(&data_dir.join("db"), config.store_cache_bytes)?;
         Self::with_store(Arc::new(store), data_dir, config)
     }
 
@@ -112,6 +116,8 @@ impl Registry {
     ) -> Result<Self, RegistryError> {
         let data_dir = data_dir.as_ref().to_path_buf();
         check_schema(store.as_ref(), &data_dir)?;
+        // No backup runs before the registry is open: what a capture holds was left by a crash.
+        crate::capture::discard(store.as_ref(), None)?;
         let blobs = BlobStore::open(data_dir.join("blobs"))?;
         let (events, _) = tokio::sync::broadcast::channel(1024);
         Ok(Self {

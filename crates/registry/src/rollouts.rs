@@ -16,7 +16,7 @@ use crate::registry::Registry;
 use crate::store::{Batch, Tree};
 
 /// Ring labels, by tenant id.
-const RINGS: Tree = Tree::new("rings");
+pub(crate) const RINGS: Tree = Tree::new("rings");
 /// Rollouts, by id (big-endian).
 const ROLLOUTS: Tree = Tree::new("rollouts");
 /// The lock key starts take (tenant ids never start with `modhost-`).

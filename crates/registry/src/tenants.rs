@@ -8,7 +8,7 @@ use crate::registry::{Registry, RegistryEvent};
 use crate::store::Tree;
 
 /// Tenants, by id.
-const TENANTS: Tree = Tree::new("tenants");
+pub(crate) const TENANTS: Tree = Tree::new("tenants");
 
 const MAX_NAME_CHARS: usize = 128;
 const MAX_FEATURES: usize = 64;
@@ -77,6 +77,7 @@ impl Registry {
             features: new.features,
             created_at_ms: now,
             updated_at_ms: now,
+            suspended: None,
         };
         let lock = self.tenant_lock(&tenant.id);
         let _guard = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

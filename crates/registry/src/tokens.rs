@@ -17,7 +17,7 @@ use crate::registry::Registry;
 use crate::store::Tree;
 
 /// Token metadata, by the SHA-256 of the secret.
-const TOKENS: Tree = Tree::new("tokens");
+pub(crate) const TOKENS: Tree = Tree::new("tokens");
 
 /// The prefix of every token.
 pub const TOKEN_PREFIX: &str = "mh_";

@@ -157,6 +157,7 @@ fn the_size_cap_is_checked_first() {
         dir.path(),
         RegistryConfig {
             max_component_bytes: 1000,
+            ..RegistryConfig::default()
         },
     )
     .expect("open");

@@ -7,7 +7,11 @@
 //! target, engine settings), so a restart or a second load deserialises
 //! instead of compiling, and an upgraded host never loads stale code. A
 //! missing, unreadable or incompatible artifact is simply compiled again.
+//! [`CompileCache::collect_stale`] removes the artifacts of other engines and
+//! of components the embedder no longer keeps (it says which are live: the
+//! runtime knows nothing about what is published).
 
+use std::collections::BTreeSet;
 use std::hash::{Hash as _, Hasher as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +26,36 @@ pub struct CacheStats {
     pub compiled: u64,
     /// Components deserialised from the cache.
     pub loaded: u64,
+}
+
+/// Why a compiled artifact is no longer needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaleReason {
+    /// Compiled by an engine with another fingerprint (an older wasmtime or other settings).
+    OtherEngine,
+    /// Its component is not among the live ones.
+    Unused,
+}
+
+impl StaleReason {
+    /// The reason's name as it travels (`other-engine`, `unused`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::OtherEngine => "other-engine",
+            Self::Unused => "unused",
+        }
+    }
+}
+
+/// A compiled artifact [`CompileCache::collect_stale`] found stale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleArtifact {
+    /// Its file name, `<sha256>-<fingerprint>.cwasm`.
+    pub file: String,
+    /// Its size.
+    pub bytes: u64,
+    /// Why it is stale.
+    pub reason: StaleReason,
 }
 
 /// Compiled components, on disk when a directory is configured.
@@ -61,6 +95,63 @@ impl CompileCache {
             compiled: self.compiled.load(Ordering::Relaxed),
             loaded: self.loaded.load(Ordering::Relaxed),
         }
+    }
+
+    /// The fingerprint of the engine's compiled code: the suffix of its artifacts' names.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Lists the artifacts compiled by another engine or for a component
+    /// whose sha256 is not in `live`, by file name, and removes them unless
+    /// `dry_run`. Files that are not artifacts (a compile's temporary file)
+    /// are left alone. A memory-only cache has nothing to list.
+    pub fn collect_stale(
+        &self,
+        live: &BTreeSet<String>,
+        dry_run: bool,
+    ) -> anyhow::Result<Vec<StaleArtifact>> {
+        let Some(dir) = &self.dir else {
+            return Ok(Vec::new());
+        };
+        let listing = |error: std::io::Error| {
+            anyhow::anyhow!("could not list the compile cache {}: {error}", dir.display())
+        };
+        let mut stale = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(listing)? {
+            let entry = entry.map_err(listing)?;
+            let file = entry.file_name().to_string_lossy().into_owned();
+            let Some((sha256, fingerprint)) =
+                file.strip_suffix(".cwasm").and_then(|stem| stem.split_once('-'))
+            else {
+                continue;
+            };
+            let reason = if fingerprint != self.fingerprint {
+                StaleReason::OtherEngine
+            } else if !live.contains(sha256) {
+                StaleReason::Unused
+            } else {
+                continue;
+            };
+            let bytes = entry.metadata().map_err(listing)?.len();
+            if !dry_run {
+                match std::fs::remove_file(entry.path()) {
+                    Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                        anyhow::bail!(
+                            "could not remove {} from the compile cache: {error}",
+                            entry.path().display()
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            stale.push(StaleArtifact { file, bytes, reason });
+        }
+        stale.sort_by(|a, b| a.file.cmp(&b.file));
+        if !dry_run && !stale.is_empty() {
+            tracing::info!(removed = stale.len(), "removed stale compiled components");
+        }
+        Ok(stale)
     }
 
     fn artifact_path(&self, dir: &Path, sha256: &str) -> PathBuf {
@@ -114,4 +205,54 @@ fn store(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let temporary = path.with_extension(format!("{}.tmp", std::process::id()));
     std::fs::write(&temporary, bytes)?;
     std::fs::rename(&temporary, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_artifacts_are_other_engines_and_unused_components_only() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let engine = Engine::default();
+        let cache = CompileCache::new(&engine, Some(dir.path().to_path_buf())).expect("cache");
+        let fingerprint = cache.fingerprint().to_owned();
+        let (live, dead) = ("a".repeat(64), "b".repeat(64));
+        let files = [
+            format!("{live}-{fingerprint}.cwasm"),
+            format!("{dead}-{fingerprint}.cwasm"),
+            format!("{live}-0123456789abcdef.cwasm"),
+            format!("{dead}-{fingerprint}.77.tmp"),
+        ];
+        for file in &files {
+            std::fs::write(dir.path().join(file), b"compiled").expect("write");
+        }
+        let live: BTreeSet<String> = [live].into();
+        // Sorted by file name: `aaa…` (another engine's) before `bbb…`.
+        let expected = vec![
+            StaleArtifact {
+                file: files[2].clone(),
+                bytes: 8,
+                reason: StaleReason::OtherEngine,
+            },
+            StaleArtifact {
+                file: files[1].clone(),
+                bytes: 8,
+                reason: StaleReason::Unused,
+            },
+        ];
+        assert_eq!(cache.collect_stale(&live, true).expect("dry run"), expected);
+        assert!(files.iter().all(|file| dir.path().join(file).exists()));
+        assert_eq!(cache.collect_stale(&live, false).expect("run"), expected);
+        assert!(!dir.path().join(&files[1]).exists() && !dir.path().join(&files[2]).exists());
+        assert!(dir.path().join(&files[0]).exists() && dir.path().join(&files[3]).exists());
+        assert!(cache.collect_stale(&live, false).expect("again").is_empty());
+        let memory_only = CompileCache::new(&engine, None).expect("cache");
+        assert!(
+            memory_only
+                .collect_stale(&live, false)
+                .expect("nothing")
+                .is_empty()
+        );
+    }
 }

@@ -63,7 +63,7 @@ mod types;
 
 pub use crate::admission::TenantLimits;
 pub use crate::bindings::{HOST_WIT_VERSIONS, WIT_PACKAGE};
-pub use crate::cache::CacheStats;
+pub use crate::cache::{CacheStats, CompileCache, StaleArtifact, StaleReason};
 pub use crate::caps::{CallInfo, CallState, Capability};
 pub use crate::cpu::CpuUsage;
 pub use crate::engine::{PoolingLimits, RuntimeConfig};

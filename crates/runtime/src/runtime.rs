@@ -163,6 +163,11 @@ impl Runtime {
         self.inner.cache.stats()
     }
 
+    /// The compile cache (for garbage collection: [`CompileCache::collect_stale`]).
+    pub fn compile_cache(&self) -> &CompileCache {
+        &self.inner.cache
+    }
+
     /// Sets what `modules.call` uses to find a tenant's active modules.
     pub fn set_resolver(&self, resolver: Arc<dyn ModuleResolver>) {
         *self

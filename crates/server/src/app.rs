@@ -28,6 +28,11 @@ pub(crate) struct App {
     pub(crate) uploads: crate::uploads::UploadSlots,
     /// Alert settings and the notification outbox's counters.
     pub(crate) alerting: modhost_alerts::Alerting,
+    /// Backups, restores and backup verifications running now (each reads or
+    /// writes a whole tenant): at most [`crate::backup_files::MAX_RUNNING`].
+    pub(crate) backup_work: tokio::sync::Semaphore,
+    /// Data-plane requests refused because their tenant is suspended, for `/metrics`.
+    pub(crate) suspended_refusals: AtomicU64,
     request_ids: AtomicU64,
     request_id_prefix: String,
 }
@@ -53,9 +58,11 @@ pub(crate) fn open(config: ServerConfig, openapi: Bytes) -> anyhow::Result<App> 
         config.data_dir.join("registry"),
         RegistryConfig {
             max_component_bytes: config.max_component_bytes,
+            store_cache_bytes: Some(config.store_cache_mb.saturating_mul(1024 * 1024)),
         },
     )?;
     ensure_operator_token(&registry, &config.data_dir)?;
+    crate::backup_files::discard_incoming(&config.backup_dir());
     let runtime_config = RuntimeConfig {
         max_memory_bytes: config.max_module_memory_mb * 1024 * 1024,
         max_timeout: Duration::from_millis(config.max_module_timeout_ms),
@@ -92,6 +99,8 @@ pub(crate) fn open(config: ServerConfig, openapi: Bytes) -> anyhow::Result<App> 
         edge: std::sync::Arc::default(),
         uploads,
         alerting,
+        backup_work: tokio::sync::Semaphore::new(crate::backup_files::MAX_RUNNING),
+        suspended_refusals: AtomicU64::new(0),
         request_ids: AtomicU64::new(0),
         request_id_prefix: format!("{:x}", started.as_secs()),
     })

@@ -15,6 +15,15 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// The data directory (registry, artifacts, compile cache).
     pub data_dir: PathBuf,
+    /// About how much of the database is kept in memory, in MiB.
+    pub store_cache_mb: u64,
+    /// Where stored tenant backups go: `<backup_dir>/<tenant>/<ms>.mhbk`
+    /// (default `<data_dir>/backups`).
+    pub backup_dir: Option<PathBuf>,
+    /// The largest backup file a restore or verify upload may be, in bytes.
+    pub max_backup_upload_bytes: u64,
+    /// How long a backup upload may take to arrive, in seconds.
+    pub backup_upload_timeout_secs: u64,
     /// The largest request body the data plane accepts, in bytes.
     pub max_request_body_bytes: usize,
     /// The largest component an upload may carry, in bytes.
@@ -98,6 +107,10 @@ impl Default for ServerConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from(".modhost"),
+            store_cache_mb: 1024,
+            backup_dir: None,
+            max_backup_upload_bytes: 8 * 1024 * 1024 * 1024,
+            backup_upload_timeout_secs: 3_600,
             max_request_body_bytes: 1024 * 1024,
             max_component_bytes: 16 * 1024 * 1024,
             max_module_memory_mb: 256,
@@ -129,6 +142,13 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
+    /// Where stored tenant backups go.
+    pub fn backup_dir(&self) -> PathBuf {
+        self.backup_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("backups"))
+    }
+
     /// The policy promotes are watched under.
     pub fn watch_policy(&self) -> modhost_deploy::WatchPolicy {
         modhost_deploy::WatchPolicy {
@@ -204,6 +224,15 @@ impl ServerConfig {
         }
         if self.body_idle_timeout_ms == 0 || self.body_read_timeout_ms == 0 {
             return Err("`body_idle_timeout_ms` and `body_read_timeout_ms` must be at least 1 ms".to_owned());
+        }
+        if self.store_cache_mb < 8 {
+            return Err(format!(
+                "`store_cache_mb` is {}; it must be at least 8",
+                self.store_cache_mb
+            ));
+        }
+        if self.backup_upload_timeout_secs == 0 {
+            return Err("`backup_upload_timeout_secs` is 0; no backup could be uploaded".to_owned());
         }
         if self.max_header_bytes < 8192 {
             return Err(format!(

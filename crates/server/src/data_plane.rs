@@ -68,6 +68,27 @@ fn call_error(error: &CallError) -> Response {
     error.into_response()
 }
 
+/// `423 tenant-suspended` when the tenant is suspended, read from the loader's
+/// table (no storage read), and counted for `/metrics`.
+fn refuse_if_suspended(app: &App, tenant: &str) -> Result<(), ApiError> {
+    if app
+        .loader
+        .tenant(tenant)
+        .is_some_and(|routes| routes.tenant.suspended.is_some())
+    {
+        app.suspended_refusals
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Err(ApiError::new(
+            StatusCode::LOCKED,
+            "tenant-suspended",
+            format!(
+                "tenant `{tenant}` is suspended, so its modules answer no requests; its data is kept, and an operator can resume it with `modhost tenant resume {tenant}`"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Serves one data-plane request.
 pub(crate) async fn handle(app: &Arc<App>, request: Request, request_id: &str) -> Response {
     match serve(app, request, request_id).await {
@@ -87,6 +108,7 @@ async fn serve(app: &Arc<App>, request: Request, request_id: &str) -> Result<Res
     let module_path = format!("/{}", segments.next().unwrap_or_default());
     let principal = check(app, &parts, Access::Invoke, Some(tenant), "data-plane.call")?;
     let principal = principal.ok_or_else(ApiError::unauthorized)?;
+    refuse_if_suspended(app, tenant)?;
     let method = request_method(&parts.method).ok_or_else(|| {
         ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -200,10 +200,34 @@ impl From<RegistryError> for ApiError {
             RegistryError::QuotaExceeded { .. } => {
                 Self::new(StatusCode::INSUFFICIENT_STORAGE, "kv-quota-exceeded", message)
             }
+            RegistryError::Backup(error) => backup_error(error, message),
             RegistryError::Blob(_) | RegistryError::Storage(_) => {
                 Self::host_failure(StatusCode::INTERNAL_SERVER_ERROR, "storage", message)
             }
         }
+    }
+}
+
+/// A refused backup or restore: what is wrong with the file, or what this host lacks.
+fn backup_error(error: modhost_registry::BackupError, message: String) -> ApiError {
+    use modhost_registry::BackupError;
+    match error {
+        BackupError::NotABackup(_) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "not-a-backup", message)
+        }
+        BackupError::Truncated => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "backup-truncated", message)
+        }
+        BackupError::Damaged(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "backup-damaged", message),
+        BackupError::NewerFormat { .. } => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "backup-newer-format", message)
+        }
+        BackupError::MissingVersions(missing) => {
+            ApiError::new(StatusCode::CONFLICT, "backup-missing-versions", message)
+                .with_problems(json!(missing))
+        }
+        BackupError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+        BackupError::Io(_) => ApiError::host_failure(StatusCode::INTERNAL_SERVER_ERROR, "storage", message),
     }
 }
 

@@ -26,6 +26,8 @@
 pub mod access;
 mod admin;
 mod app;
+mod backup_files;
+mod backup_scheduler;
 pub mod config;
 mod data_plane;
 mod denials;
@@ -173,6 +175,7 @@ async fn serve(
     let pruning = tokio::spawn(prune_audit_periodically(app.clone()));
     let rollouts = app.loader.drive_rollouts();
     let alert_tasks = app.alerting.start(&app.loader)?;
+    let backups = backup_scheduler::start(app.clone());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = edge::connection_builder(&app.config);
     let permits = Arc::new(tokio::sync::Semaphore::new(
@@ -221,6 +224,7 @@ async fn serve(
     }
     pruning.abort();
     rollouts.abort();
+    backups.abort();
     drop(alert_tasks);
     tracing::info!("shutting down: draining in-flight requests");
     drop(listener);

@@ -273,6 +273,11 @@ pub(crate) fn render(app: &App) -> String {
                 "Components loaded from the compile cache.",
                 cache.loaded,
             ),
+            (
+                "modhost_suspended_refusals",
+                "Data-plane requests refused (423) because their tenant is suspended.",
+                app.suspended_refusals.load(Ordering::Relaxed),
+            ),
         ],
         modules: runtime.module_metrics().snapshot(),
         cpu: runtime.cpu_usage(),
@@ -285,6 +290,7 @@ pub(crate) fn render(app: &App) -> String {
     };
     let mut registry = Registry::default();
     registry.register_collector(Box::new(snapshot));
+    registry.register_collector(Box::new(crate::backup_scheduler::metrics(&app.registry)));
     let mut text = String::new();
     if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &registry) {
         tracing::error!(%error, "could not encode the metrics");

@@ -1,11 +1,14 @@
 //! The commands, one module per group; each prints its result and returns a `CliError` on failure.
 
 pub mod alert;
+pub mod backup;
+pub mod backup_schedule;
 pub mod call;
 pub mod config;
 pub mod deploy;
 pub mod dev;
 pub mod develop;
+pub mod gc;
 pub mod module;
 pub mod observe;
 pub mod rollout;

@@ -121,7 +121,7 @@ pub fn upload(ctx: &Context, source: &PushSource, owner: Option<String>) -> Resu
 }
 
 /// A byte progress bar on stderr, or a hidden one.
-fn progress_bar(len: u64, visible: bool, label: &str) -> ProgressBar {
+pub(crate) fn progress_bar(len: u64, visible: bool, label: &str) -> ProgressBar {
     if !visible {
         return ProgressBar::hidden();
     }

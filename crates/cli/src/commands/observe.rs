@@ -70,6 +70,21 @@ fn describe_status(status: &Status) -> String {
         status.notifications_pending,
         status.notifications_failed
     ));
+    let backups = &status.backups;
+    if backups.scheduled > 0 {
+        out.push_str(&format!(
+            "\nbackups scheduled: {}  failing: {}",
+            backups.scheduled, backups.failing
+        ));
+    }
+    if let Some(failure) = &backups.last_failure {
+        out.push_str(&format!(
+            "  last failure: {} at {}: {}",
+            failure.tenant,
+            format_ms(failure.at_ms),
+            failure.error
+        ));
+    }
     out
 }
 
@@ -205,6 +220,15 @@ mod tests {
              \n\
              swaps: 3  fallbacks: 1\n\
              alerts firing: 2  acknowledged: 1  notifications pending: 4  given up: 0"
+        );
+        let status = json!({"routes": [], "swaps": 0, "fallbacks": 0, "compiled": 0, "compile_cache_loads": 0,
+            "alerts_firing": 0, "alerts_acknowledged": 0, "notifications_pending": 0, "notifications_failed": 0,
+            "backups": {"scheduled": 2, "failing": 1,
+                "last_failure": {"tenant": "acme", "at_ms": 0, "error": "the backup could not be stored"}}});
+        assert!(
+            describe_status(&typed(status)).ends_with(
+                "\nbackups scheduled: 2  failing: 1  last failure: acme at 1970-01-01 00:00:00: the backup could not be stored"
+            )
         );
     }
 

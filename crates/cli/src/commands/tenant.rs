@@ -1,9 +1,9 @@
-//! `modhost tenant create|list|show`.
+//! `modhost tenant create|list|show|suspend|resume|delete`.
 
-use modhost_api::{DeploymentList, NewTenant, Tenant};
+use modhost_api::{DeletedTenant, DeploymentList, NewTenant, SuspendRequest, Tenant};
 use serde_json::Value;
 
-use crate::client::{path, typed};
+use crate::client::{path, typed, with_query};
 use crate::commands::Context;
 use crate::error::CliError;
 use crate::output::{self, fields, format_ms, table};
@@ -85,6 +85,134 @@ pub fn show(ctx: &Context, id: &str) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `modhost tenant suspend|resume|delete`, flattened into `modhost tenant`
+/// (declared here so the command tree in `cli.rs` stays short).
+#[derive(Debug, clap::Subcommand)]
+pub enum Lifecycle {
+    /// Suspend a tenant (operator): its modules answer `423` until it is resumed; nothing is removed.
+    Suspend {
+        /// The tenant.
+        id: String,
+        /// Why; kept with the suspension and in the audit log.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Resume a suspended tenant (operator): its modules serve again.
+    Resume {
+        /// The tenant.
+        id: String,
+    },
+    /// Delete a tenant with its deployments, config, data, tokens, alerting
+    /// and custom modules (operator), after storing a final backup.
+    Delete {
+        /// The tenant.
+        id: String,
+        /// Delete without taking a final backup first.
+        #[arg(long)]
+        no_backup: bool,
+        /// Confirm the deletion (it cannot be undone but by restoring the final backup).
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Runs a [`Lifecycle`] command.
+pub fn lifecycle(ctx: &Context, command: Lifecycle) -> Result<(), CliError> {
+    match command {
+        Lifecycle::Suspend { id, reason } => {
+            let tenant: Tenant = ctx.client.post_as(
+                &path(&["v1", "tenants", &id, "suspend"]),
+                &SuspendRequest { reason },
+            )?;
+            ctx.show(&tenant, |tenant| {
+                format!(
+                    "suspended tenant {}: its modules answer 423 until `modhost tenant resume {}`\n{}",
+                    tenant.id,
+                    tenant.id,
+                    describe(tenant)
+                )
+            });
+        }
+        Lifecycle::Resume { id } => {
+            let tenant: Tenant = ctx
+                .client
+                .post_as(&path(&["v1", "tenants", &id, "resume"]), &Value::Null)?;
+            ctx.show(&tenant, |tenant| {
+                format!("resumed tenant {}\n{}", tenant.id, describe(tenant))
+            });
+        }
+        Lifecycle::Delete { id, no_backup, yes } => {
+            confirm_delete(&id, no_backup, yes)?;
+            let target = with_query(
+                &path(&["v1", "tenants", &id]),
+                &[("final_backup", Some((!no_backup).to_string()))],
+            );
+            let deleted: DeletedTenant = ctx.client.delete_as(&target)?;
+            ctx.show(&deleted, deleted_text);
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a delete without `--yes`, saying what it would remove.
+fn confirm_delete(id: &str, no_backup: bool, yes: bool) -> Result<(), CliError> {
+    if yes {
+        return Ok(());
+    }
+    let backup = if no_backup {
+        "without a final backup"
+    } else {
+        "after storing a final backup on the server"
+    };
+    Err(CliError::Usage(format!(
+        "deleting tenant `{id}` removes its deployments, config, data, tokens, alerting and custom modules for good ({backup}); run it again with --yes to confirm"
+    )))
+}
+
+/// What a delete removed, for people.
+fn deleted_text(deleted: &DeletedTenant) -> String {
+    let backup = match &deleted.final_backup {
+        Some(backup) => format!("{} ({})", backup.path, output::format_bytes(backup.bytes)),
+        None => "none (--no-backup)".to_owned(),
+    };
+    let mut pairs = vec![
+        ("final backup", backup),
+        ("deployments", deleted.deployments.to_string()),
+        ("configs", deleted.configs.to_string()),
+        (
+            "data",
+            format!(
+                "{} entries, {} ({} snapshots)",
+                deleted.kv_entries,
+                output::format_bytes(deleted.kv_bytes),
+                deleted.snapshots
+            ),
+        ),
+        ("tokens", deleted.tokens.to_string()),
+        (
+            "alerting",
+            format!(
+                "{} rules, {} channels, {} alerts, {} deliveries",
+                deleted.alert_rules, deleted.channels, deleted.alerts, deleted.deliveries
+            ),
+        ),
+    ];
+    if deleted.backup_schedule {
+        pairs.push(("backup schedule", "removed (stored backups stay)".to_owned()));
+    }
+    if !deleted.module_versions.is_empty() {
+        pairs.push(("custom modules", deleted.module_versions.join(", ")));
+    }
+    if !deleted.kept_module_versions.is_empty() {
+        pairs.push(("kept (in use)", deleted.kept_module_versions.join(", ")));
+    }
+    format!(
+        "deleted tenant {}; components no version uses any more go at the next `modhost gc`\n{}",
+        deleted.tenant,
+        fields(&pairs)
+    )
+}
+
 /// The tenants of a `GET /v1/tenants` answer: `{"tenants": [...]}` or a bare array.
 fn tenants(answer: &Value) -> &[Value] {
     match answer {
@@ -125,6 +253,16 @@ fn describe(tenant: &Tenant) -> String {
     }
     pairs.push(("created", format_ms(tenant.created_at_ms)));
     pairs.push(("updated", format_ms(tenant.updated_at_ms)));
+    if let Some(suspension) = &tenant.suspended {
+        let reason = suspension
+            .reason
+            .as_ref()
+            .map_or_else(String::new, |reason| format!(": {reason}"));
+        pairs.push((
+            "suspended",
+            format!("since {}{reason}", format_ms(suspension.at_ms)),
+        ));
+    }
     fields(&pairs)
 }
 
@@ -188,6 +326,52 @@ mod tests {
             describe(&typed(tenant)),
             "id:        banban\nname:      Banban\nkind:      custom\nfeatures:  beta\ncountry:   FR\n\
              created:   1970-01-01 00:00:00\nupdated:   1970-01-01 00:00:00"
+        );
+    }
+
+    #[test]
+    fn a_delete_without_yes_is_refused_saying_what_it_would_remove() {
+        let error = confirm_delete("banban", false, false).unwrap_err();
+        assert_eq!(error.exit_code(), 2);
+        assert_eq!(
+            error.render(),
+            "error: deleting tenant `banban` removes its deployments, config, data, tokens, alerting and custom modules for good (after storing a final backup on the server); run it again with --yes to confirm"
+        );
+        let error = confirm_delete("banban", true, false).unwrap_err();
+        assert!(
+            error.render().contains("(without a final backup)"),
+            "{}",
+            error.render()
+        );
+        assert!(confirm_delete("banban", true, true).is_ok());
+    }
+
+    #[test]
+    fn describes_a_suspension_and_a_deletion() {
+        let tenant = json!({
+            "id": "banban", "name": "Banban", "kind": "custom", "organisation": {}, "features": [],
+            "created_at_ms": 0, "updated_at_ms": 0, "suspended": {"at_ms": 86_400_000, "reason": "unpaid"}
+        });
+        assert!(
+            describe(&typed(tenant)).ends_with("\nsuspended:  since 1970-01-02 00:00:00: unpaid"),
+            "a suspended tenant says since when and why"
+        );
+        let deleted: DeletedTenant = typed(json!({
+            "tenant": "banban", "final_backup": {"path": "/b/banban/1.mhbk", "bytes": 2048},
+            "deployments": 2, "configs": 1, "canaries": 0, "kv_entries": 3, "kv_bytes": 33, "snapshots": 1,
+            "tokens": 2, "alert_rules": 1, "channels": 1, "alerts": 0, "deliveries": 0,
+            "module_versions": ["banban@1.0.0"]
+        }));
+        assert_eq!(
+            deleted_text(&deleted),
+            "deleted tenant banban; components no version uses any more go at the next `modhost gc`\n\
+             final backup:    /b/banban/1.mhbk (2.0 KiB)\n\
+             deployments:     2\n\
+             configs:         1\n\
+             data:            3 entries, 33 B (1 snapshots)\n\
+             tokens:          2\n\
+             alerting:        1 rules, 1 channels, 0 alerts, 0 deliveries\n\
+             custom modules:  banban@1.0.0"
         );
     }
 

@@ -28,9 +28,19 @@ fn engine_error(error: sled::Error) -> StoreError {
 }
 
 impl DiskStore {
-    /// Opens (creating) the database in the directory `path`.
+    /// Opens (creating) the database in the directory `path`, with the engine's default cache.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = sled::open(path).map_err(|error| {
+        Self::open_with_cache(path, None)
+    }
+
+    /// Opens (creating) the database in `path`, keeping at most about
+    /// `cache_bytes` of it in memory (the engine's default, 1 GiB, when `None`).
+    pub fn open_with_cache(path: &Path, cache_bytes: Option<u64>) -> Result<Self, StoreError> {
+        let mut config = sled::Config::new().path(path);
+        if let Some(cache_bytes) = cache_bytes {
+            config = config.cache_capacity(cache_bytes);
+        }
+        let db = config.open().map_err(|error| {
             StoreError(format!(
                 "could not open the database in {}: {error}; check that no other modhost uses it and that it is writable",
                 path.display()

@@ -46,6 +46,10 @@ pub(crate) fn tenant(tenant: registry::Tenant) -> api::Tenant {
         features: tenant.features,
         created_at_ms: tenant.created_at_ms,
         updated_at_ms: tenant.updated_at_ms,
+        suspended: tenant.suspended.map(|suspension| api::Suspension {
+            at_ms: suspension.at_ms,
+            reason: suspension.reason,
+        }),
     }
 }
 

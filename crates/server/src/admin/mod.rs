@@ -8,9 +8,12 @@
 
 mod alerts;
 mod audit;
+mod backup_schedules;
+mod backups;
 mod configs;
 mod convert;
 mod deployments;
+mod lifecycle;
 mod modules;
 mod observe;
 mod rollouts;
@@ -28,11 +31,14 @@ pub(crate) fn build() -> (OpenApiRouter<AppState>, Vec<AdminRoute>) {
     let routes = Routes::new();
     let routes = observe::routes(routes);
     let routes = tenants::routes(routes);
+    let routes = lifecycle::routes(routes);
     let routes = modules::routes(routes);
     let routes = deployments::routes(routes);
     let routes = configs::routes(routes);
     let routes = tokens::routes(routes);
     let routes = audit::routes(routes);
+    let routes = backups::routes(routes);
+    let routes = backup_schedules::routes(routes);
     let routes = rollouts::routes(routes);
     let routes = alerts::routes(routes);
     routes.finish()

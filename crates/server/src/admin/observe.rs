@@ -70,6 +70,18 @@ async fn status(State(app): State<AppState>) -> Json<Status> {
                 tracing::error!(tenant = %route.tenant, module = %route.module, %error, "could not read a data scope's usage");
                 modhost_registry::DataUsage::default()
             });
+            let suspended = app
+                .loader
+                .tenant(&route.tenant)
+                .is_some_and(|routes| routes.tenant.suspended.is_some());
+            let problem = if suspended {
+                Some(format!(
+                    "tenant `{}` is suspended: its requests are refused with 423",
+                    route.tenant
+                ))
+            } else {
+                route.problem
+            };
             RouteStatus {
                 data: DataUsage {
                     keys: usage.keys,
@@ -81,7 +93,7 @@ async fn status(State(app): State<AppState>) -> Json<Status> {
                 module: route.module,
                 active: route.active.to_string(),
                 serving: route.serving.map(|version| version.to_string()),
-                problem: route.problem,
+                problem,
             }
         })
         .collect();
@@ -102,5 +114,6 @@ async fn status(State(app): State<AppState>) -> Json<Status> {
         fallbacks: app.loader.fallback_count(),
         compiled: cache.compiled,
         compile_cache_loads: cache.loaded,
+        backups: crate::admin::backup_schedules::status(&app.registry),
     })
 }
