@@ -152,31 +152,6 @@ fn back_up_change_restore_and_move_a_tenant_through_the_real_binary() {
     assert_eq!(module["owner"], "banban", "{module}");
 }
 
-/// `bulk`'s data: `keys` values of `value_bytes` each (pseudo-random, so they do not compress away).
-fn bulk_writes(keys: usize, value_bytes: usize, generation: u8) -> impl Iterator<Item = Vec<DataWrite>> {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ u64::from(generation);
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let batches: Vec<Vec<DataWrite>> = (0..keys)
-        .collect::<Vec<_>>()
-        .chunks(1_000)
-        .map(|chunk| {
-            chunk
-                .iter()
-                .map(|index| DataWrite::Set {
-                    key: format!("item-{index:07}"),
-                    value: (0..value_bytes / 8).flat_map(|_| next().to_le_bytes()).collect(),
-                })
-                .collect()
-        })
-        .collect();
-    batches.into_iter()
-}
-
 fn open_registry(data: &Path) -> Registry {
     Registry::open(data.join("registry"), RegistryConfig::default()).unwrap()
 }
@@ -197,7 +172,21 @@ fn bulk_data_dir(keys: usize, value_bytes: usize) -> tempfile::TempDir {
             "operator:test",
         )
         .unwrap();
-    for writes in bulk_writes(keys, value_bytes, 1) {
+    // Pseudo-random values, so they do not compress away.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for first in (0..keys).step_by(1_000) {
+        let writes: Vec<DataWrite> = (first..keys.min(first + 1_000))
+            .map(|index| DataWrite::Set {
+                key: format!("item-{index:07}"),
+                value: (0..value_bytes / 8).flat_map(|_| next().to_le_bytes()).collect(),
+            })
+            .collect();
         registry
             .kv_apply("bulk", "store", &writes, DataQuota::UNLIMITED)
             .unwrap();
@@ -222,6 +211,23 @@ fn bulk_state(registry: &Registry) -> (usize, Option<Vec<u8>>) {
     (keys, registry.kv_get("bulk", "store", "marker").unwrap())
 }
 
+/// Turns the backed-up state into "the previous state": 5,000 keys fewer and a marker.
+fn write_previous_state(registry: &Registry) -> (usize, Option<Vec<u8>>) {
+    let writes: Vec<DataWrite> = (0..5_000)
+        .map(|index| DataWrite::Delete {
+            key: format!("item-{index:07}"),
+        })
+        .chain([DataWrite::Set {
+            key: "marker".into(),
+            value: b"previous".to_vec(),
+        }])
+        .collect();
+    registry
+        .kv_apply("bulk", "store", &writes, DataQuota::UNLIMITED)
+        .unwrap();
+    bulk_state(registry)
+}
+
 #[test]
 fn a_restore_killed_at_any_point_leaves_the_previous_state_or_the_restored_one() {
     let keys = 40_000;
@@ -233,23 +239,8 @@ fn a_restore_killed_at_any_point_leaves_the_previous_state_or_the_restored_one()
     host.ok(&["backup", "create", "bulk", "-o", file.to_str().unwrap()]);
     host.kill();
 
-    // The previous state: fewer keys and a marker, written while the server is down.
-    let previous = {
-        let registry = open_registry(&data);
-        let deletes: Vec<DataWrite> = (0..5_000)
-            .map(|index| DataWrite::Delete {
-                key: format!("item-{index:07}"),
-            })
-            .chain([DataWrite::Set {
-                key: "marker".into(),
-                value: b"previous".to_vec(),
-            }])
-            .collect();
-        registry
-            .kv_apply("bulk", "store", &deletes, DataQuota::UNLIMITED)
-            .unwrap();
-        bulk_state(&registry)
-    };
+    // The previous state, written while the server is down.
+    let previous = write_previous_state(&open_registry(&data));
     let restored_state = (keys, None);
     let (mut kept, mut replaced, mut killed_midway) = (0, 0, 0);
     for delay_ms in [150, 400, 800, 1_200, 1_800, 2_600, 3_600] {
@@ -279,21 +270,7 @@ fn a_restore_killed_at_any_point_leaves_the_previous_state_or_the_restored_one()
             );
             replaced += 1;
             // Back to the previous state for the next round.
-            drop(registry);
-            let registry = open_registry(&data);
-            let deletes: Vec<DataWrite> = (0..5_000)
-                .map(|index| DataWrite::Delete {
-                    key: format!("item-{index:07}"),
-                })
-                .chain([DataWrite::Set {
-                    key: "marker".into(),
-                    value: b"previous".to_vec(),
-                }])
-                .collect();
-            registry
-                .kv_apply("bulk", "store", &deletes, DataQuota::UNLIMITED)
-                .unwrap();
-            assert_eq!(bulk_state(&registry), previous);
+            assert_eq!(write_previous_state(&registry), previous);
         }
     }
     eprintln!(
@@ -301,15 +278,13 @@ fn a_restore_killed_at_any_point_leaves_the_previous_state_or_the_restored_one()
     );
     assert!(killed_midway >= 1, "no kill landed while a restore was running");
     assert_eq!(kept + replaced, 7);
-    let leftovers = std::fs::read_dir(data.join("backups").join(".incoming"))
-        .map(|entries| entries.count())
-        .unwrap_or(0);
-    host = host.restart();
-    let after_start = std::fs::read_dir(data.join("backups").join(".incoming"))
-        .map(|entries| entries.count())
-        .unwrap_or(0);
+    let incoming = data.join("backups").join(".incoming");
+    let count = |dir: &Path| std::fs::read_dir(dir).map(|entries| entries.count()).unwrap_or(0);
+    let leftovers = count(&incoming);
+    let host = host.restart();
     assert_eq!(
-        after_start, 0,
+        count(&incoming),
+        0,
         "a restart removes the {leftovers} half-spooled upload(s)"
     );
     drop(host);
