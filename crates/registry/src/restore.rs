@@ -165,6 +165,7 @@ impl Registry {
     fn plan_restore(&self, input: impl Read, as_id: Option<&str>) -> Result<Plan, RegistryError> {
         let mut standard: Vec<StandardRef> = Vec::new();
         let mut custom: Vec<(Vec<u8>, ModuleVersion)> = Vec::new();
+        let mut components: HashSet<String> = HashSet::new();
         let manifest = read_backup(input, |_, member| {
             match member {
                 Member::Standard(refs) => standard = refs,
@@ -176,7 +177,9 @@ impl Registry {
                         custom.push((entry.key, version));
                     }
                 }
-                Member::Blob { .. } => {}
+                Member::Blob { sha256, .. } => {
+                    components.insert(sha256.to_owned());
+                }
             }
             Ok(())
         })?;
@@ -220,6 +223,12 @@ impl Registry {
         let mut owners_checked = HashSet::new();
         for (key, version) in custom {
             let name = format!("{}@{}", version.module, version.version);
+            if key != pair_key(&version.module, &version.version.to_string()) {
+                return Err(BackupError::Damaged(format!(
+                    "the record of {name} is stored under another key"
+                ))
+                .into());
+            }
             if owners_checked.insert(version.module.clone()) {
                 for entry in self
                     .inner
@@ -250,8 +259,13 @@ impl Registry {
                     ))
                     .into());
                 }
-                None => {
+                None if components.contains(&version.sha256) => {
                     new_blobs.insert(version.sha256);
+                }
+                None => {
+                    return Err(
+                        BackupError::Damaged(format!("the component of {name} is not in the file")).into(),
+                    );
                 }
             }
         }
@@ -380,6 +394,7 @@ impl<'a> RestoredTenant<'a> {
             }
             "deployments" => {
                 let mut deployment: Deployment = decode(&value)?;
+                named(&key, &deployment.module)?;
                 deployment.tenant = target;
                 for event in &mut deployment.history {
                     if let Some(id) = event.snapshot {
@@ -397,11 +412,13 @@ impl<'a> RestoredTenant<'a> {
             }
             "canaries" => {
                 let mut canary: Canary = decode(&value)?;
+                named(&key, &canary.module)?;
                 canary.tenant = target;
                 self.batch.put(CANARIES, full, encode(&canary)?);
             }
             "alert_rules" => {
                 let mut rule: AlertRule = decode(&value)?;
+                named(&key, &rule.name)?;
                 rule.tenant = Some(target);
                 self.batch.put(RULES, full, encode(&rule)?);
             }
@@ -430,5 +447,121 @@ impl<'a> RestoredTenant<'a> {
             other => return Err(RegistryError::Storage(format!("unknown tree `{other}`"))),
         }
         Ok(())
+    }
+}
+
+/// A record keyed by a name within the tenant must be stored under that name.
+fn named(key: &[u8], name: &str) -> Result<(), RegistryError> {
+    if key == name.as_bytes() {
+        Ok(())
+    } else {
+        Err(RegistryError::Storage(format!(
+            "the record of `{name}` is stored under another key"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+
+    use super::*;
+    use crate::backup_format::{BackupHeader, BackupWriter, STANDARD_MEMBER};
+    use crate::model::{NewTenant, Organisation, TenantKind};
+    use crate::publish::{Publisher, Upload};
+
+    /// A backup of tenant `grid` owning custom module `grid-view` 1.0.0.
+    fn backup_with_a_custom_module() -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = Registry::in_memory(dir.path(), crate::RegistryConfig::default()).unwrap();
+        let new = NewTenant {
+            id: "grid".into(),
+            name: "Grid".into(),
+            kind: TenantKind::Custom,
+            organisation: Organisation::default(),
+            features: Default::default(),
+        };
+        registry.create_tenant(new, "test").unwrap();
+        let component = wat::parse_str(
+            "(component (instance $h) (export \"modhost:module/handler@1.0.0\" (instance $h))
+             (instance $l) (export \"modhost:module/lifecycle@1.0.0\" (instance $l)))",
+        )
+        .unwrap();
+        let manifest = format!(
+            "manifest_version = 1\n\n[module]\nid = \"grid-view\"\nversion = \"1.0.0\"\nkind = \"custom\"\napi = \"^1.0\"\ntitle = \"grid\"\ncapabilities = []\n\n[component]\npath = \"grid.wasm\"\nsha256 = \"{}\"\n",
+            crate::blobs::sha256_hex(&component)
+        );
+        let upload = Upload {
+            manifest_text: &manifest,
+            component: &component,
+            publisher: &Publisher::Tenant("grid".into()),
+            actor: "test",
+        };
+        registry.publish(upload).unwrap();
+        let mut bytes = Vec::new();
+        registry.backup_tenant("grid", &mut bytes).unwrap();
+        bytes
+    }
+
+    /// The same backup, rewritten with `keep` deciding which members stay.
+    fn rewritten(bytes: &[u8], mut keep: impl FnMut(&Member<'_>) -> bool) -> Vec<u8> {
+        let mut header: Option<BackupHeader> = None;
+        let mut members = Vec::new();
+        read_backup(bytes, |read, member| {
+            header = Some(read.clone());
+            if keep(&member) {
+                members.push(match member {
+                    Member::Entries(entries) => (0, entries, Vec::new(), String::new()),
+                    Member::Blob { sha256, bytes } => (1, Vec::new(), bytes, sha256.to_owned()),
+                    Member::Standard(refs) => {
+                        (2, Vec::new(), serde_json::to_vec(&refs).unwrap(), String::new())
+                    }
+                });
+            }
+            Ok(())
+        })
+        .unwrap();
+        let mut writer = BackupWriter::new(Vec::new(), header.unwrap()).unwrap();
+        for (kind, entries, bytes, sha256) in members {
+            match kind {
+                0 => entries
+                    .iter()
+                    .for_each(|entry| writer.entry(&entry.tree, &entry.key, &entry.value).unwrap()),
+                1 => writer.blob(&sha256, &bytes).unwrap(),
+                _ => writer.member(STANDARD_MEMBER, &bytes).unwrap(),
+            }
+        }
+        writer.finish().unwrap().0
+    }
+
+    fn restore_into_a_fresh_host(bytes: &[u8]) -> Result<RestoreReport, RegistryError> {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = Registry::in_memory(dir.path(), crate::RegistryConfig::default()).unwrap();
+        let report = registry.restore_tenant(|| Ok(bytes), None, "test");
+        if report.is_err() {
+            assert!(
+                registry.tenants().unwrap().is_empty(),
+                "a refused restore created nothing"
+            );
+        }
+        report
+    }
+
+    #[test]
+    fn a_whole_file_restores_on_a_fresh_host() {
+        let report = restore_into_a_fresh_host(&backup_with_a_custom_module()).unwrap();
+        assert_eq!(report.counts.module_versions, 1);
+    }
+
+    #[test]
+    fn a_custom_version_without_its_component_is_refused() {
+        let bytes = rewritten(&backup_with_a_custom_module(), |member| {
+            !matches!(member, Member::Blob { .. })
+        });
+        let error = restore_into_a_fresh_host(&bytes).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the backup is damaged: the component of grid-view@1.0.0 is not in the file; nothing was changed"
+        );
     }
 }
