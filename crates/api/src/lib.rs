@@ -44,12 +44,12 @@ pub use crate::modules::{
     ModuleKind, ModuleVersion, PublishQuery, PublishResult, PublishUpload, VersionDetail, VersionList,
     VersionsQuery,
 };
-pub use crate::observe::{DataUsage, Health, RouteStatus, Status};
+pub use crate::observe::{DataUsage, Health, Readiness, RouteStatus, Status, UnreadyRoute, UnreadyState};
 pub use crate::rollouts::{
     NewRollout, RingList, RingRequest, Rollout, RolloutList, RolloutTenant, TenantRing,
 };
 pub use crate::tenants::{
-    ContextEndpoint, ContextModule, ContextTenant, LogRecord, LogRecords, LogsQuery, NewTenant, Organisation,
-    Tenant, TenantContext, TenantKind, TenantList, TenantUpdate,
+    ContextEndpoint, ContextModule, ContextTenant, LogRecord, LogRecords, LogStreamQuery, LogsQuery,
+    NewTenant, Organisation, Tenant, TenantContext, TenantKind, TenantList, TenantUpdate,
 };
 pub use crate::tokens::{CreatedToken, NewToken, Role, Token, TokenList, TokensQuery};

@@ -3,11 +3,59 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// `GET /healthz` and `GET /readyz`: `{"status": "ok"}` / `{"status": "ready"}`.
+/// `GET /healthz`: `{"status": "ok"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Health {
-    /// `ok` or `ready`.
+    /// `ok`.
     pub status: String,
+}
+
+/// `GET /readyz`: ready when storage answers, the start-up warm-up has
+/// finished and every active route of a tenant that is not suspended
+/// serves (its active version, or an earlier one it fell back to).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Readiness {
+    /// Whether the host is ready (the answer is `200`; else `503`).
+    pub ready: bool,
+    /// `ok`, or why storage did not answer (the detail for operators only).
+    pub storage: String,
+    /// Whether the start-up warm-up is still loading the routes.
+    pub warming_up: bool,
+    /// How many routes are not ready.
+    pub not_ready_count: u64,
+    /// The routes that are not ready, at most 100: every tenant's for
+    /// operators, its own tenant's for a tenant-scoped token, none without a
+    /// token.
+    #[serde(default)]
+    pub not_ready: Vec<UnreadyRoute>,
+}
+
+/// A route that is not ready, in [`Readiness`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UnreadyRoute {
+    /// The tenant.
+    pub tenant: String,
+    /// The module.
+    pub module: String,
+    /// The active version.
+    pub version: String,
+    /// Why it is not ready.
+    pub state: UnreadyState,
+    /// Why its load failed (operators only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Why a route is not ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnreadyState {
+    /// The warm-up is loading it now.
+    Loading,
+    /// Its last load failed and no earlier version could be served.
+    Failed,
+    /// Nothing has tried to load it yet.
+    NotLoaded,
 }
 
 /// One route of the serving table.

@@ -138,15 +138,52 @@ pub struct TenantContext {
     pub permissions: BTreeSet<String>,
 }
 
-/// `GET /v1/tenants/{tenant}/logs` query.
+/// `GET /v1/tenants/{tenant}/logs` query: every filter given must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LogsQuery {
-    /// At most this many records (default 100, at most 1000); not a number means the default.
+    /// At most this many records, 1 to 1000 (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(value_type = Option<u64>)]
     #[schema(value_type = Option<u64>)]
     pub limit: Option<String>,
+    /// Only this module's records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    /// Only records of this level or a more severe one: `trace`, `debug`, `info`, `warn`, `error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// Only the records of this request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Only records at or after this time (ms since the Unix epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<u64>)]
+    #[schema(value_type = Option<u64>)]
+    pub since_ms: Option<String>,
+    /// Only records at or before this time (ms since the Unix epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<u64>)]
+    #[schema(value_type = Option<u64>)]
+    pub until_ms: Option<String>,
+    /// Only records older than this: the `next` of a previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+}
+
+/// `GET /v1/tenants/{tenant}/logs/stream` query: every filter given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogStreamQuery {
+    /// Only this module's records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    /// Only records of this level or a more severe one: `trace`, `debug`, `info`, `warn`, `error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// Only the records of this request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// One module log record.
@@ -160,7 +197,7 @@ pub struct LogRecord {
     pub version: String,
     /// The request that logged it.
     pub request_id: String,
-    /// `debug`, `info`, `warn` or `error`.
+    /// `trace`, `debug`, `info`, `warn` or `error`.
     pub level: String,
     /// The message.
     pub message: String,
@@ -171,6 +208,9 @@ pub struct LogRecord {
 /// `GET /v1/tenants/{tenant}/logs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LogRecords {
-    /// Oldest first.
+    /// The newest matching records (older than `before`, when given), listed oldest first.
     pub records: Vec<LogRecord>,
+    /// When the page is full: pass it as `before` for the older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }

@@ -163,14 +163,10 @@ pub(crate) enum Command {
     Token(TokenCommand),
     /// Call a tenant's module through the data plane and print its answer.
     Call(CallArgs),
-    /// Show a tenant's recent module log records.
-    Logs {
-        /// The tenant.
-        tenant: String,
-        /// At most this many records.
-        #[arg(long, value_name = "N")]
-        limit: Option<u32>,
-    },
+    /// Show a tenant's module log records (filtered), or follow them live with -f.
+    Logs(crate::cli_logs::LogsArgs),
+    /// Print a tenant's Prometheus metrics: its own series only.
+    Metrics(crate::cli_metrics::MetricsArgs),
     /// Show the audit log.
     Audit(AuditArgs),
     /// Tenant backups: scheduled backups and the backups stored on the host.

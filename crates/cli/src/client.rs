@@ -205,6 +205,32 @@ impl Client {
             .map_err(|error| CliError::failed(format!("downloading {url} failed: {error}")))
     }
 
+    /// GETs `path` as a stream of server-sent events and returns its lines
+    /// as they arrive (without their line ends); the iterator ends when the
+    /// server closes the stream. An answer other than 2xx is decoded as an error.
+    pub fn stream_lines(
+        &self,
+        path: &str,
+    ) -> Result<impl Iterator<Item = Result<String, CliError>> + use<>, CliError> {
+        use std::io::BufRead as _;
+        let url = self.url(path);
+        let builder = self.request("GET", &url).header("accept", "text/event-stream");
+        let response = self
+            .agent
+            .run(self.build(&url, builder, ())?)
+            .map_err(|error| self.transport_error(&url, error))?;
+        if !response.status().is_success() {
+            let response = self.read(&url, response)?;
+            self.decode(&url, response)?;
+            return Err(CliError::failed(format!("{url} did not open a stream")));
+        }
+        let reader = std::io::BufReader::new(response.into_body().into_reader());
+        Ok(reader.lines().map(move |line| {
+            line.map(|line| line.trim_end_matches('\r').to_owned())
+                .map_err(|error| CliError::failed(format!("reading the stream from {url} failed: {error}")))
+        }))
+    }
+
     /// Sends any request and returns the answer whatever its status: the data plane.
     pub fn raw(
         &self,

@@ -8,6 +8,8 @@
 mod args;
 mod cli;
 mod cli_backup;
+mod cli_logs;
+mod cli_metrics;
 mod client;
 mod commands;
 mod error;
@@ -144,6 +146,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             config_version,
         }) => commands::config::rollback(&ctx, &tenant, &module, config_version),
         Command::Status => commands::observe::status(&ctx),
+        Command::Metrics(args) => commands::metrics::metrics(&ctx, &args.tenant),
         Command::Token(TokenCommand::Create {
             name,
             role,
@@ -163,7 +166,18 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 headers: call.headers,
             },
         ),
-        Command::Logs { tenant, limit } => commands::observe::logs(&ctx, &tenant, limit),
+        Command::Logs(args) => commands::logs::logs(
+            &ctx,
+            &args.tenant,
+            &commands::logs::LogsFilter {
+                module: args.module,
+                level: args.level,
+                request_id: args.request_id,
+                since_secs: args.since,
+                limit: args.limit,
+                follow: args.follow,
+            },
+        ),
         Command::Audit(audit) => commands::observe::audit(
             &ctx,
             &commands::observe::AuditFilter {

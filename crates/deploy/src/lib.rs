@@ -9,7 +9,9 @@
 //!
 //! - **Lazy and warm.** A route's version is compiled (or loaded from the
 //!   compile cache) and self-tested on first use, then kept; versions are
-//!   shared by every tenant that runs them.
+//!   shared by every tenant that runs them. The server warms every route up
+//!   in the background at start (`warm.rs`, [`Loader::warm_up`]), and
+//!   [`Loader::unready_routes`] says which are not ready yet.
 //! - **Prepare, then swap.** `promote` and `rollback` make the target ready
 //!   first (promote also runs the manifest's smoke tests on a scratch store);
 //!   only then does the registry move the pointer (durably) and the loader
@@ -52,6 +54,7 @@ mod moves;
 mod rollout;
 mod smoke;
 mod table;
+mod warm;
 mod watch;
 mod watching;
 
@@ -62,4 +65,5 @@ pub use crate::health::{CallHealth, HealthStats};
 pub use crate::loader::Loader;
 pub use crate::smoke::{error_code_status, module_error_reply, run_smoke_tests};
 pub use crate::table::{Route, RouteStatus, Serving, TenantRoutes};
+pub use crate::warm::{UnreadyRoute, UnreadyState, WARM_EVERY, WarmUp};
 pub use crate::watch::{Watch, WatchPolicy, WatchState};

@@ -43,6 +43,11 @@ impl Registry {
         self.inner.data.usages()
     }
 
+    /// `tenant`'s scopes' recorded usage, as (tenant, module, usage).
+    pub fn kv_usages_of(&self, tenant: &str) -> Result<Vec<(String, String, DataUsage)>, RegistryError> {
+        self.inner.data.usages_of(tenant)
+    }
+
     /// Stores `value` under `key`, durably, with no quota (an operator's write).
     pub fn kv_set(&self, tenant: &str, module: &str, key: &str, value: &[u8]) -> Result<(), RegistryError> {
         let write = DataWrite::Set {

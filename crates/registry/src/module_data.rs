@@ -244,8 +244,19 @@ impl StoreModuleData {
 
     /// Every scope's recorded usage, as (tenant, module, usage).
     pub fn usages(&self) -> Result<Vec<(String, String, DataUsage)>, RegistryError> {
+        self.usages_under(&[])
+    }
+
+    /// `tenant`'s scopes' recorded usage, as (tenant, module, usage).
+    pub fn usages_of(&self, tenant: &str) -> Result<Vec<(String, String, DataUsage)>, RegistryError> {
+        let mut prefix = tenant.as_bytes().to_vec();
+        prefix.push(0);
+        self.usages_under(&prefix)
+    }
+
+    fn usages_under(&self, prefix: &[u8]) -> Result<Vec<(String, String, DataUsage)>, RegistryError> {
         let mut usages = Vec::new();
-        for entry in self.store.scan_prefix(KV_USAGE, &[])? {
+        for entry in self.store.scan_prefix(KV_USAGE, prefix)? {
             let (scope, record) = entry?;
             let mut parts = scope.split(|byte| *byte == 0);
             let (Some(tenant), Some(module), Some(usage)) =

@@ -1,11 +1,13 @@
-//! Module log records: forwarded to `tracing` and kept in a bounded per-tenant buffer.
+//! Module log records: forwarded to `tracing` and kept in a bounded per-tenant buffer, or handed to a sink.
 //!
 //! Operators and tenant admins read a tenant's recent records through the
 //! server; the buffer keeps the newest [`LogBuffer::PER_TENANT`] records per
-//! tenant so a chatty module cannot grow the host's memory.
+//! tenant so a chatty module cannot grow the host's memory. An embedder that
+//! keeps records itself (the server's durable log store) installs a
+//! [`LogSink`] with [`LogBuffer::set_sink`]; records then go to the sink only.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 /// The severity of a record, mirroring the WIT `log.level`.
@@ -79,10 +81,29 @@ pub fn truncate(mut text: String, max: usize) -> String {
     text
 }
 
+/// Where records go when the embedder keeps them itself.
+///
+/// [`LogSink::append`] is called on the guest's call path, inside a host
+/// function: it must never block (hand the record on, or drop and count it).
+pub trait LogSink: Send + Sync + 'static {
+    /// Takes one record.
+    fn append(&self, record: LogRecord);
+}
+
 /// The per-tenant buffers of recent records.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct LogBuffer {
     tenants: Mutex<HashMap<String, VecDeque<LogRecord>>>,
+    sink: OnceLock<Arc<dyn LogSink>>,
+}
+
+impl std::fmt::Debug for LogBuffer {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("LogBuffer")
+            .field("sink", &self.sink.get().is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl LogBuffer {
@@ -94,9 +115,20 @@ impl LogBuffer {
         Self::default()
     }
 
-    /// Emits `record` to `tracing` and keeps it in its tenant's buffer.
+    /// Sends every record from now on to `sink` instead of the buffer.
+    /// Only the first sink installed is kept; `false` if one was already.
+    pub fn set_sink(&self, sink: Arc<dyn LogSink>) -> bool {
+        self.sink.set(sink).is_ok()
+    }
+
+    /// Emits `record` to `tracing` and keeps it in its tenant's buffer (or
+    /// hands it to the sink, when one is installed).
     pub fn push(&self, record: LogRecord) {
         emit_tracing(&record);
+        if let Some(sink) = self.sink.get() {
+            sink.append(record);
+            return;
+        }
         let mut tenants = self
             .tenants
             .lock()
@@ -108,7 +140,7 @@ impl LogBuffer {
         buffer.push_back(record);
     }
 
-    /// The newest `limit` records of `tenant`, oldest first.
+    /// The newest `limit` records of `tenant`, oldest first (none once a sink is installed).
     pub fn recent(&self, tenant: &str, limit: usize) -> Vec<LogRecord> {
         let tenants = self
             .tenants

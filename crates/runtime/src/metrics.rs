@@ -186,12 +186,22 @@ impl ModuleMetrics {
 
     /// A copy of every series, sorted by tenant and module.
     pub fn snapshot(&self) -> Vec<ModuleSeriesSnapshot> {
+        self.snapshot_where(|_| true)
+    }
+
+    /// A copy of `tenant`'s series only, sorted by module.
+    pub fn snapshot_of(&self, tenant: &str) -> Vec<ModuleSeriesSnapshot> {
+        self.snapshot_where(|owner| owner == tenant)
+    }
+
+    fn snapshot_where(&self, tenant: impl Fn(&str) -> bool) -> Vec<ModuleSeriesSnapshot> {
         let modules = self
             .modules
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut snapshot: Vec<_> = modules
             .iter()
+            .filter(|((owner, _), _)| tenant(owner))
             .map(|((tenant, module), series)| ModuleSeriesSnapshot {
                 tenant: tenant.clone(),
                 module: module.clone(),
@@ -239,6 +249,27 @@ mod tests {
                 ("stock", SeriesValue::Gauge(7.0))
             ]
         );
+    }
+
+    #[test]
+    fn a_tenants_snapshot_holds_only_its_modules() {
+        let metrics = ModuleMetrics::new();
+        for (tenant, module) in [("acme", "b"), ("acme", "a"), ("acmex", "a"), ("globex", "a")] {
+            metrics.counter(tenant, module, "hits", 1, vec![]).expect("ok");
+        }
+        let owners: Vec<_> = metrics
+            .snapshot_of("acme")
+            .into_iter()
+            .map(|module| (module.tenant, module.module))
+            .collect();
+        assert_eq!(
+            owners,
+            [
+                ("acme".to_owned(), "a".to_owned()),
+                ("acme".to_owned(), "b".to_owned())
+            ]
+        );
+        assert_eq!(metrics.snapshot().len(), 4);
     }
 
     #[test]

@@ -80,6 +80,19 @@ impl RequestMetrics {
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect()
     }
+
+    /// A copy of `tenant`'s series only, sorted by module.
+    pub fn snapshot_of(&self, tenant: &str) -> Vec<((String, String), RequestSeries)> {
+        let series = self
+            .series
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        series
+            .range((tenant.to_owned(), String::new())..)
+            .take_while(|((owner, _), _)| owner == tenant)
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -98,5 +111,32 @@ mod tests {
         assert_eq!(series.latency_buckets[13], 1, "10 s is past the 5 s bucket");
         assert_eq!(series.latency_buckets[14], 2, "+Inf counts everything");
         assert_eq!((series.count, series.fuel_used), (2, 15));
+    }
+
+    #[test]
+    fn a_tenants_snapshot_holds_only_its_series() {
+        let metrics = RequestMetrics::default();
+        for (tenant, module) in [
+            ("acme", "b"),
+            ("acme", "a"),
+            ("ac", "a"),
+            ("acmex", "a"),
+            ("b", "a"),
+        ] {
+            metrics.observe(tenant, module, "ok", Duration::from_millis(1), 1);
+        }
+        let keys: Vec<_> = metrics
+            .snapshot_of("acme")
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("acme".to_owned(), "a".to_owned()),
+                ("acme".to_owned(), "b".to_owned())
+            ]
+        );
+        assert!(metrics.snapshot_of("nobody").is_empty());
     }
 }

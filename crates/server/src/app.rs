@@ -33,6 +33,10 @@ pub(crate) struct App {
     pub(crate) backup_work: tokio::sync::Semaphore,
     /// Data-plane requests refused because their tenant is suspended, for `/metrics`.
     pub(crate) suspended_refusals: AtomicU64,
+    /// Module log records on disk: retention, queries, live streams.
+    pub(crate) module_logs: crate::module_logs::ModuleLogs,
+    /// The start-up warm-up of every route (`serve` starts it), for `/readyz`.
+    pub(crate) warm_up: modhost_deploy::WarmUp,
     request_ids: AtomicU64,
     request_id_prefix: String,
 }
@@ -78,6 +82,14 @@ pub(crate) fn open(config: ServerConfig, openapi: Bytes) -> anyhow::Result<App> 
         runtime_config,
         std::sync::Arc::new(RegistryKvStore(registry.clone())),
     )?;
+    let module_logs = crate::module_logs::ModuleLogs::open(
+        config.data_dir.join("logs"),
+        crate::module_logs::Limits::new(
+            config.module_logs_max_bytes_per_tenant,
+            Duration::from_secs(config.module_logs_max_age_days.saturating_mul(86_400)),
+        ),
+    )?;
+    runtime.logs().set_sink(module_logs.sink());
     for (tenant, overrides) in &config.tenant_limits {
         runtime.set_tenant_limits(tenant, Some(config.limits_of(overrides)))?;
     }
@@ -101,6 +113,8 @@ pub(crate) fn open(config: ServerConfig, openapi: Bytes) -> anyhow::Result<App> 
         alerting,
         backup_work: tokio::sync::Semaphore::new(crate::backup_files::MAX_RUNNING),
         suspended_refusals: AtomicU64::new(0),
+        module_logs,
+        warm_up: modhost_deploy::WarmUp::new(),
         request_ids: AtomicU64::new(0),
         request_id_prefix: format!("{:x}", started.as_secs()),
     })

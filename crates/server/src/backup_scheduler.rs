@@ -236,6 +236,20 @@ pub(crate) fn metrics(registry: &Registry) -> BackupMetrics {
     BackupMetrics { schedules }
 }
 
+/// `tenant`'s schedule's figures only (none if it has none or it cannot be read; logged).
+pub(crate) fn metrics_of(registry: &Registry, tenant: &str) -> BackupMetrics {
+    let schedules = registry
+        .backup_schedule(tenant)
+        .unwrap_or_else(|error| {
+            tracing::error!(tenant, %error, "could not read the tenant's backup schedule");
+            None
+        })
+        .into_iter()
+        .map(|schedule| (schedule.tenant, schedule.failures, schedule.last_success_at_ms))
+        .collect();
+    BackupMetrics { schedules }
+}
+
 impl Collector for BackupMetrics {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let tenant = |tenant: &str| vec![("tenant".to_owned(), tenant.to_owned())];

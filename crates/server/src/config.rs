@@ -63,6 +63,11 @@ pub struct ServerConfig {
     pub audit_max_entries: u64,
     /// The oldest audit entries kept, in days.
     pub audit_max_age_days: u64,
+    /// The most bytes of module log records kept per tenant (at least 65536);
+    /// past it the tenant's oldest records are deleted.
+    pub module_logs_max_bytes_per_tenant: u64,
+    /// The oldest module log records kept, in days (1 to 3650).
+    pub module_logs_max_age_days: u64,
     /// How long a promoted version is watched against the previous one, in
     /// seconds (`0`: promotes are not watched); a breach rolls it back.
     pub watch_window_secs: u64,
@@ -132,6 +137,8 @@ impl Default for ServerConfig {
             watch_p99_factor: 3.0,
             audit_max_entries: 1_000_000,
             audit_max_age_days: 365,
+            module_logs_max_bytes_per_tenant: 64 * 1024 * 1024,
+            module_logs_max_age_days: 7,
             max_concurrent_calls_per_tenant: TenantLimits::default().max_concurrent_calls,
             max_queued_calls_per_tenant: TenantLimits::default().max_queued_calls,
             max_cpu_percent_per_tenant: TenantLimits::default().max_cpu_percent,
@@ -241,6 +248,18 @@ impl ServerConfig {
             ));
         }
         self.alerts.check()?;
+        if self.module_logs_max_bytes_per_tenant < 64 * 1024 {
+            return Err(format!(
+                "`module_logs_max_bytes_per_tenant` is {}; it must be at least 65536",
+                self.module_logs_max_bytes_per_tenant
+            ));
+        }
+        if !(1..=3650).contains(&self.module_logs_max_age_days) {
+            return Err(format!(
+                "`module_logs_max_age_days` is {}; it must be between 1 and 3650",
+                self.module_logs_max_age_days
+            ));
+        }
         if self.max_headers == 0 {
             return Err("`max_headers` is 0; a request needs at least a `host` header".to_owned());
         }
@@ -357,6 +376,14 @@ mod tests {
             (
                 "max_headers = 0\n",
                 "`max_headers` is 0; a request needs at least a `host` header",
+            ),
+            (
+                "module_logs_max_bytes_per_tenant = 1000\n",
+                "`module_logs_max_bytes_per_tenant` is 1000; it must be at least 65536",
+            ),
+            (
+                "module_logs_max_age_days = 0\n",
+                "`module_logs_max_age_days` is 0; it must be between 1 and 3650",
             ),
         ] {
             let error = load_text(text).expect_err(text);

@@ -36,6 +36,7 @@ mod error;
 mod extract;
 mod guest_response;
 mod metrics;
+mod module_logs;
 pub mod openapi;
 mod text;
 mod uploads;
@@ -120,6 +121,9 @@ async fn fallback(State(app): State<Arc<App>>, request: Request) -> Response {
     ApiError::not_found(format!("no route {} {}", request.method(), request.uri().path())).into_response()
 }
 
+/// How many routes the start-up warm-up compiles at once (compiling is CPU-heavy).
+const WARM_UP_CONCURRENCY: usize = 2;
+
 /// How often the audit log is pruned to `audit_max_entries` and `audit_max_age_days`.
 const AUDIT_PRUNE_EVERY: Duration = Duration::from_secs(600);
 
@@ -176,6 +180,8 @@ async fn serve(
     let rollouts = app.loader.drive_rollouts();
     let alert_tasks = app.alerting.start(&app.loader)?;
     let backups = backup_scheduler::start(app.clone());
+    // In the background: serving starts at once; `/readyz` waits for it.
+    let warm_up = app.loader.warm_up(&app.warm_up, WARM_UP_CONCURRENCY);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = edge::connection_builder(&app.config);
     let permits = Arc::new(tokio::sync::Semaphore::new(
@@ -225,7 +231,9 @@ async fn serve(
     pruning.abort();
     rollouts.abort();
     backups.abort();
+    warm_up.abort();
     drop(alert_tasks);
+    app.module_logs.close_streams();
     tracing::info!("shutting down: draining in-flight requests");
     drop(listener);
     let grace = Duration::from_millis(app.config.shutdown_grace_ms);

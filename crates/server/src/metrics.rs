@@ -4,6 +4,11 @@
 //! snapshot of them on every scrape. Module-defined series keep their names,
 //! `modhost_module_<name>{tenant,module,…tags}`: gauges as gauges, counters
 //! as `unknown` so no `_total` is appended to a name the module chose.
+//!
+//! [`render_tenant`] is one tenant's view (`/v1/tenants/{tenant}/metrics`):
+//! the same families, holding only the series labelled with that tenant,
+//! taken from the runtime and the registry already filtered (no other
+//! tenant's numbers are copied), and none of the host-wide figures.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -30,15 +35,53 @@ type Labels = Vec<(String, String)>;
 #[derive(Debug)]
 struct Snapshot {
     requests: Vec<((String, String), RequestSeries)>,
-    totals: Vec<(&'static str, &'static str, u64)>,
     modules: Vec<ModuleSeriesSnapshot>,
     cpu: Vec<(String, CpuUsage)>,
     /// (tenant, module, usage) of every data scope with a usage record.
     kv: Vec<(String, String, DataUsage)>,
+    /// The figures of the whole host (none in one tenant's view).
+    host: Option<HostFigures>,
+}
+
+/// What no single tenant owns.
+#[derive(Debug)]
+struct HostFigures {
+    totals: Vec<(&'static str, &'static str, u64)>,
     connections_open: u64,
     denials: [(&'static str, u64); 2],
     /// Open alerts by state, and notifications waiting in the outbox.
     alerting: [(&'static str, &'static str, u64); 3],
+}
+
+impl HostFigures {
+    fn encode(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(
+            "modhost_denials",
+            "Requests refused for want of a valid token (unauthenticated) or of access (forbidden).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (reason, count) in &self.denials {
+            let labels = vec![("reason".to_owned(), (*reason).to_owned())];
+            ConstCounter::new(*count).encode(family.encode_family(&labels)?)?;
+        }
+        let open = ConstGauge::new(i64::try_from(self.connections_open).unwrap_or(i64::MAX));
+        open.encode(encoder.encode_descriptor(
+            "modhost_connections_open",
+            "HTTP connections open now.",
+            None,
+            MetricType::Gauge,
+        )?)?;
+        for (name, help, value) in &self.alerting {
+            let gauge = ConstGauge::new(i64::try_from(*value).unwrap_or(i64::MAX));
+            gauge.encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)?;
+        }
+        for (name, help, value) in &self.totals {
+            let counter = ConstCounter::new(*value);
+            counter.encode(encoder.encode_descriptor(name, help, None, MetricType::Counter)?)?;
+        }
+        Ok(())
+    }
 }
 
 /// Reads one figure of a data scope's usage.
@@ -141,30 +184,8 @@ impl Collector for Snapshot {
                     .encode_gauge(&i64::try_from(value(usage)).unwrap_or(i64::MAX))?;
             }
         }
-        let mut family = encoder.encode_descriptor(
-            "modhost_denials",
-            "Requests refused for want of a valid token (unauthenticated) or of access (forbidden).",
-            None,
-            MetricType::Counter,
-        )?;
-        for (reason, count) in &self.denials {
-            let labels = vec![("reason".to_owned(), (*reason).to_owned())];
-            ConstCounter::new(*count).encode(family.encode_family(&labels)?)?;
-        }
-        let open = ConstGauge::new(i64::try_from(self.connections_open).unwrap_or(i64::MAX));
-        open.encode(encoder.encode_descriptor(
-            "modhost_connections_open",
-            "HTTP connections open now.",
-            None,
-            MetricType::Gauge,
-        )?)?;
-        for (name, help, value) in &self.alerting {
-            let gauge = ConstGauge::new(i64::try_from(*value).unwrap_or(i64::MAX));
-            gauge.encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)?;
-        }
-        for (name, help, value) in &self.totals {
-            let counter = ConstCounter::new(*value);
-            counter.encode(encoder.encode_descriptor(name, help, None, MetricType::Counter)?)?;
+        if let Some(host) = &self.host {
+            host.encode(&mut encoder)?;
         }
         let mut families: BTreeMap<String, Vec<(Labels, &SeriesValue)>> = BTreeMap::new();
         for module_series in &self.modules {
@@ -207,7 +228,7 @@ pub(crate) fn render(app: &App) -> String {
         Vec::new()
     });
     let in_state = |state| open.iter().filter(|alert| alert.state == state).count() as u64;
-    let snapshot = Snapshot {
+    let host = HostFigures {
         alerting: [
             (
                 "modhost_alerts_firing",
@@ -225,7 +246,6 @@ pub(crate) fn render(app: &App) -> String {
                 outbox.pending.load(Ordering::Relaxed),
             ),
         ],
-        requests: runtime.request_metrics().snapshot(),
         totals: vec![
             (
                 "modhost_swaps",
@@ -279,20 +299,51 @@ pub(crate) fn render(app: &App) -> String {
                 app.suspended_refusals.load(Ordering::Relaxed),
             ),
         ],
-        modules: runtime.module_metrics().snapshot(),
-        cpu: runtime.cpu_usage(),
         connections_open: app.edge.open(),
         denials: app.denials.counts(),
+    };
+    let snapshot = Snapshot {
+        requests: runtime.request_metrics().snapshot(),
+        modules: runtime.module_metrics().snapshot(),
+        cpu: runtime.cpu_usage(),
         kv: app.registry.kv_usages().unwrap_or_else(|error| {
             tracing::error!(%error, "could not read the data scopes' usage");
             Vec::new()
         }),
+        host: Some(host),
     };
     let mut registry = Registry::default();
     registry.register_collector(Box::new(snapshot));
     registry.register_collector(Box::new(crate::backup_scheduler::metrics(&app.registry)));
+    registry.register_collector(Box::new(app.module_logs.metrics()));
+    encode(&registry)
+}
+
+/// One tenant's view: the series labelled with `tenant` only, nothing host-wide.
+pub(crate) fn render_tenant(app: &App, tenant: &str) -> String {
+    let runtime = app.runtime();
+    let mut cpu = runtime.cpu_usage();
+    cpu.retain(|(owner, _)| owner == tenant);
+    let snapshot = Snapshot {
+        requests: runtime.request_metrics().snapshot_of(tenant),
+        modules: runtime.module_metrics().snapshot_of(tenant),
+        cpu,
+        kv: app.registry.kv_usages_of(tenant).unwrap_or_else(|error| {
+            tracing::error!(tenant, %error, "could not read the tenant's data scopes' usage");
+            Vec::new()
+        }),
+        host: None,
+    };
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(snapshot));
+    let backups = crate::backup_scheduler::metrics_of(&app.registry, tenant);
+    registry.register_collector(Box::new(backups));
+    encode(&registry)
+}
+
+fn encode(registry: &Registry) -> String {
     let mut text = String::new();
-    if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &registry) {
+    if let Err(error) = prometheus_client::encoding::text::encode(&mut text, registry) {
         tracing::error!(%error, "could not encode the metrics");
     }
     text

@@ -233,6 +233,7 @@ fn authorization_matrix_every_route_role_and_tenant() {
             &[Who::Admin, Who::Viewer],
         ),
         ("GET", "/v1/tenants/{t}/alerts", None, &[Who::Admin, Who::Viewer]),
+        ("GET", "/v1/tenants/{t}/metrics", None, &[Who::Admin, Who::Viewer]),
         (
             "GET",
             "/v1/tenants/{t}/deliveries",

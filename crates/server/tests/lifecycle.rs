@@ -298,6 +298,20 @@ fn deleting_a_tenant_removes_it_and_its_tokens_and_leaves_its_neighbour_alone() 
         assert_eq!((status, body["visits"].as_u64()), (200, Some(1)), "{body}");
     }
     let banban_before = server.get("/v1/tenants/banban/deployments", Some(&operator));
+    // Each tenant's module stores a note (a second data entry) and logs a
+    // line, kept on disk per tenant.
+    let logs = server.data_dir().join("logs");
+    for tenant in ["acme", "banban"] {
+        let note = json!({"text": "kept until the tenant goes"});
+        let path = format!("/t/{tenant}/template/notes/n1");
+        let (status, body) = server.request("PUT", &path, Some(&operator), Some(&note));
+        assert_eq!(status, 200, "{body}");
+        let query = format!("/v1/tenants/{tenant}/logs?module=template");
+        let (status, body) = server.get(&query, Some(&operator));
+        assert_eq!(status, 200, "{body}");
+        assert!(!body["records"].as_array().unwrap().is_empty(), "{body}");
+        assert!(logs.join(tenant).is_dir());
+    }
 
     let (status, body) = server.request(
         "DELETE",
@@ -314,7 +328,7 @@ fn deleting_a_tenant_removes_it_and_its_tokens_and_leaves_its_neighbour_alone() 
             &body["tokens"],
             body.get("final_backup")
         ),
-        (&json!("acme"), &json!(1), &json!(1), &json!(1), None)
+        (&json!("acme"), &json!(1), &json!(2), &json!(1), None)
     );
     let (status, body) = server.get("/v1/tenants/acme", Some(&operator));
     assert_eq!(
@@ -342,6 +356,8 @@ fn deleting_a_tenant_removes_it_and_its_tokens_and_leaves_its_neighbour_alone() 
     );
     let (_, tenants) = server.get("/v1/tenants", Some(&operator));
     assert_eq!(tenants["tenants"].as_array().unwrap().len(), 1);
+    assert!(!logs.join("acme").exists(), "acme's module logs went with it");
+    assert!(logs.join("banban").is_dir(), "banban's module logs stay");
 
     // The same id starts afresh: no data, no deployments.
     add_tenant(&server, "acme");

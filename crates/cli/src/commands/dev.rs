@@ -123,7 +123,7 @@ fn fingerprint(dir: &Path) -> Fingerprint {
 fn print_new_logs(ctx: &Context, module: &str, tenant: &str, after_ms: u64) -> u64 {
     let Ok(answer) = ctx.client.get_as::<LogRecords>(&with_query(
         &path(&["v1", "tenants", tenant, "logs"]),
-        &[("limit", Some("200".into()))],
+        &[("module", Some(module.to_owned())), ("limit", Some("200".into()))],
     )) else {
         return after_ms;
     };

@@ -9,6 +9,8 @@ pub mod deploy;
 pub mod dev;
 pub mod develop;
 pub mod gc;
+pub mod logs;
+pub mod metrics;
 pub mod module;
 pub mod observe;
 pub mod rollout;

@@ -1,8 +1,8 @@
-//! `modhost status|logs|audit`: what is serving, what modules logged, who did what.
+//! `modhost status|audit`: what is serving, who did what (`modhost logs` is `logs.rs`).
 
-use modhost_api::{AuditList, AuditOutcome, DataUsage, LogRecords, Status};
+use modhost_api::{AuditList, AuditOutcome, DataUsage, Status};
 
-use crate::client::{path, with_query};
+use crate::client::with_query;
 use crate::commands::Context;
 use crate::error::CliError;
 use crate::output::{format_ms, table};
@@ -86,40 +86,6 @@ fn describe_status(status: &Status) -> String {
         ));
     }
     out
-}
-
-/// `GET /v1/tenants/{tenant}/logs[?limit=]`.
-pub fn logs(ctx: &Context, tenant: &str, limit: Option<u32>) -> Result<(), CliError> {
-    let answer: LogRecords = ctx.client.get_as(&with_query(
-        &path(&["v1", "tenants", tenant, "logs"]),
-        &[("limit", limit.map(|limit| limit.to_string()))],
-    ))?;
-    ctx.show(&answer, describe_logs);
-    Ok(())
-}
-
-fn describe_logs(answer: &LogRecords) -> String {
-    let records = &answer.records;
-    if records.is_empty() {
-        return "no log records".into();
-    }
-    let rows = records
-        .iter()
-        .map(|record| {
-            let mut message = record.message.clone();
-            for (key, value) in &record.fields {
-                message.push_str(&format!(" {key}={value}"));
-            }
-            vec![
-                format_ms(record.time_ms),
-                record.level.clone(),
-                format!("{}@{}", record.module, record.version),
-                record.request_id.clone(),
-                message,
-            ]
-        })
-        .collect();
-    table(&["time", "level", "module", "request", "message"], rows)
 }
 
 /// The filters of `GET /v1/audit`.
@@ -229,17 +195,6 @@ mod tests {
             describe_status(&typed(status)).ends_with(
                 "\nbackups scheduled: 2  failing: 1  last failure: acme at 1970-01-01 00:00:00: the backup could not be stored"
             )
-        );
-    }
-
-    #[test]
-    fn log_records_with_fields() {
-        let answer = json!({"records": [{"time_ms": 0, "module": "inventory", "version": "1.1.0",
-            "request_id": "r1", "level": "info", "message": "stock low", "fields": {"sku": "TS-01", "left": "2"}}]});
-        assert_eq!(
-            describe_logs(&typed(answer)),
-            "TIME                 LEVEL  MODULE           REQUEST  MESSAGE\n\
-             1970-01-01 00:00:00  info   inventory@1.1.0  r1       stock low left=2 sku=TS-01"
         );
     }
 

@@ -105,6 +105,7 @@ async fn delete_tenant(
     if let Err(error) = app.loader.reload_tenant(&tenant) {
         tracing::error!(tenant = %tenant, %error, "could not drop the routes of a deleted tenant; they go at the next reload");
     }
+    app.module_logs.forget(&tenant).await;
     tracing::info!(tenant = %tenant, final_backup = ?final_backup.as_ref().map(|backup| &backup.path), "deleted a tenant");
     Ok(Json(DeletedTenant {
         tenant: deleted.tenant,

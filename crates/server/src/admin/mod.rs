@@ -14,6 +14,7 @@ mod configs;
 mod convert;
 mod deployments;
 mod lifecycle;
+mod logs;
 mod modules;
 mod observe;
 mod rollouts;
@@ -31,6 +32,7 @@ pub(crate) fn build() -> (OpenApiRouter<AppState>, Vec<AdminRoute>) {
     let routes = Routes::new();
     let routes = observe::routes(routes);
     let routes = tenants::routes(routes);
+    let routes = logs::routes(routes);
     let routes = lifecycle::routes(routes);
     let routes = modules::routes(routes);
     let routes = deployments::routes(routes);

@@ -1,14 +1,30 @@
-//! Liveness, readiness, the OpenAPI document, Prometheus metrics and the serving status.
+//! Liveness, readiness, the OpenAPI document, Prometheus metrics (the host's and one tenant's) and the serving status.
+//!
+//! `/readyz` is polled by load balancers, so it stays cheap: one small
+//! storage read and the loader's in-memory table. Without a token it gives
+//! counts only (no tenant ids); a tenant-scoped token also sees its own
+//! tenant's routes that are not ready; an operator sees every tenant's, with
+//! the load failures and the storage error.
 
-use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use modhost_api::{DataUsage, Health, RouteStatus, Status};
+use axum::{Extension, Json};
+use modhost_api::{DataUsage, Health, Readiness, RouteStatus, Status, UnreadyRoute, UnreadyState};
 use utoipa_axum::routes;
 
-use crate::access::Access;
+use crate::access::{Access, Principal};
 use crate::admin::table::{AppState, Routes};
+use crate::error::ApiError;
+use crate::extract::ApiPath;
+
+/// The most routes `/readyz` lists (`not_ready_count` counts them all).
+const MAX_UNREADY_LISTED: usize = 100;
+
+/// The tenant `/readyz` reads to see that storage answers: reserved for the
+/// host (tenant ids may not start with `modhost-`), so it never exists.
+const STORAGE_PROBE_TENANT: &str = "modhost-readiness-probe";
 
 /// The observation routes and who may call each.
 pub(crate) fn routes(routes: Routes) -> Routes {
@@ -17,6 +33,7 @@ pub(crate) fn routes(routes: Routes) -> Routes {
         .add(Access::Public, routes!(readyz))
         .add(Access::Public, routes!(openapi))
         .add(Access::Operator, routes!(metrics))
+        .add(Access::TenantRead, routes!(tenant_metrics))
         .add(Access::Operator, routes!(status))
 }
 
@@ -29,13 +46,65 @@ async fn healthz() -> Json<Health> {
     })
 }
 
-/// readiness: registry and runtime are up
+/// readiness: storage answers, the warm-up has finished and every active route serves
+///
+/// Ready when storage answers, the start-up warm-up has finished its pass and
+/// every active route of a tenant that is not suspended serves its active
+/// version or an earlier one it fell back to. A route that fails to load
+/// later (after a promote, a config change) makes the host not ready until
+/// it is fixed or falls back. Without a token: counts only; a tenant-scoped
+/// token sees its own tenant's routes; an operator every tenant's, with reasons.
 #[utoipa::path(get, path = "/readyz", operation_id = "Readyz", tag = "observe",
-    responses((status = 200, description = "`{\"status\": \"ready\"}`", body = Health)))]
-async fn readyz() -> Json<Health> {
-    Json(Health {
-        status: "ready".to_owned(),
-    })
+    responses(
+        (status = 200, description = "ready: `{\"ready\": true, …}`", body = Readiness),
+        (status = 503, description = "not ready, with what is not", body = Readiness)))]
+async fn readyz(State(app): State<AppState>, principal: Option<Extension<Principal>>) -> Response {
+    let principal = principal.map(|Extension(principal)| principal);
+    let operator = principal.as_ref().is_some_and(Principal::is_operator);
+    let storage = match app.registry.tenant(STORAGE_PROBE_TENANT) {
+        Ok(_) | Err(modhost_registry::RegistryError::TenantNotFound(_)) => None,
+        Err(error) => {
+            tracing::error!(%error, "readiness: storage did not answer");
+            Some(if operator {
+                error.to_string()
+            } else {
+                "unavailable".to_owned()
+            })
+        }
+    };
+    let warming_up = !app.warm_up.finished();
+    let unready = app.loader.unready_routes(&app.warm_up);
+    let ready = storage.is_none() && !warming_up && unready.is_empty();
+    let own = principal.as_ref().and_then(Principal::tenant);
+    let not_ready = unready
+        .iter()
+        .filter(|route| operator || own == Some(route.tenant.as_str()))
+        .take(MAX_UNREADY_LISTED)
+        .map(|route| UnreadyRoute {
+            tenant: route.tenant.clone(),
+            module: route.module.clone(),
+            version: route.active.to_string(),
+            state: match route.state {
+                modhost_deploy::UnreadyState::Loading => UnreadyState::Loading,
+                modhost_deploy::UnreadyState::Failed => UnreadyState::Failed,
+                modhost_deploy::UnreadyState::NotLoaded => UnreadyState::NotLoaded,
+            },
+            reason: route.reason.clone().filter(|_| operator),
+        })
+        .collect();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = Readiness {
+        ready,
+        storage: storage.unwrap_or_else(|| "ok".to_owned()),
+        warming_up,
+        not_ready_count: unready.len() as u64,
+        not_ready,
+    };
+    (status, Json(body)).into_response()
 }
 
 /// this document
@@ -55,6 +124,27 @@ async fn metrics(State(app): State<AppState>) -> Response {
         crate::metrics::render(&app),
     )
         .into_response()
+}
+
+/// one tenant's Prometheus metrics
+///
+/// The series of `/metrics` that carry this tenant's `tenant` label (calls,
+/// latency, fuel, CPU, stored data, backups, module-defined metrics), and
+/// nothing host-wide.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/metrics", operation_id = "TenantMetrics", tag = "observe",
+    params(("tenant" = String, Path, description = "the tenant id")),
+    responses((status = 200, description = "the tenant's metrics", body = String,
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
+async fn tenant_metrics(
+    State(app): State<AppState>,
+    ApiPath(tenant): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    app.registry.tenant(&tenant)?;
+    Ok((
+        [(CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        crate::metrics::render_tenant(&app, &tenant),
+    )
+        .into_response())
 }
 
 /// routes, swaps and fallbacks, open alerts and the notification outbox

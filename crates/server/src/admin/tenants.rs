@@ -1,13 +1,12 @@
-//! Tenants: create, list, read, change; the front-end context; recent module logs.
+//! Tenants: create, list, read, change; the front-end context (module logs are `logs.rs`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use modhost_api::{
-    ContextEndpoint, ContextModule, ContextTenant, LogRecord, LogRecords, LogsQuery, NewTenant, Tenant,
-    TenantContext, TenantList, TenantUpdate,
+    ContextEndpoint, ContextModule, ContextTenant, NewTenant, Tenant, TenantContext, TenantList, TenantUpdate,
 };
 use utoipa_axum::routes;
 
@@ -15,7 +14,7 @@ use crate::access::{Access, Caller};
 use crate::admin::convert;
 use crate::admin::table::{AppState, Routes};
 use crate::error::ApiError;
-use crate::extract::{ApiPath, ApiQuery, JsonBody};
+use crate::extract::{ApiPath, JsonBody};
 
 /// The tenant routes and who may call each.
 pub(crate) fn routes(routes: Routes) -> Routes {
@@ -25,7 +24,6 @@ pub(crate) fn routes(routes: Routes) -> Routes {
         .add(Access::TenantRead, routes!(get_tenant))
         .add(Access::Operator, routes!(update_tenant))
         .add(Access::Context, routes!(tenant_context))
-        .add(Access::TenantRead, routes!(tenant_logs))
 }
 
 /// create a tenant
@@ -138,41 +136,4 @@ async fn tenant_context(
         modules,
         permissions: granted,
     }))
-}
-
-/// recent module log records of the tenant
-#[utoipa::path(get, path = "/v1/tenants/{tenant}/logs", operation_id = "TenantLogs", tag = "tenants",
-    params(("tenant" = String, Path, description = "the tenant id"), LogsQuery),
-    responses((status = 200, description = "oldest first", body = LogRecords)))]
-async fn tenant_logs(
-    State(app): State<AppState>,
-    ApiPath(tenant): ApiPath<String>,
-    ApiQuery(query): ApiQuery<LogsQuery>,
-) -> Result<Json<LogRecords>, ApiError> {
-    app.registry.tenant(&tenant)?;
-    let limit = query
-        .limit
-        .and_then(|limit| limit.parse().ok())
-        .unwrap_or(100_usize)
-        .min(1000);
-    let records = app
-        .runtime()
-        .logs()
-        .recent(&tenant, limit)
-        .into_iter()
-        .map(|record| LogRecord {
-            time_ms: record
-                .time
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
-                .unwrap_or(0),
-            module: record.module,
-            version: record.version,
-            request_id: record.request_id,
-            level: record.level.as_str().to_owned(),
-            message: record.message,
-            fields: record.fields.into_iter().collect::<BTreeMap<_, _>>(),
-        })
-        .collect();
-    Ok(Json(LogRecords { records }))
 }
