@@ -12,6 +12,7 @@ use modhost_runtime::{
     Response, Runtime, module_config,
 };
 use semver::Version;
+use tracing::Instrument as _;
 
 use crate::errors::ServeError;
 use crate::health::{CallHealth, HealthBook, HealthStats};
@@ -285,6 +286,7 @@ impl Loader {
         let spec = ModuleSpec::from_manifest(&manifest);
         let runtime = self.inner.runtime.clone();
         let prepared = tokio::task::spawn_blocking(move || runtime.prepare(spec, &bytes))
+            .instrument(tracing::debug_span!("module.compile"))
             .await
             .map_err(|error| format!("the compile task failed: {error}"))?
             .map_err(|error| error.to_string())?;
@@ -297,6 +299,11 @@ impl Loader {
         self.inner
             .runtime
             .self_test(ready.clone(), defaults)
+            .instrument(tracing::debug_span!(
+                "module.self_test",
+                modhost.module = %record.module,
+                modhost.version = %record.version,
+            ))
             .await
             .map_err(|message| format!("its self-test failed: {message}"))?;
         self.inner

@@ -4,6 +4,7 @@ use modhost_registry::{AuditDraft, AuditOutcome, DeploymentChange, RegistryError
 use std::time::Duration;
 
 use semver::Version;
+use tracing::Instrument as _;
 
 use crate::errors::DeployError;
 use crate::loader::Loader;
@@ -36,7 +37,17 @@ impl Loader {
         actor: &str,
         watch: Option<Duration>,
     ) -> Result<DeploymentChange, DeployError> {
-        let change = self.promote_unwatched(tenant_id, module, version, actor).await?;
+        // The promote's steps are child spans (debug: free unless a layer wants them).
+        let span = tracing::debug_span!(
+            "promote",
+            modhost.tenant = tenant_id,
+            modhost.module = module,
+            modhost.version = %version,
+        );
+        let change = self
+            .promote_unwatched(tenant_id, module, version, actor)
+            .instrument(span)
+            .await?;
         let window = watch.unwrap_or_else(|| self.watch_policy().window);
         if let (Some(event), Some(previous)) = (&change.event, &change.from)
             && !window.is_zero()
@@ -75,12 +86,17 @@ impl Loader {
             version: version.clone(),
             reason,
         };
-        let serving = self.serving_for(&tenant, &record).await.map_err(not_ready)?;
+        let serving = self
+            .serving_for(&tenant, &record)
+            .instrument(tracing::debug_span!("promote.prepare"))
+            .await
+            .map_err(not_ready)?;
         if let Err(reason) = run_smoke_tests(
             &self.inner.runtime,
             &serving,
             &Loader::caller_for(&tenant, &format!("smoke-test-{module}@{version}")),
         )
+        .instrument(tracing::debug_span!("promote.smoke_tests"))
         .await
         {
             let error = DeployError::SmokeTestFailed {
@@ -104,6 +120,7 @@ impl Loader {
                 serving.config.clone(),
                 from_text.as_deref(),
             )
+            .instrument(tracing::debug_span!("promote.migrate"))
             .await;
         if let Err(reason) = migrated {
             registry.kv_restore_snapshot(tenant_id, module, snapshot)?;
@@ -116,6 +133,8 @@ impl Loader {
             self.record_failed_move("deployment.promote", actor, tenant_id, module, version, &error)?;
             return Err(error);
         }
+        // No await from here on: the entered span never crosses one.
+        let _commit = tracing::debug_span!("promote.commit").entered();
         let data_changed = !registry.kv_matches_snapshot(tenant_id, module, snapshot)?;
         if !data_changed {
             registry.kv_drop_snapshot(snapshot)?;

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use modhost_manifest::permission_granted;
 use sha2::{Digest as _, Sha256};
+use tracing::Instrument as _;
 use wasmtime::component::Linker;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
@@ -391,8 +392,20 @@ impl Runtime {
 
     async fn call_target(&self, target: CallTarget, request: Request) -> Result<Response, CallError> {
         let started = Instant::now();
-        let (outcome, fuel_used) = self.handle(&target, request).await;
+        let spec = target.module.spec();
+        // One span per guest call (a debug span: free unless a layer, like
+        // the binary's OpenTelemetry export, wants it); never the payload.
+        let span = tracing::debug_span!(
+            "guest.call",
+            modhost.tenant = %target.caller.tenant_id,
+            modhost.module = %spec.id,
+            modhost.version = %spec.version,
+            modhost.depth = target.depth,
+            modhost.outcome = tracing::field::Empty,
+        );
+        let (outcome, fuel_used) = self.handle(&target, request).instrument(span.clone()).await;
         let class = outcome.as_ref().map_or_else(CallError::class, |_| "ok");
+        span.record("modhost.outcome", class);
         self.inner.requests.observe(
             &target.caller.tenant_id,
             &target.module.spec().id,
@@ -438,7 +451,29 @@ struct RuntimeCalls(Weak<RuntimeInner>);
 
 impl NestedCalls for RuntimeCalls {
     fn call(&self, call: NestedCall, request: Request) -> NestedFuture<'_> {
-        Box::pin(async move {
+        // A child of the calling guest's span, so the nested call shares its trace.
+        let span = tracing::debug_span!(
+            "modules.call",
+            modhost.tenant = %call.caller.tenant_id,
+            modhost.module = %call.module,
+            modhost.outcome = tracing::field::Empty,
+        );
+        let recorded = span.clone();
+        Box::pin(
+            async move {
+                let outcome = self.nested(call, request).await;
+                recorded.record("modhost.outcome", if outcome.is_ok() { "ok" } else { "error" });
+                outcome
+            }
+            .instrument(span),
+        )
+    }
+}
+
+impl RuntimeCalls {
+    /// Resolves the callee and runs the call (see [`NestedCalls::call`]).
+    async fn nested(&self, call: NestedCall, request: Request) -> Result<Response, NestedCallError> {
+        {
             let Some(inner) = self.0.upgrade() else {
                 return Err(NestedCallError::Failed("the host is shutting down".to_owned()));
             };
@@ -472,7 +507,7 @@ impl NestedCalls for RuntimeCalls {
                 CallError::Module(error) => NestedCallError::Module(error),
                 other => NestedCallError::Failed(format!("module `{module}` failed: {other}")),
             })
-        })
+        }
     }
 }
 

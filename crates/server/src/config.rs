@@ -92,6 +92,74 @@ pub struct ServerConfig {
     pub tenant_limits: BTreeMap<String, TenantLimitOverrides>,
     /// `[alerts]`: rule evaluation, allowed notification targets, delivery retries, SMTP.
     pub alerts: modhost_alerts::AlertsConfig,
+    /// `[tracing]`: OpenTelemetry trace export (off unless an endpoint is set).
+    pub tracing: TracingConfig,
+}
+
+/// `[tracing]`: where `modhost serve` exports its spans over OTLP/HTTP
+/// (protobuf). Nothing is exported, and no exporter is built, unless
+/// `otlp_endpoint` or the `OTEL_EXPORTER_OTLP_ENDPOINT` environment variable
+/// is set.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TracingConfig {
+    /// The collector's base URL, e.g. `http://127.0.0.1:4318`; spans go to
+    /// `<otlp_endpoint>/v1/traces`. Overrides `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` the spans are exported under.
+    pub service_name: String,
+    /// The share of new traces (0 to 1) that are recorded; a request with a
+    /// `traceparent` follows its caller's sampling decision instead.
+    pub sample_ratio: f64,
+}
+
+impl Default for TracingConfig {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: "modhost".to_owned(),
+            sample_ratio: 1.0,
+        }
+    }
+}
+
+impl TracingConfig {
+    /// Where spans go: `otlp_endpoint`, else `env_endpoint` (the value of
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`), as the full `…/v1/traces` URL; `None`:
+    /// export is off.
+    pub fn traces_url(&self, env_endpoint: Option<&str>) -> Result<Option<String>, String> {
+        let (base, source) = match (&self.otlp_endpoint, env_endpoint.map(str::trim)) {
+            (Some(endpoint), _) => (endpoint.trim(), "`tracing.otlp_endpoint`"),
+            (None, Some(endpoint)) if !endpoint.is_empty() => (endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT"),
+            (None, _) => return Ok(None),
+        };
+        let valid = ["http://", "https://"]
+            .iter()
+            .any(|scheme| base.strip_prefix(scheme).is_some_and(|rest| !rest.is_empty()))
+            && !base.contains(char::is_whitespace);
+        if !valid {
+            return Err(format!(
+                "{source} is {base:?}; give the collector's base URL, like http://127.0.0.1:4318"
+            ));
+        }
+        Ok(Some(format!("{}/v1/traces", base.trim_end_matches('/'))))
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.otlp_endpoint.is_some() {
+            self.traces_url(None)?;
+        }
+        if self.service_name.trim().is_empty() {
+            return Err("`tracing.service_name` is empty; name the service, like \"modhost\"".to_owned());
+        }
+        if !(0.0..=1.0).contains(&self.sample_ratio) {
+            return Err(format!(
+                "`tracing.sample_ratio` is {}; it must be between 0 and 1",
+                self.sample_ratio
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `[tenant_limits.<tenant>]`: one tenant's own call limits; an absent field
@@ -144,6 +212,7 @@ impl Default for ServerConfig {
             max_cpu_percent_per_tenant: TenantLimits::default().max_cpu_percent,
             tenant_limits: BTreeMap::new(),
             alerts: modhost_alerts::AlertsConfig::default(),
+            tracing: TracingConfig::default(),
         }
     }
 }
@@ -248,6 +317,7 @@ impl ServerConfig {
             ));
         }
         self.alerts.check()?;
+        self.tracing.check()?;
         if self.module_logs_max_bytes_per_tenant < 64 * 1024 {
             return Err(format!(
                 "`module_logs_max_bytes_per_tenant` is {}; it must be at least 65536",
@@ -382,6 +452,14 @@ mod tests {
                 "`module_logs_max_bytes_per_tenant` is 1000; it must be at least 65536",
             ),
             (
+                "[tracing]\notlp_endpoint = \"127.0.0.1:4318\"\n",
+                "`tracing.otlp_endpoint` is \"127.0.0.1:4318\"; give the collector's base URL, like http://127.0.0.1:4318",
+            ),
+            (
+                "[tracing]\nsample_ratio = 1.5\n",
+                "`tracing.sample_ratio` is 1.5; it must be between 0 and 1",
+            ),
+            (
                 "module_logs_max_age_days = 0\n",
                 "`module_logs_max_age_days` is 0; it must be between 1 and 3650",
             ),
@@ -394,5 +472,26 @@ mod tests {
             format!("{error:#}").contains("unknown field `max_calls`"),
             "{error:#}"
         );
+    }
+
+    #[test]
+    fn trace_export_is_off_unless_an_endpoint_is_set_and_the_file_wins_over_the_environment() {
+        let config = load_text("").expect("valid");
+        assert_eq!(config.tracing.traces_url(None), Ok(None));
+        assert_eq!(config.tracing.traces_url(Some(" ")), Ok(None));
+        assert_eq!(
+            config.tracing.traces_url(Some("http://collector:4318/")),
+            Ok(Some("http://collector:4318/v1/traces".to_owned()))
+        );
+        assert!(config.tracing.traces_url(Some("collector")).is_err());
+        let config =
+            load_text("[tracing]\notlp_endpoint = \"https://otel.example\"\nservice_name = \"edge\"\n")
+                .expect("valid");
+        assert_eq!(
+            config.tracing.traces_url(Some("http://collector:4318")),
+            Ok(Some("https://otel.example/v1/traces".to_owned()))
+        );
+        assert_eq!(config.tracing.service_name, "edge");
+        assert!((config.tracing.sample_ratio - 1.0).abs() < f64::EPSILON);
     }
 }

@@ -8,6 +8,8 @@ use axum::response::{IntoResponse as _, Response};
 use modhost_deploy::module_error_reply;
 use modhost_manifest::{Method, TenantKind};
 use modhost_runtime::{CallError, Caller};
+use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::access::{Access, check};
 use crate::app::App;
@@ -89,12 +91,39 @@ fn refuse_if_suspended(app: &App, tenant: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Serves one data-plane request.
+/// Serves one data-plane request, in its own span: a child of the caller's
+/// `traceparent` when it sends one. The span names the method, route, tenant,
+/// module, request id and status; never a token, header value or body. It is
+/// a debug span, so it costs next to nothing unless a layer (the binary's
+/// OpenTelemetry export) wants it.
 pub(crate) async fn handle(app: &Arc<App>, request: Request, request_id: &str) -> Response {
-    match serve(app, request, request_id).await {
+    // The field values are computed only when the span is enabled.
+    let span = tracing::debug_span!(
+        "data_plane.request",
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = %request.method(),
+        http.route = "/t/{tenant}/{module}/{*path}",
+        http.response.status_code = tracing::field::Empty,
+        modhost.tenant = crate::tenant_and_module(request.uri().path()).0.unwrap_or("-"),
+        modhost.module = crate::tenant_and_module(request.uri().path()).1.unwrap_or("-"),
+        modhost.request_id = request_id,
+    );
+    if !span.is_disabled()
+        && let Some(parent) = crate::trace_context::remote_parent(request.headers())
+    {
+        // Fails only when no OpenTelemetry layer is installed: nothing to join then.
+        let _ = span.set_parent(parent);
+    }
+    let response = match serve(app, request, request_id).instrument(span.clone()).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
+    };
+    span.record("http.response.status_code", response.status().as_u16());
+    if response.status().is_server_error() {
+        span.record("otel.status_code", "ERROR");
     }
+    response
 }
 
 async fn serve(app: &Arc<App>, request: Request, request_id: &str) -> Result<Response, ApiError> {

@@ -39,6 +39,7 @@ mod metrics;
 mod module_logs;
 pub mod openapi;
 mod text;
+mod trace_context;
 mod uploads;
 
 use std::net::SocketAddr;
@@ -71,11 +72,17 @@ pub struct ServeOptions {
     pub data_dir: Option<PathBuf>,
     /// A `modhost.toml`.
     pub config_file: Option<PathBuf>,
+    /// The settings already read from `config_file` (by `modhost serve`, to
+    /// set up trace export before the server starts); read here when `None`.
+    pub config: Option<ServerConfig>,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
-    let mut config = ServerConfig::load(options.config_file.as_deref())?;
+    let mut config = match options.config {
+        Some(config) => config,
+        None => ServerConfig::load(options.config_file.as_deref())?,
+    };
     if let Some(listen) = options.listen {
         config.listen = listen;
     }

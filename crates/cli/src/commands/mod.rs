@@ -15,6 +15,7 @@ pub mod module;
 pub mod observe;
 pub mod rollout;
 pub mod serve;
+pub mod telemetry;
 pub mod tenant;
 pub mod token;
 

@@ -1,10 +1,14 @@
-//! `modhost serve`: logging set up from `RUST_LOG` (text or JSON lines), then the server run on a multi-thread tokio runtime.
+//! `modhost serve`: logging set up from `RUST_LOG` (text or JSON lines) and, when configured, OpenTelemetry trace export; then the server run on a multi-thread tokio runtime.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _, Registry};
+
+use crate::commands::telemetry;
 
 use crate::error::CliError;
 
@@ -31,15 +35,33 @@ pub fn serve(
     json_logs: bool,
 ) -> Result<(), CliError> {
     let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref())?;
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let installed = if json_logs {
-        logs.json().with_current_span(false).try_init()
+    let config = modhost_server::ServerConfig::load(config_file.as_deref())
+        .map_err(|error| CliError::failed(format!("{error:#}")))?;
+    let env_endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok();
+    let export = telemetry::start(&config.tracing, env_endpoint.as_deref())?;
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // `RUST_LOG` filters the log lines only; the export sees every span of
+    // modhost's crates (the data-plane request, guest calls, promote steps;
+    // debug spans, so with export off they cost next to nothing) and no events.
+    let logs = if json_logs {
+        logs.json().with_current_span(false).with_filter(filter).boxed()
     } else {
-        logs.with_ansi(std::io::stderr().is_terminal()).try_init()
+        logs.with_ansi(std::io::stderr().is_terminal())
+            .with_filter(filter)
+            .boxed()
     };
-    installed.map_err(|error| CliError::failed(format!("cannot set up logging: {error}")))?;
+    let spans = export.as_ref().map(|export| {
+        tracing_opentelemetry::layer()
+            .with_tracer(export.tracer())
+            .with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
+                metadata.is_span() && metadata.target().starts_with("modhost")
+            }))
+    });
+    Registry::default()
+        .with(logs)
+        .with(spans)
+        .try_init()
+        .map_err(|error| CliError::failed(format!("cannot set up logging: {error}")))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -48,10 +70,13 @@ pub fn serve(
         listen,
         data_dir,
         config_file,
+        config: Some(config),
     };
-    runtime
-        .block_on(modhost_server::run(options))
-        .map_err(|error| CliError::failed(format!("{error:#}")))
+    let served = runtime.block_on(modhost_server::run(options));
+    if let Some(export) = export {
+        export.shutdown();
+    }
+    served.map_err(|error| CliError::failed(format!("{error:#}")))
 }
 
 #[cfg(test)]
