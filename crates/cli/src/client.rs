@@ -177,14 +177,8 @@ impl Client {
         typed(path, self.decode(&url, response)?)
     }
 
-    /// GETs `path` into `out` as it arrives (no size cap: the caller chose
-    /// the destination), calling `started` with the announced length first.
-    pub fn download(
-        &self,
-        path: &str,
-        out: &mut dyn std::io::Write,
-        started: impl FnOnce(Option<u64>),
-    ) -> Result<u64, CliError> {
+    /// GETs `path` into `out` as it arrives (no size cap: the caller chose the destination).
+    pub fn download(&self, path: &str, out: &mut dyn std::io::Write) -> Result<u64, CliError> {
         let url = self.url(path);
         let response = self
             .agent
@@ -194,12 +188,6 @@ impl Client {
             let response = self.read(&url, response)?;
             return self.decode(&url, response).map(|_| 0);
         }
-        let length = response
-            .headers()
-            .get("content-length")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse().ok());
-        started(length);
         let mut body = response.into_body();
         std::io::copy(&mut body.as_reader(), out)
             .map_err(|error| CliError::failed(format!("downloading {url} failed: {error}")))

@@ -51,7 +51,6 @@ fn download(ctx: &Context, created: &CreatedBackup, output: &Path) -> Result<(),
     let result = ctx.client.download(
         &path(&["v1", "backups", &backup.tenant, &backup.name]),
         &mut writer,
-        |_| {},
     );
     bar.finish_and_clear();
     let finished = result.and_then(|_| {

@@ -8,6 +8,6 @@ use crate::error::CliError;
 pub fn metrics(ctx: &Context, tenant: &str) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     ctx.client
-        .download(&path(&["v1", "tenants", tenant, "metrics"]), &mut out, |_| {})?;
+        .download(&path(&["v1", "tenants", tenant, "metrics"]), &mut out)?;
     Ok(())
 }

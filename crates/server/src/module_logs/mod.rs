@@ -10,28 +10,29 @@
 //! segments, and feeds each tenant's live `broadcast` channel. Queries
 //! (`query.rs`) read segments backwards and stop at a page.
 
+mod dropped;
 mod query;
 pub(crate) mod record;
 mod segments;
+mod streams;
 mod writer;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use modhost_runtime::logs::{LogRecord, LogSink};
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _};
-use prometheus_client::metrics::MetricType;
-use prometheus_client::metrics::counter::ConstCounter;
 use tokio::sync::broadcast;
 
+pub(crate) use self::dropped::DroppedRecords;
 pub(crate) use self::query::Page;
 use self::record::{Cursor, Entry, Filter, Level};
+use self::streams::Streams;
+pub(crate) use self::streams::{STREAMS_IN_ALL, STREAMS_PER_TENANT, StreamRefusal, StreamSlot};
 
 /// How many records wait for the writer at most, all tenants together.
 const CHANNEL_RECORDS: usize = 16 * 1024;
@@ -41,10 +42,6 @@ const PENDING_BYTES: usize = 32 * 1024 * 1024;
 const TENANT_PENDING_BYTES: usize = 4 * 1024 * 1024;
 /// How many records a live subscriber may fall behind before it is told it missed some.
 const LIVE_RECORDS: usize = 1024;
-/// Live streams open at once, per tenant and in all.
-pub(crate) const STREAMS_PER_TENANT: usize = 8;
-/// See [`STREAMS_PER_TENANT`].
-pub(crate) const STREAMS_IN_ALL: usize = 256;
 /// The largest page a query returns.
 pub(crate) const MAX_LIMIT: usize = 1000;
 
@@ -179,39 +176,6 @@ impl LogSink for Appender {
     }
 }
 
-/// Why a live stream was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum StreamRefusal {
-    /// The tenant has [`STREAMS_PER_TENANT`] open.
-    Tenant,
-    /// The host has [`STREAMS_IN_ALL`] open.
-    Host,
-}
-
-/// Open live streams, per tenant.
-#[derive(Default)]
-struct Streams {
-    open: Mutex<HashMap<String, usize>>,
-}
-
-/// A live stream's place, given back when dropped.
-pub(crate) struct StreamSlot {
-    shared: Arc<Streams>,
-    tenant: String,
-}
-
-impl Drop for StreamSlot {
-    fn drop(&mut self) {
-        let mut open = self.shared.open.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = open.get_mut(&self.tenant) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                open.remove(&self.tenant);
-            }
-        }
-    }
-}
-
 /// The durable module log store.
 pub(crate) struct ModuleLogs {
     root: PathBuf,
@@ -294,19 +258,7 @@ impl ModuleLogs {
 
     /// A place for one more live stream of `tenant`, unless too many are open.
     pub(crate) fn open_stream(&self, tenant: &str) -> Result<StreamSlot, StreamRefusal> {
-        let mut open = self.streams.open.lock().unwrap_or_else(PoisonError::into_inner);
-        if open.values().sum::<usize>() >= STREAMS_IN_ALL {
-            return Err(StreamRefusal::Host);
-        }
-        let count = open.entry(tenant.to_owned()).or_insert(0);
-        if *count >= STREAMS_PER_TENANT {
-            return Err(StreamRefusal::Tenant);
-        }
-        *count += 1;
-        Ok(StreamSlot {
-            shared: self.streams.clone(),
-            tenant: tenant.to_owned(),
-        })
+        self.streams.open(tenant)
     }
 
     /// `tenant`'s records from now on, as the writer stores them.
@@ -336,26 +288,6 @@ impl ModuleLogs {
             .collect();
         dropped.sort();
         DroppedRecords(dropped)
-    }
-}
-
-/// `modhost_module_logs_dropped_total{tenant}`.
-#[derive(Debug)]
-pub(crate) struct DroppedRecords(Vec<(String, u64)>);
-
-impl Collector for DroppedRecords {
-    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let mut family = encoder.encode_descriptor(
-            "modhost_module_logs_dropped",
-            "Module log records dropped: the tenant's or the host's backlog was full, or a write failed.",
-            None,
-            MetricType::Counter,
-        )?;
-        for (tenant, count) in &self.0 {
-            let labels = vec![("tenant".to_owned(), tenant.clone())];
-            ConstCounter::new(*count).encode(family.encode_family(&labels)?)?;
-        }
-        Ok(())
     }
 }
 
