@@ -176,6 +176,23 @@ fn refusals_are_exact_and_change_nothing() {
         (413, Some("payload-too-large")),
         "{body}"
     );
+    // Eight at once, one of them a restore, another a verify: all refused
+    // the same way (the cap is checked before a slot is even looked at).
+    let refusals: Vec<u16> = std::thread::scope(|scope| {
+        let uploads: Vec<_> = (0..8)
+            .map(|index| {
+                let (server, operator, big) = (&server, &operator, &big);
+                let path = if index % 2 == 0 {
+                    "/v1/backups/restore"
+                } else {
+                    "/v1/backups/verify"
+                };
+                scope.spawn(move || server.raw("POST", path, Some(operator), octets(big)).0)
+            })
+            .collect();
+        uploads.into_iter().map(|upload| upload.join().unwrap()).collect()
+    });
+    assert_eq!(refusals, vec![413; 8]);
     let incoming = server.data_dir().join("backups").join(".incoming");
     let spooled = std::fs::read_dir(&incoming)
         .map(|entries| entries.count())

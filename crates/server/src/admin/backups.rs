@@ -114,8 +114,9 @@ async fn verify_backup(
     State(app): State<AppState>,
     request: Request,
 ) -> Result<Json<VerifiedBackup>, ApiError> {
+    let body = upload_body(&app, request)?;
     let _running = app.backup_work.try_acquire().map_err(|_| busy_closing())?;
-    let incoming = spool(&app, request).await?;
+    let incoming = spool(&app, body).await?;
     let path = incoming.path.clone();
     let manifest = blocking(move || {
         let file = std::fs::File::open(&path)
@@ -145,8 +146,9 @@ async fn restore_uploaded(
     ApiQuery(query): ApiQuery<RestoreQuery>,
     request: Request,
 ) -> Result<Json<RestoredTenant>, ApiError> {
+    let body = upload_body(&app, request)?;
     let _running = app.backup_work.try_acquire().map_err(|_| busy_closing())?;
-    let incoming = spool(&app, request).await?;
+    let incoming = spool(&app, body).await?;
     let restored = restore(&app, incoming.path.clone(), query, caller.actor()).await;
     drop(incoming);
     restored.map(Json)
@@ -191,15 +193,20 @@ async fn restore(
     })
 }
 
-/// Writes the request body to a spool file under the rules for backup uploads.
-async fn spool(app: &AppState, request: Request) -> Result<Incoming, ApiError> {
+/// The request body under the rules for backup uploads: one declared past
+/// the cap is refused here, before a slot is taken or a byte read.
+fn upload_body(app: &AppState, request: Request) -> Result<BodyChunks, ApiError> {
     let (parts, body) = request.into_parts();
     let rules = BodyRules {
         max_bytes: usize::try_from(app.config.max_backup_upload_bytes).unwrap_or(usize::MAX),
         idle: Duration::from_millis(app.config.body_idle_timeout_ms),
         total: Duration::from_secs(app.config.backup_upload_timeout_secs),
     };
-    let mut chunks = BodyChunks::new(&parts.headers, body, rules)?;
+    BodyChunks::new(&parts.headers, body, rules)
+}
+
+/// Writes an upload's body to a spool file.
+async fn spool(app: &AppState, mut chunks: BodyChunks) -> Result<Incoming, ApiError> {
     let root = app.config.backup_dir();
     let request_id = app.next_request_id();
     let (incoming, file) =
