@@ -17,6 +17,7 @@
 //! removed when the registry opens.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use crate::error::RegistryError;
@@ -30,11 +31,17 @@ pub(crate) const BACKUP_CAPTURE: Tree = Tree::new("backup_capture");
 #[derive(Debug, Default)]
 pub(crate) struct Captures {
     active: Mutex<HashMap<String, u64>>,
+    /// How many run: every data write asks, and almost always none does.
+    running: AtomicUsize,
 }
 
 impl Captures {
     /// The capture running for `tenant`, if any. Read under the scope's lock.
     pub(crate) fn of(&self, tenant: &str) -> Option<u64> {
+        // Changed only while every scope lock is held, so under one it is exact.
+        if self.running.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
         self.active
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -50,15 +57,15 @@ impl Captures {
             return false;
         }
         active.insert(tenant.to_owned(), id);
+        self.running.store(active.len(), Ordering::Relaxed);
         true
     }
 
     /// Ends the capture of `tenant`. The caller holds every scope lock.
     pub(crate) fn stop(&self, tenant: &str) {
-        self.active
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(tenant);
+        let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
+        active.remove(tenant);
+        self.running.store(active.len(), Ordering::Relaxed);
     }
 }
 
