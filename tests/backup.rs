@@ -25,23 +25,8 @@ use std::time::Duration;
 use host::{BINARY, Host};
 use modhost_registry::{DataQuota, DataWrite, NewTenant, Organisation, Registry, RegistryConfig, TenantKind};
 
-fn push_built(host: &Host, label: &str, owner: Option<&str>) {
-    let dir = modhost_testkit::modules_dir().join(label);
-    let mut args = vec!["module", "push", dir.to_str().expect("utf-8")];
-    if let Some(owner) = owner {
-        args.extend(["--owner", owner]);
-    }
-    assert_eq!(host.json(&args)["created"], true, "push {label}");
-}
-
-fn call(host: &Host, args: &[&str]) -> serde_json::Value {
-    let mut call = vec!["call"];
-    call.extend_from_slice(args);
-    serde_json::from_str(&host.ok(&call)).expect("a JSON answer")
-}
-
 fn product_name(host: &Host) -> String {
-    call(host, &["banban", "inventory", "/products/TS-M-PRE"])["name"]
+    host.call_json(&["banban", "inventory", "/products/TS-M-PRE"])["name"]
         .as_str()
         .unwrap_or_default()
         .to_owned()
@@ -65,24 +50,21 @@ fn back_up_change_restore_and_move_a_tenant_through_the_real_binary() {
     host.ok(&[
         "tenant", "create", "banban", "--name", "BanBan", "--kind", "custom",
     ]);
-    push_built(&host, "inventory@1.0.0", None);
-    push_built(&host, "inventory@1.1.0", None);
-    push_built(&host, "banban@1.0.0", Some("banban"));
+    host.push_built("inventory@1.0.0", None);
+    host.push_built("inventory@1.1.0", None);
+    host.push_built("banban@1.0.0", Some("banban"));
     host.ok(&["promote", "banban", "inventory@1.0.0"]);
     host.ok(&["promote", "banban", "banban@1.0.0"]);
     let put = |body: &str| {
-        call(
-            &host,
-            &[
-                "banban",
-                "inventory",
-                "/products/TS-M-PRE",
-                "-X",
-                "PUT",
-                "-d",
-                body,
-            ],
-        )
+        host.call_json(&[
+            "banban",
+            "inventory",
+            "/products/TS-M-PRE",
+            "-X",
+            "PUT",
+            "-d",
+            body,
+        ])
     };
     put(
         r#"{"name": "Camiseta", "price_cents": 7990, "attributes": {"style": "TS", "size": "M", "colour": "preto"}}"#,
@@ -143,7 +125,7 @@ fn back_up_change_restore_and_move_a_tenant_through_the_real_binary() {
     assert_eq!(empty.json(&["tenant", "list"]), serde_json::json!([]));
 
     // A host with them: the tenant, its custom module and its data move over.
-    push_built(&empty, "inventory@1.0.0", None);
+    empty.push_built("inventory@1.0.0", None);
     let moved = empty.json(&["backup", "restore", file_arg]);
     assert_eq!(moved["replaced"], false);
     assert_eq!(product_name(&empty), "Camiseta");

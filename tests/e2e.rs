@@ -156,37 +156,21 @@ fn push_promote_call_upgrade_roll_back_through_the_real_binary() {
     assert_eq!(bad_version.status.code(), Some(2), "usage errors exit 2");
 }
 
-/// `modhost call` that must succeed, parsed as JSON.
-fn call_json(host: &Host, args: &[&str]) -> serde_json::Value {
-    let mut call = vec!["call"];
-    call.extend_from_slice(args);
-    serde_json::from_str(&host.ok(&call)).expect("a JSON answer")
-}
-
-fn push_built(host: &Host, label: &str, owner: Option<&str>) {
-    let dir = modhost_testkit::modules_dir().join(label);
-    let mut args = vec!["module", "push", dir.to_str().expect("utf-8")];
-    if let Some(owner) = owner {
-        args.extend(["--owner", owner]);
-    }
-    assert_eq!(host.json(&args)["created"], true, "push {label}");
-}
-
 #[test]
 fn inventory_upgrades_with_its_1_0_data_and_rolls_back_through_the_real_binary() {
     let host = Host::start();
     host.ok(&[
         "tenant", "create", "banban", "--name", "BanBan", "--kind", "custom",
     ]);
-    push_built(&host, "inventory@1.0.0", None);
-    push_built(&host, "inventory@1.1.0", None);
-    push_built(&host, "banban@1.0.0", Some("banban"));
+    host.push_built("inventory@1.0.0", None);
+    host.push_built("inventory@1.1.0", None);
+    host.push_built("banban@1.0.0", Some("banban"));
     host.ok(&["promote", "banban", "inventory@1.0.0"]);
     host.ok(&["promote", "banban", "banban@1.0.0"]);
 
     // Data written by 1.0.0.
     let put =
-        |path: &str, body: &str| call_json(&host, &["banban", "inventory", path, "-X", "PUT", "-d", body]);
+        |path: &str, body: &str| host.call_json(&["banban", "inventory", path, "-X", "PUT", "-d", body]);
     put("/locations/sp-01", r#"{"name": "São Paulo"}"#);
     put("/locations/rj-02", r#"{"name": "Rio"}"#);
     put(
@@ -197,22 +181,22 @@ fn inventory_upgrades_with_its_1_0_data_and_rolls_back_through_the_real_binary()
         r#"{"kind": "receive", "sku": "TS-M-PRE", "location": "sp-01", "quantity": 9}"#,
         r#"{"kind": "sell", "sku": "TS-M-PRE", "location": "sp-01", "quantity": 1}"#,
     ] {
-        call_json(&host, &["banban", "inventory", "/movements", "-d", movement]);
+        host.call_json(&["banban", "inventory", "/movements", "-d", movement]);
     }
-    let stock_in_1_0 = call_json(&host, &["banban", "inventory", "/stock/TS-M-PRE"]);
+    let stock_in_1_0 = host.call_json(&["banban", "inventory", "/stock/TS-M-PRE"]);
     assert_eq!(stock_in_1_0["total_on_hand"], 8);
     assert_eq!(
         stock_in_1_0.get("total_available"),
         None,
         "1.0 has no reservations"
     );
-    let suggestions_in_1_0 = call_json(&host, &["banban", "banban", "/transfers/suggestions"]);
+    let suggestions_in_1_0 = host.call_json(&["banban", "banban", "/transfers/suggestions"]);
     assert_eq!(suggestions_in_1_0["suggestions"][0]["quantity"], 4);
 
     // Upgrade: 1.1.0 migrates 1.0.0's data and reads it back.
     let promoted = host.json(&["promote", "banban", "inventory@1.1.0"]);
     assert_eq!(promoted["from"], "1.0.0", "{promoted}");
-    let stock_in_1_1 = call_json(&host, &["banban", "inventory", "/stock/TS-M-PRE"]);
+    let stock_in_1_1 = host.call_json(&["banban", "inventory", "/stock/TS-M-PRE"]);
     assert_eq!(
         (
             stock_in_1_1["total_on_hand"].clone(),
@@ -221,26 +205,23 @@ fn inventory_upgrades_with_its_1_0_data_and_rolls_back_through_the_real_binary()
         ),
         (serde_json::json!(8), serde_json::json!(8), serde_json::json!(0))
     );
-    let history = call_json(&host, &["banban", "inventory", "/movements?sku=TS-M-PRE"]);
+    let history = host.call_json(&["banban", "inventory", "/movements?sku=TS-M-PRE"]);
     assert_eq!(history["movements"].as_array().map(Vec::len), Some(2));
-    call_json(
-        &host,
-        &[
-            "banban",
-            "inventory",
-            "/reservations",
-            "-d",
-            r#"{"sku": "TS-M-PRE", "location": "sp-01", "quantity": 3}"#,
-        ],
-    );
-    let grid = call_json(&host, &["banban", "banban", "/grid/TS"]);
+    host.call_json(&[
+        "banban",
+        "inventory",
+        "/reservations",
+        "-d",
+        r#"{"sku": "TS-M-PRE", "location": "sp-01", "quantity": 3}"#,
+    ]);
+    let grid = host.call_json(&["banban", "banban", "/grid/TS"]);
     assert_eq!(grid["total"], 5, "banban counts available units under 1.1");
 
     // Roll back: 1.0.0 serves its own data again; 1.1.0's reservation is gone with the snapshot.
     host.ok(&["rollback", "banban", "inventory"]);
-    let stock_after_rollback = call_json(&host, &["banban", "inventory", "/stock/TS-M-PRE"]);
+    let stock_after_rollback = host.call_json(&["banban", "inventory", "/stock/TS-M-PRE"]);
     assert_eq!(stock_after_rollback, stock_in_1_0);
-    let grid_after_rollback = call_json(&host, &["banban", "banban", "/grid/TS"]);
+    let grid_after_rollback = host.call_json(&["banban", "banban", "/grid/TS"]);
     assert_eq!(grid_after_rollback["total"], 8);
     let not_found = host.cli(&["call", "banban", "inventory", "/reservations", "-d", "{}"]);
     assert!(!not_found.status.success(), "1.0 has no reservations route");
@@ -267,7 +248,7 @@ fn a_rollout_resumes_after_the_server_is_killed_without_repeating_or_skipping_a_
         ("r5", "general"),
         ("r6", "general"),
     ];
-    push_built(&host, "template@0.1.0", None);
+    host.push_built("template@0.1.0", None);
     let next = template_version(scratch.path(), "0.1.1");
     host.ok(&["module", "push", next.to_str().expect("utf-8 path")]);
     for (tenant, ring) in tenants {

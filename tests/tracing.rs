@@ -170,22 +170,13 @@ impl Receiver {
     }
 }
 
-fn push_built(host: &Host, label: &str, owner: Option<&str>) {
-    let dir = modhost_testkit::modules_dir().join(label);
-    let mut args = vec!["module", "push", dir.to_str().expect("utf-8")];
-    if let Some(owner) = owner {
-        args.extend(["--owner", owner]);
-    }
-    assert_eq!(host.json(&args)["created"], true, "push {label}");
-}
-
 /// BanBan's tenant with inventory and its custom module promoted.
 fn banban(host: &Host) {
     host.ok(&[
         "tenant", "create", "banban", "--name", "BanBan", "--kind", "custom",
     ]);
-    push_built(host, "inventory@1.0.0", None);
-    push_built(host, "banban@1.0.0", Some("banban"));
+    host.push_built("inventory@1.0.0", None);
+    host.push_built("banban@1.0.0", Some("banban"));
     host.ok(&["promote", "banban", "inventory@1.0.0"]);
     host.ok(&["promote", "banban", "banban@1.0.0"]);
     host.ok(&[

@@ -115,6 +115,23 @@ impl Host {
         String::from_utf8(output.stdout).expect("utf-8")
     }
 
+    /// Pushes a module built into `target/modules` (`label` is `id@version`), for `owner` if given.
+    pub fn push_built(&self, label: &str, owner: Option<&str>) {
+        let dir = modhost_testkit::modules_dir().join(label);
+        let mut args = vec!["module", "push", dir.to_str().expect("utf-8")];
+        if let Some(owner) = owner {
+            args.extend(["--owner", owner]);
+        }
+        assert_eq!(self.json(&args)["created"], true, "push {label}");
+    }
+
+    /// `modhost call ARGS…` that must succeed, its answer parsed as JSON.
+    pub fn call_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut call = vec!["call"];
+        call.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&call)).expect("a JSON answer")
+    }
+
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         let mut with_json = vec!["--json"];
         with_json.extend_from_slice(args);
