@@ -36,11 +36,12 @@ use crate::configs::CONFIGS;
 use crate::deployments::DEPLOYMENTS;
 use crate::error::RegistryError;
 use crate::model::{Canary, Deployment, ModuleVersion, now_ms};
-use crate::module_data::{KV, KV_SNAPSHOTS};
+use crate::module_data::{KV, KV_SNAPSHOTS, KV_USAGE};
 use crate::publish::MODULES;
 use crate::records::decode;
 use crate::registry::{Registry, pair_key};
 use crate::rollouts::RINGS;
+use crate::store::Batch;
 use crate::tenants::TENANTS;
 
 /// What a backup holds.
@@ -248,6 +249,65 @@ fn write_kv<W: Write>(writer: &mut BackupWriter<W>, key: &[u8], value: &[u8]) ->
     writer.counts.kv_entries += 1;
     writer.counts.kv_bytes += (key.len() + value.len()) as u64;
     Ok(())
+}
+
+/// What [`Registry::delete_tenant_records`] found, per kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TenantRecordCounts {
+    pub(crate) deployments: u64,
+    pub(crate) configs: u64,
+    pub(crate) canaries: u64,
+    pub(crate) kv_entries: u64,
+    /// Bytes of module data as usage counts them: each key after `tenant\0module\0`, plus its value.
+    pub(crate) kv_bytes: u64,
+    pub(crate) snapshots: u64,
+}
+
+impl Registry {
+    /// Adds to `batch` the deletes of everything of `tenant` a backup holds
+    /// (but its custom module versions): the tenant record, ring, the
+    /// pair-keyed trees, module data and usage, and the snapshots its
+    /// history names. A restore replaces exactly this; a delete removes it
+    /// and more (tokens, alerting, its schedule, its modules).
+    pub(crate) fn delete_tenant_records(
+        &self,
+        tenant: &str,
+        batch: &mut Batch,
+    ) -> Result<TenantRecordCounts, RegistryError> {
+        let store = self.inner.store.as_ref();
+        let mut counts = TenantRecordCounts::default();
+        batch.delete(TENANTS, tenant.as_bytes());
+        batch.delete(RINGS, tenant.as_bytes());
+        let prefix = tenant_prefix(tenant);
+        let mut snapshots = BTreeSet::new();
+        let mut versions = BTreeMap::new();
+        for tree in PAIR_TREES.into_iter().chain([KV, KV_USAGE]) {
+            for entry in store.scan_prefix(tree, &prefix)? {
+                let (key, value) = entry?;
+                if tree == DEPLOYMENTS {
+                    note_deployment(&decode(&value)?, &mut versions, &mut snapshots);
+                    counts.deployments += 1;
+                } else if tree == CONFIGS {
+                    counts.configs += 1;
+                } else if tree == CANARIES {
+                    counts.canaries += 1;
+                } else if tree == KV {
+                    // The module's own key: after `tenant\0module\0`.
+                    let own_key = key.splitn(3, |byte| *byte == 0).nth(2).unwrap_or_default();
+                    counts.kv_entries += 1;
+                    counts.kv_bytes += (own_key.len() + value.len()) as u64;
+                }
+                batch.delete(tree, key);
+            }
+        }
+        counts.snapshots = snapshots.len() as u64;
+        for id in snapshots {
+            for entry in store.scan_prefix(KV_SNAPSHOTS, &id.to_be_bytes())? {
+                batch.delete(KV_SNAPSHOTS, entry?.0);
+            }
+        }
+        Ok(counts)
+    }
 }
 
 /// `tenant \0`: the start of every key of the tenant in the pair-keyed trees and `kv`.

@@ -20,12 +20,9 @@ use crate::alert_model::{Alert, Channel, Delivery};
 use crate::alerts::{ALERTS, CHANNELS, OPEN, OUTBOX, OUTBOX_DONE, RULES, SILENCES};
 use crate::audit::AuditDraft;
 use crate::backup_schedules::BACKUP_SCHEDULES;
-use crate::canaries::CANARIES;
-use crate::configs::CONFIGS;
 use crate::deployments::DEPLOYMENTS;
 use crate::error::RegistryError;
 use crate::model::{Deployment, ModuleVersion, Suspension, Tenant, Token, now_ms};
-use crate::module_data::{KV, KV_SNAPSHOTS, KV_USAGE};
 use crate::publish::MODULES;
 use crate::records::{decode, encode};
 use crate::registry::{Registry, RegistryEvent, pair_key};
@@ -209,36 +206,16 @@ impl Registry {
             ..DeletedTenant::default()
         };
         let mut batch = Batch::new();
-        batch.delete(TENANTS, id.as_bytes());
-        let scope = pair_key(id, "");
-        let mut snapshots = BTreeSet::new();
-        for deployment in self.records::<Deployment>(DEPLOYMENTS, &scope)? {
-            for event in &deployment.history {
-                snapshots.extend(event.snapshot);
-                snapshots.extend(event.restored_snapshot);
-            }
-            batch.delete(DEPLOYMENTS, pair_key(id, &deployment.module));
-            report.deployments += 1;
-        }
-        report.configs = self.delete_prefix(&mut batch, CONFIGS, &scope)?;
-        report.canaries = self.delete_prefix(&mut batch, CANARIES, &scope)?;
-        self.delete_prefix(&mut batch, KV_USAGE, &scope)?;
-        for entry in self.inner.store.scan_prefix(KV, &scope)? {
-            let (key, value) = entry?;
-            report.kv_entries += 1;
-            // As data usage counts it: the module's own key (after `tenant\0module\0`) plus the value.
-            let own_key = key.splitn(3, |byte| *byte == 0).nth(2).unwrap_or_default();
-            report.kv_bytes += u64::try_from(own_key.len() + value.len()).unwrap_or(u64::MAX);
-            batch.delete(KV, key);
-        }
-        for snapshot in &snapshots {
-            self.delete_prefix(&mut batch, KV_SNAPSHOTS, &snapshot.to_be_bytes())?;
-        }
-        report.snapshots = snapshots.len() as u64;
         if let Some(ring) = self.inner.store.get(RINGS, id.as_bytes())? {
             report.ring = Some(String::from_utf8_lossy(&ring).into_owned());
-            batch.delete(RINGS, id.as_bytes());
         }
+        let counts = self.delete_tenant_records(id, &mut batch)?;
+        report.deployments = counts.deployments;
+        report.configs = counts.configs;
+        report.canaries = counts.canaries;
+        report.kv_entries = counts.kv_entries;
+        report.kv_bytes = counts.kv_bytes;
+        report.snapshots = counts.snapshots;
         if self.inner.store.get(BACKUP_SCHEDULES, id.as_bytes())?.is_some() {
             report.backup_schedule = true;
             batch.delete(BACKUP_SCHEDULES, id.as_bytes());

@@ -25,7 +25,7 @@ use std::io::Read;
 use crate::alert_model::AlertRule;
 use crate::alerts::RULES;
 use crate::audit::AuditDraft;
-use crate::backup::{PAIR_TREES, note_deployment, tenant_prefix};
+use crate::backup::tenant_prefix;
 use crate::backup_format::{BackupCounts, BackupError, BackupManifest, Member, StandardRef, read_backup};
 use crate::canaries::CANARIES;
 use crate::configs::CONFIGS;
@@ -115,7 +115,8 @@ impl Registry {
             &plan.target,
             old_modules.iter().chain(modules.iter()).map(String::as_str),
         );
-        let mut whole = self.deletions(&plan.target)?;
+        let mut whole = Batch::new();
+        self.delete_tenant_records(&plan.target, &mut whole)?;
         whole.extend(std::mem::take(&mut batch));
         let mut usage: BTreeMap<String, DataUsage> = BTreeMap::new();
         let prefix = tenant_prefix(&plan.target);
@@ -294,32 +295,6 @@ impl Registry {
             }
         }
         Ok(modules)
-    }
-
-    /// Deletes of everything the tenant has now that a restore replaces.
-    fn deletions(&self, tenant: &str) -> Result<Batch, RegistryError> {
-        let store = self.inner.store.as_ref();
-        let mut batch = Batch::new();
-        batch.delete(TENANTS, tenant.as_bytes());
-        batch.delete(RINGS, tenant.as_bytes());
-        let prefix = tenant_prefix(tenant);
-        let mut snapshots = BTreeSet::new();
-        let mut versions = BTreeMap::new();
-        for tree in PAIR_TREES.into_iter().chain([KV, KV_USAGE]) {
-            for entry in store.scan_prefix(tree, &prefix)? {
-                let (key, value) = entry?;
-                if tree == DEPLOYMENTS {
-                    note_deployment(&decode(&value)?, &mut versions, &mut snapshots);
-                }
-                batch.delete(tree, key);
-            }
-        }
-        for id in snapshots {
-            for entry in store.scan_prefix(KV_SNAPSHOTS, &id.to_be_bytes())? {
-                batch.delete(KV_SNAPSHOTS, entry?.0);
-            }
-        }
-        Ok(batch)
     }
 }
 
