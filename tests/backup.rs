@@ -150,6 +150,8 @@ fn bulk_data_dir(keys: usize, value_bytes: usize) -> tempfile::TempDir {
                 kind: TenantKind::Standard,
                 organisation: Organisation::default(),
                 features: Default::default(),
+                plan: None,
+                monthly_value_cents: None,
             },
             "operator:test",
         )

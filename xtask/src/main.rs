@@ -6,6 +6,7 @@
 //! It installs what it needs (the `wasm32-wasip2` target) itself.
 
 mod bench;
+mod browser;
 mod build_plugins;
 mod new_module;
 mod process;
@@ -53,7 +54,7 @@ enum Task {
         #[arg(long, default_value_t = 8080)]
         port: u16,
     },
-    /// Build the plugins, then run every host test and every plugin's unit tests.
+    /// Install Chromium for the browser tests if needed, build the plugins, then run every host test and every plugin's unit tests.
     Test,
     /// What CI runs: formatting and clippy checks on both workspaces, then `test`, then `bench --quick`.
     Ci,

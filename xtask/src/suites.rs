@@ -2,11 +2,13 @@
 
 use std::path::Path;
 
-use crate::build_plugins;
 use crate::process::{self, cargo};
+use crate::{browser, build_plugins};
 
-/// Builds the plugins, then runs the host workspace's tests and the plugins' unit tests.
+/// Installs the browser the dashboard tests drive, builds the plugins, then
+/// runs the host workspace's tests and the plugins' unit tests.
 pub fn test(root: &Path) -> anyhow::Result<()> {
+    browser::ensure_chromium(root)?;
     build_plugins::run(root)?;
     let mut host_tests = cargo();
     host_tests.args(["test", "--workspace"]);

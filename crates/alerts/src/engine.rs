@@ -82,6 +82,10 @@ fn describe(rule: &AlertRule, measure: &Measure) -> String {
             measure.value, rule.threshold
         ),
         RuleKind::Fallbacks => "serving a fallback instead of its active version".to_owned(),
+        RuleKind::OverdueMilestones => format!(
+            "{} overdue milestones in its implementation project (threshold {})",
+            measure.count, rule.threshold
+        ),
         RuleKind::Anomaly => format!(
             "{} left its recent band: {:.1} standard deviations from its mean (threshold {})",
             rule.series.map_or("the series", |series| series.name()),

@@ -8,14 +8,16 @@
 //! - failed promotes, automatic rollbacks and failed scheduled backups are
 //!   read from the audit log as it grows (from the moment the host started);
 //!   a backup failure's subject is the tenant alone (an empty module);
-//! - quota use and fallbacks are what the routes and the data usage say now.
+//! - quota use and fallbacks are what the routes and the data usage say now;
+//! - overdue milestones are what the tenants' implementation projects say
+//!   today (UTC); the subject is the tenant alone.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use modhost_deploy::Loader;
 use modhost_registry::{
-    AuditOutcome, AuditQuery, BACKUP_RUN_ACTION, MAX_RULE_WINDOW_SECS, RegistryError, RuleKind,
+    AuditOutcome, AuditQuery, BACKUP_RUN_ACTION, Date, MAX_RULE_WINDOW_SECS, RegistryError, RuleKind,
 };
 
 /// A (tenant, module); the module is empty for what concerns the tenant
@@ -258,6 +260,21 @@ impl Signals {
                     };
                     let value = share(keys, quota.max_keys).max(share(bytes, quota.max_bytes));
                     measures.insert(subject, Measure { value, count: keys });
+                }
+            }
+            RuleKind::OverdueMilestones => {
+                let today = Date::today();
+                for project in self.loader.registry().implementations()? {
+                    let overdue = project.summary(today).overdue;
+                    if overdue > 0 && wanted(&project.tenant, "") {
+                        measures.insert(
+                            (project.tenant, String::new()),
+                            Measure {
+                                value: overdue as f64,
+                                count: overdue,
+                            },
+                        );
+                    }
                 }
             }
             RuleKind::Fallbacks => {

@@ -21,7 +21,9 @@ pub struct AlertRuleBody {
     /// What it measures: `error-rate` (percent), `p99-ms`, `traps`,
     /// `deadlines`, `limit-hits`, `storage-errors` (counts in the window),
     /// `quota-use` (percent), `fallbacks`, `failed-promotes`,
-    /// `automatic-rollbacks` (counts in the window) or `anomaly`.
+    /// `automatic-rollbacks` (counts in the window), `anomaly`,
+    /// `backup-failures` (count in the window) or `overdue-milestones` (the
+    /// tenant's overdue implementation milestones now).
     pub kind: String,
     /// For `anomaly`: `requests`, `error-rate` or `p99-ms`.
     #[serde(default)]

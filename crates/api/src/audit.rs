@@ -48,7 +48,7 @@ pub struct AuditList {
     pub next_after: Option<u64>,
 }
 
-/// `GET /v1/audit` query. Numbers that do not parse are ignored.
+/// `GET /v1/audit` query. `after` and `limit` that do not parse are ignored.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
@@ -71,4 +71,43 @@ pub struct AuditQuery {
     #[param(value_type = Option<u64>)]
     #[schema(value_type = Option<u64>)]
     pub limit: Option<String>,
+    /// Only entries written at or after this time (ms since the Unix epoch);
+    /// not a number: `400`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<u64>)]
+    #[schema(value_type = Option<u64>)]
+    pub since_ms: Option<String>,
+    /// Only entries written at or before this time (ms since the Unix epoch);
+    /// not a number: `400`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<u64>)]
+    #[schema(value_type = Option<u64>)]
+    pub until_ms: Option<String>,
+}
+
+/// `GET /v1/audit/export` query: the filters of `GET /v1/audit`, without paging.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditExportQuery {
+    /// Only this tenant's (operators; tenant admins always get their own tenant's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// Only this actor's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// Only actions starting with this, e.g. `deployment.`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// Only entries written at or after this time (ms since the Unix epoch);
+    /// not a number: `400`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<u64>)]
+    #[schema(value_type = Option<u64>)]
+    pub since_ms: Option<String>,
+    /// Only entries written at or before this time (ms since the Unix epoch);
+    /// not a number: `400`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<u64>)]
+    #[schema(value_type = Option<u64>)]
+    pub until_ms: Option<String>,
 }

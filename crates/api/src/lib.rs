@@ -10,9 +10,12 @@
 pub mod alerts;
 pub mod audit;
 pub mod backups;
+pub mod business;
 pub mod configs;
+pub mod debug;
 pub mod deployments;
 pub mod error;
+pub mod implementations;
 pub mod lifecycle;
 pub mod modules;
 pub mod observe;
@@ -24,18 +27,28 @@ pub use crate::alerts::{
     Alert, AlertList, AlertRule, AlertRuleBody, AlertRuleList, AlertsQuery, Channel, ChannelList,
     CreatedChannel, Delivery, DeliveryList, NewChannel, SilenceRequest,
 };
-pub use crate::audit::{AuditEntry, AuditList, AuditOutcome, AuditQuery};
+pub use crate::audit::{AuditEntry, AuditExportQuery, AuditList, AuditOutcome, AuditQuery};
 pub use crate::backups::{BackupContents, CreatedBackup, RestoreQuery, RestoredTenant, VerifiedBackup};
 pub use crate::backups::{
     BackupFailure, BackupRun, BackupSchedule, BackupScheduleList, BackupScheduleRequest, BackupsQuery,
     BackupsStatus, StoredBackup, StoredBackupList,
 };
+pub use crate::business::{
+    BusinessMetrics, ImplementationStates, KindFigures, PlanFigures, TenantCustomModules, TenantsInMonth,
+};
 pub use crate::configs::{ConfigRollbackRequest, ConfigVersion, ConfigView, SetConfigRequest};
+pub use crate::debug::{
+    PromoteCheck, PromoteDryRun, PromoteDryRunRequest, SmokeReport, SmokeRequest, SmokeTestResult,
+};
 pub use crate::deployments::{
     Canary, CanaryAbort, CanaryRequest, Deployment, DeploymentAction, DeploymentChange, DeploymentEvent,
     DeploymentHealth, DeploymentList, PromoteRequest, RollbackRequest, VersionHealth, WatchReport,
 };
 pub use crate::error::{ErrorBody, ErrorDetail};
+pub use crate::implementations::{
+    Implementation, ImplementationList, ImplementationRequest, ImplementationSummary, Milestone,
+    MilestoneRequest,
+};
 pub use crate::lifecycle::{
     DeleteTenantQuery, DeletedTenant, FinalBackup, GcFile, GcQuery, GcReport, GcScope, GcSnapshot,
     SuspendRequest, Suspension,

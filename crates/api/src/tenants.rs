@@ -1,4 +1,4 @@
-//! Tenants: records, creation and update bodies, the front-end context, module logs.
+//! Tenants: records (with the operators' plan and monthly value), creation and update bodies, the front-end context, module logs.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -42,6 +42,12 @@ pub struct Tenant {
     /// Set while it is suspended: its data plane answers `423 tenant-suspended`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspended: Option<crate::lifecycle::Suspension>,
+    /// The commercial plan, a kebab-case label operators set (e.g. `growth`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    /// What the tenant is worth per month, in cents, as operators set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_value_cents: Option<u64>,
 }
 
 /// `POST /v1/tenants` body.
@@ -60,9 +66,25 @@ pub struct NewTenant {
     /// Feature flags.
     #[serde(default)]
     pub features: BTreeSet<String>,
+    /// The commercial plan: kebab-case, 1 to 64 bytes (e.g. `growth`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    /// What the tenant is worth per month, in cents (at most 100,000,000,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_value_cents: Option<u64>,
 }
 
-/// `PATCH /v1/tenants/{tenant}` body; absent fields keep their value.
+/// A field of a partial update that can be cleared: absent → `None`
+/// (unchanged), `null` → `Some(None)` (cleared), a value → `Some(Some(_))`.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// `PATCH /v1/tenants/{tenant}` body; absent fields keep their value, `null` clears `plan` and `monthly_value_cents`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantUpdate {
@@ -75,6 +97,22 @@ pub struct TenantUpdate {
     /// New feature flags (replaces the set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub features: Option<BTreeSet<String>>,
+    /// A new plan (kebab-case, 1 to 64 bytes); `null` clears it.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub plan: Option<Option<String>>,
+    /// A new monthly value in cents (at most 100,000,000,000); `null` clears it.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<u64>)]
+    pub monthly_value_cents: Option<Option<u64>>,
 }
 
 /// `GET /v1/tenants`.

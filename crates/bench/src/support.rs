@@ -91,6 +91,8 @@ pub fn tenant(registry: &Registry, id: &str, kind: TenantKind) -> anyhow::Result
         kind,
         organisation: Default::default(),
         features: Default::default(),
+        plan: None,
+        monthly_value_cents: None,
     };
     registry.create_tenant(new, ACTOR)?;
     Ok(())

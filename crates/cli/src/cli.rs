@@ -108,6 +108,9 @@ pub(crate) enum Command {
         /// of the tenant's callers (1 to 99); promote it later, or abort.
         #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(1..=99))]
         canary: Option<u8>,
+        /// Only run every check a promote makes before it switches, and print them; change nothing.
+        #[arg(long, conflicts_with_all = ["watch", "canary"])]
+        dry_run: bool,
     },
     /// End a canary: every request goes to the active version again.
     #[command(subcommand)]
@@ -167,8 +170,10 @@ pub(crate) enum Command {
     Logs(crate::cli_logs::LogsArgs),
     /// Print a tenant's Prometheus metrics: its own series only.
     Metrics(crate::cli_metrics::MetricsArgs),
-    /// Show the audit log.
-    Audit(AuditArgs),
+    /// Show the audit log, or write it as CSV with --csv.
+    Audit(crate::cli_debug::AuditArgs),
+    /// Run a version's smoke tests for a tenant as a promote would, changing nothing.
+    Smoke(crate::cli_debug::SmokeArgs),
     /// Tenant backups: scheduled backups and the backups stored on the host.
     #[command(subcommand)]
     Backup(crate::cli_backup::BackupCommand),
@@ -311,7 +316,7 @@ pub(crate) struct RuleArgs {
     pub(crate) tenant: Option<String>,
     /// What it measures: error-rate, p99-ms, traps, deadlines, limit-hits,
     /// storage-errors, quota-use, fallbacks, failed-promotes,
-    /// automatic-rollbacks, anomaly, backup-failures.
+    /// automatic-rollbacks, anomaly, backup-failures, overdue-milestones.
     #[arg(long)]
     pub(crate) kind: String,
     /// For `anomaly`: requests, error-rate or p99-ms.
@@ -574,23 +579,4 @@ pub(crate) struct CallArgs {
     /// A request header `name: value`; repeat for more.
     #[arg(long = "header", short = 'H', value_name = "NAME: VALUE", value_parser = parse_header)]
     pub(crate) headers: Vec<(String, String)>,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct AuditArgs {
-    /// Only this tenant's entries.
-    #[arg(long, value_name = "TENANT")]
-    pub(crate) tenant: Option<String>,
-    /// Only this actor's entries.
-    #[arg(long, value_name = "ACTOR")]
-    pub(crate) actor: Option<String>,
-    /// Only actions starting with this, e.g. `deployment.`.
-    #[arg(long, value_name = "ACTION")]
-    pub(crate) action: Option<String>,
-    /// Only entries after this id (for paging).
-    #[arg(long, value_name = "ID")]
-    pub(crate) after: Option<u64>,
-    /// At most this many entries.
-    #[arg(long, value_name = "N")]
-    pub(crate) limit: Option<u32>,
 }

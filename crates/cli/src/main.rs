@@ -8,6 +8,7 @@
 mod args;
 mod cli;
 mod cli_backup;
+mod cli_debug;
 mod cli_logs;
 mod cli_metrics;
 mod client;
@@ -119,10 +120,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
             target,
             watch,
             canary,
+            dry_run,
         } => match canary {
             Some(percent) => commands::deploy::canary(&ctx, &tenant, &target, percent),
+            None if dry_run => commands::debug::promote_dry_run(&ctx, &tenant, &target),
             None => commands::deploy::promote(&ctx, &tenant, &target, watch),
         },
+        Command::Smoke(args) => commands::debug::smoke(&ctx, &args.tenant, &args.module, &args.version),
         Command::Canary(CanaryCommand::Abort { tenant, module }) => {
             commands::deploy::abort_canary(&ctx, &tenant, &module)
         }
@@ -178,16 +182,23 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 follow: args.follow,
             },
         ),
-        Command::Audit(audit) => commands::observe::audit(
-            &ctx,
-            &commands::observe::AuditFilter {
+        Command::Audit(audit) => {
+            let csv = audit.csv;
+            let filter = commands::observe::AuditFilter {
                 tenant: audit.tenant,
                 actor: audit.actor,
                 action: audit.action,
+                since_secs: audit.since,
+                until_secs: audit.until,
                 after: audit.after,
                 limit: audit.limit,
-            },
-        ),
+            };
+            if csv {
+                commands::debug::audit_csv(&ctx, &filter)
+            } else {
+                commands::observe::audit(&ctx, &filter)
+            }
+        }
     }
 }
 

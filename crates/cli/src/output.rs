@@ -123,30 +123,17 @@ pub fn list<'a>(value: &'a Value, key: &str) -> &'a [Value] {
 
 /// Milliseconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS` UTC.
 pub fn format_ms(ms: u64) -> String {
-    let seconds = ms / 1000;
-    let days = seconds / 86_400;
-    let of_day = seconds % 86_400;
-    let (year, month, day) = civil_from_days(days);
+    let date = modhost_registry::Date::from_unix_ms(ms);
+    let of_day = ms / 1000 % 86_400;
     format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        date.year(),
+        date.month(),
+        date.day(),
         of_day / 3600,
         of_day % 3600 / 60,
         of_day % 60
     )
-}
-
-/// Days since 1970-01-01 to a (year, month, day) date; Howard Hinnant's algorithm.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z % 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 /// A byte count as `812 B`, `1.5 KiB`, `3.2 MiB`.

@@ -20,9 +20,9 @@ use modhost_registry::Canary;
 use semver::Version;
 use tokio::sync::OnceCell;
 
+use crate::checks::migration_failed;
 use crate::errors::{DeployError, ServeError};
 use crate::loader::Loader;
-use crate::smoke::run_smoke_tests;
 use crate::table::{CanaryRoute, Serving};
 
 /// Which hundredth of the callers `affinity` falls in, for `tenant`'s `module`.
@@ -60,26 +60,10 @@ impl Loader {
             }
         };
         let record = registry.version(module, version, Some(tenant_id))?;
-        let serving = self
-            .serving_for(&tenant, &record)
-            .await
-            .map_err(|reason| DeployError::NotReady {
-                module: module.to_owned(),
-                version: version.clone(),
-                reason,
-            })?;
-        let refusal = if let Err(reason) = run_smoke_tests(
-            &self.inner.runtime,
-            &serving,
-            &Loader::caller_for(&tenant, &format!("smoke-test-{module}@{version}")),
-        )
-        .await
-        {
-            Some(DeployError::SmokeTestFailed {
-                module: module.to_owned(),
-                version: version.clone(),
-                reason,
-            })
+        let serving = self.ready_candidate(&tenant, &record).await?;
+        let (_, smoke_refusal) = self.smoke_candidate(&tenant, &serving, module).await;
+        let refusal = if smoke_refusal.is_some() {
+            smoke_refusal
         } else {
             let caller = Loader::caller_for(&tenant, &format!("canary-migrate-{module}@{version}"));
             let from_text = from.to_string();
@@ -101,11 +85,7 @@ impl Loader {
                     version: version.clone(),
                     from: from.clone(),
                 }),
-                Err(reason) => Some(DeployError::MigrationFailed {
-                    module: module.to_owned(),
-                    version: version.clone(),
-                    reason,
-                }),
+                Err(reason) => Some(migration_failed(module, version, reason)),
             }
         };
         if let Some(error) = refusal {

@@ -17,6 +17,10 @@
 //!   only then does the registry move the pointer (durably) and the loader
 //!   install the route. One path changes a route: the loader's own moves,
 //!   plus config and tenant changes it follows from the registry.
+//! - **Checks on demand.** Every check a promote makes before it switches
+//!   can run alone, changing nothing: a promote's dry run
+//!   ([`Loader::promote_dry_run`]) and a version's smoke tests
+//!   ([`Loader::smoke_test`]), sharing the promote's own code (`checks.rs`).
 //! - **Migrations with a safety net.** Promoting snapshots the tenant's data,
 //!   runs the new version's `migrate(from)` and records the snapshot if the
 //!   data changed; a failed migration restores the data and changes nothing.
@@ -46,6 +50,7 @@
 //!   [`RegistryKvStore`].
 
 mod canary;
+mod checks;
 mod data;
 mod errors;
 mod health;
@@ -59,11 +64,14 @@ mod watch;
 mod watching;
 
 pub use crate::canary::canary_bucket;
+pub use crate::checks::{PromoteCheck, PromoteDryRun};
 pub use crate::data::RegistryKvStore;
 pub use crate::errors::{DeployError, ServeError};
 pub use crate::health::{CallHealth, HealthStats};
 pub use crate::loader::Loader;
-pub use crate::smoke::{error_code_status, module_error_reply, run_smoke_tests};
+pub use crate::smoke::{
+    SmokeReport, SmokeTestOutcome, error_code_status, module_error_reply, run_smoke_tests, smoke_report,
+};
 pub use crate::table::{Route, RouteStatus, Serving, TenantRoutes};
 pub use crate::warm::{UnreadyRoute, UnreadyState, WARM_EVERY, WarmUp};
 pub use crate::watch::{Watch, WatchPolicy, WatchState};

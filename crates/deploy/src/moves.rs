@@ -6,9 +6,9 @@ use std::time::Duration;
 use semver::Version;
 use tracing::Instrument as _;
 
+use crate::checks::migration_failed;
 use crate::errors::DeployError;
 use crate::loader::Loader;
-use crate::smoke::run_smoke_tests;
 use crate::table::Route;
 
 impl Loader {
@@ -75,35 +75,22 @@ impl Loader {
         let lock = self.move_lock(tenant_id, module);
         let _guard = lock.lock().await;
         let registry = &self.inner.registry;
+        // Every check before the switch is shared with `promote_dry_run` (`checks.rs`).
         let from = registry.check_promote(tenant_id, module, version)?;
         let tenant = registry.tenant(tenant_id)?;
         if from.as_ref() == Some(version) {
             return Ok(registry.promote(tenant_id, module, version, actor)?);
         }
         let record = registry.version(module, version, Some(tenant_id))?;
-        let not_ready = |reason: String| DeployError::NotReady {
-            module: module.to_owned(),
-            version: version.clone(),
-            reason,
-        };
         let serving = self
-            .serving_for(&tenant, &record)
+            .ready_candidate(&tenant, &record)
             .instrument(tracing::debug_span!("promote.prepare"))
-            .await
-            .map_err(not_ready)?;
-        if let Err(reason) = run_smoke_tests(
-            &self.inner.runtime,
-            &serving,
-            &Loader::caller_for(&tenant, &format!("smoke-test-{module}@{version}")),
-        )
-        .instrument(tracing::debug_span!("promote.smoke_tests"))
-        .await
-        {
-            let error = DeployError::SmokeTestFailed {
-                module: module.to_owned(),
-                version: version.clone(),
-                reason,
-            };
+            .await?;
+        let (_, refusal) = self
+            .smoke_candidate(&tenant, &serving, module)
+            .instrument(tracing::debug_span!("promote.smoke_tests"))
+            .await;
+        if let Some(error) = refusal {
             self.record_failed_move("deployment.promote", actor, tenant_id, module, version, &error)?;
             return Err(error);
         }
@@ -125,11 +112,7 @@ impl Loader {
         if let Err(reason) = migrated {
             registry.kv_restore_snapshot(tenant_id, module, snapshot)?;
             registry.kv_drop_snapshot(snapshot)?;
-            let error = DeployError::MigrationFailed {
-                module: module.to_owned(),
-                version: version.clone(),
-                reason,
-            };
+            let error = migration_failed(module, version, reason);
             self.record_failed_move("deployment.promote", actor, tenant_id, module, version, &error)?;
             return Err(error);
         }

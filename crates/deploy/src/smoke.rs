@@ -5,6 +5,7 @@
 //! [`module_error_reply`] is that one rendering, shared with the server.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use modhost_runtime::kv::{KvStore, MemoryKvStore};
 use modhost_runtime::{CallError, Caller, ErrorCode, ModuleError, Request, Runtime};
@@ -59,17 +60,54 @@ fn smoke_request(request: &modhost_manifest::SmokeRequest) -> Request {
     }
 }
 
+/// How one smoke test went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmokeTestOutcome {
+    /// The test's `name`.
+    pub name: String,
+    /// `None` when it passed; else what differed, or how the call failed.
+    pub failure: Option<String>,
+    /// How long its call took.
+    pub took: Duration,
+}
+
+/// The smoke tests that ran, in order: every one, or up to and including the
+/// first that failed (the later ones build on its state, and a promote stops there).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SmokeReport {
+    /// Each test that ran.
+    pub tests: Vec<SmokeTestOutcome>,
+}
+
+impl SmokeReport {
+    /// Whether every test passed (also when the manifest has none).
+    pub fn passed(&self) -> bool {
+        self.tests.iter().all(|test| test.failure.is_none())
+    }
+
+    /// Why the first failing test failed, as a promote's refusal says it:
+    /// ``smoke test `name` failed: reason``.
+    pub fn failure(&self) -> Option<String> {
+        self.tests.iter().find_map(|test| {
+            test.failure
+                .as_ref()
+                .map(|reason| format!("smoke test `{}` failed: {reason}", test.name))
+        })
+    }
+}
+
 /// Runs `serving`'s smoke tests, in order, as `caller` with the tenant's
 /// config, against an empty scratch store that is thrown away afterwards:
 /// the tenant's data is never read or written. Calls the module makes to its
 /// dependencies reach the tenant's active versions with the same scratch
-/// store. Returns how many passed, or why the first failing one failed. The
-/// tests' own calls are not counted in the request metrics (the nested calls
-/// they make to dependencies are, as the dependencies' requests).
-pub async fn run_smoke_tests(runtime: &Runtime, serving: &Serving, caller: &Caller) -> Result<usize, String> {
+/// store. Stops at the first failing test. The tests' own calls are not
+/// counted in the request metrics (the nested calls they make to
+/// dependencies are, as the dependencies' requests).
+pub async fn smoke_report(runtime: &Runtime, serving: &Serving, caller: &Caller) -> SmokeReport {
     let scratch: Arc<dyn KvStore> = Arc::new(MemoryKvStore::new());
-    let tests = &serving.manifest.tests;
-    for test in tests {
+    let mut report = SmokeReport::default();
+    for test in &serving.manifest.tests {
+        let started = Instant::now();
         let outcome = runtime
             .call_with_store(
                 serving.ready.clone(),
@@ -79,17 +117,33 @@ pub async fn run_smoke_tests(runtime: &Runtime, serving: &Serving, caller: &Call
                 smoke_request(&test.request),
             )
             .await;
-        let (status, body) = match outcome {
-            Ok(response) => (response.status, response.body),
+        let failure = match outcome {
+            Ok(response) => test.expect.check(response.status, &response.body).err(),
             Err(CallError::Module(error)) => {
                 let (status, body) = module_error_reply(&error);
-                (status, body.to_string().into_bytes())
+                test.expect.check(status, body.to_string().as_bytes()).err()
             }
-            Err(failure) => return Err(format!("smoke test `{}` failed: {failure}", test.name)),
+            Err(failure) => Some(failure.to_string()),
         };
-        test.expect
-            .check(status, &body)
-            .map_err(|reason| format!("smoke test `{}` failed: {reason}", test.name))?;
+        let failed = failure.is_some();
+        report.tests.push(SmokeTestOutcome {
+            name: test.name.clone(),
+            failure,
+            took: started.elapsed(),
+        });
+        if failed {
+            break;
+        }
     }
-    Ok(tests.len())
+    report
+}
+
+/// [`smoke_report`] as a promote uses it: how many tests passed, or why the
+/// first failing one failed (see [`SmokeReport::failure`]).
+pub async fn run_smoke_tests(runtime: &Runtime, serving: &Serving, caller: &Caller) -> Result<usize, String> {
+    let report = smoke_report(runtime, serving, caller).await;
+    match report.failure() {
+        Some(reason) => Err(reason),
+        None => Ok(report.tests.len()),
+    }
 }

@@ -39,11 +39,15 @@ pub enum RuleKind {
     /// Scheduled backups of the tenant that failed in the window (the
     /// subject is the tenant, without a module).
     BackupFailures,
+    /// Milestones of the tenant's implementation project that are overdue
+    /// now (due before today, UTC, and not done); the subject is the
+    /// tenant, without a module.
+    OverdueMilestones,
 }
 
 impl RuleKind {
     /// Every kind, for help texts and validation messages.
-    pub const ALL: [RuleKind; 12] = [
+    pub const ALL: [RuleKind; 13] = [
         Self::ErrorRate,
         Self::P99Ms,
         Self::Traps,
@@ -56,6 +60,7 @@ impl RuleKind {
         Self::AutomaticRollbacks,
         Self::Anomaly,
         Self::BackupFailures,
+        Self::OverdueMilestones,
     ];
 
     /// The kind's name as it travels (`error-rate`).
@@ -73,6 +78,7 @@ impl RuleKind {
             Self::AutomaticRollbacks => "automatic-rollbacks",
             Self::Anomaly => "anomaly",
             Self::BackupFailures => "backup-failures",
+            Self::OverdueMilestones => "overdue-milestones",
         }
     }
 }

@@ -190,7 +190,9 @@ impl Registry {
                 && query
                     .action
                     .as_ref()
-                    .is_none_or(|action| entry.action.starts_with(action.as_str()));
+                    .is_none_or(|action| entry.action.starts_with(action.as_str()))
+                && query.since_ms.is_none_or(|since| entry.at_ms >= since)
+                && query.until_ms.is_none_or(|until| entry.at_ms <= until);
             if wanted {
                 page.entries.push(entry);
             }

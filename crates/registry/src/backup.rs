@@ -6,7 +6,8 @@
 //!    wait; data-plane requests do not), it starts a copy-on-write capture of
 //!    the tenant's module data (`capture.rs`) — the backup's point in time —
 //!    and copies the small records: the tenant, its deployments with
-//!    history, config histories, canaries, ring label, alert rules, the
+//!    history, config histories, canaries, ring label, alert rules, its
+//!    implementation project, the
 //!    migration snapshots its history references, the custom module versions
 //!    it owns with their components, and references to the standard versions
 //!    it runs;
@@ -35,6 +36,7 @@ use crate::capture::{BACKUP_CAPTURE, decode_preimage, discard, preimage};
 use crate::configs::CONFIGS;
 use crate::deployments::DEPLOYMENTS;
 use crate::error::RegistryError;
+use crate::implementations::IMPLEMENTATIONS;
 use crate::model::{Canary, Deployment, ModuleVersion, now_ms};
 use crate::module_data::{KV, KV_SNAPSHOTS, KV_USAGE};
 use crate::publish::MODULES;
@@ -136,8 +138,8 @@ impl Registry {
         writer: &mut BackupWriter<W>,
     ) -> Result<Vec<StandardRef>, RegistryError> {
         let store = self.inner.store.as_ref();
-        for (tree, key) in [(TENANTS, tenant.as_bytes()), (RINGS, tenant.as_bytes())] {
-            if let Some(value) = store.get(tree, key)? {
+        for tree in [TENANTS, RINGS, IMPLEMENTATIONS] {
+            if let Some(value) = store.get(tree, tenant.as_bytes())? {
                 writer.entry(tree.name(), b"", &value)?;
                 writer.counts.records += 1;
             }
@@ -265,7 +267,8 @@ pub(crate) struct TenantRecordCounts {
 
 impl Registry {
     /// Adds to `batch` the deletes of everything of `tenant` a backup holds
-    /// (but its custom module versions): the tenant record, ring, the
+    /// (but its custom module versions): the tenant record, ring,
+    /// implementation project, the
     /// pair-keyed trees, module data and usage, and the snapshots its
     /// history names. A restore replaces exactly this; a delete removes it
     /// and more (tokens, alerting, its schedule, its modules).
@@ -278,6 +281,7 @@ impl Registry {
         let mut counts = TenantRecordCounts::default();
         batch.delete(TENANTS, tenant.as_bytes());
         batch.delete(RINGS, tenant.as_bytes());
+        batch.delete(IMPLEMENTATIONS, tenant.as_bytes());
         let prefix = tenant_prefix(tenant);
         let mut snapshots = BTreeSet::new();
         let mut versions = BTreeMap::new();

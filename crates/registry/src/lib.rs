@@ -33,6 +33,9 @@
 //!   ([`Registry::save_alert`] writes a change and its deliveries in one
 //!   batch) and the durable outbox ([`Registry::pending_deliveries`],
 //!   [`Registry::save_delivery`]);
+//! - implementation projects: [`Registry::put_implementation`],
+//!   [`Registry::implementation`], [`Registry::implementations`],
+//!   [`Registry::remove_implementation`] (onboarding milestones per tenant);
 //! - backup schedules: [`Registry::set_backup_schedule`],
 //!   [`Registry::backup_schedules`] and [`Registry::record_backup_run`] (the
 //!   server's scheduler reports each run);
@@ -62,6 +65,7 @@ mod backup;
 mod backup_format;
 mod backup_schedules;
 pub mod blobs;
+mod calendar;
 mod canaries;
 mod capture;
 pub mod component;
@@ -69,6 +73,7 @@ mod configs;
 mod deployments;
 mod error;
 mod gc;
+mod implementations;
 mod kv;
 mod lifecycle;
 mod model;
@@ -99,9 +104,14 @@ pub use crate::backup_schedules::{
     MAX_BACKUP_AGE_DAYS, MAX_BACKUP_INTERVAL_SECS, MAX_BACKUP_KEEP_COUNT,
 };
 pub use crate::blobs::{BlobError, BlobFile, BlobStore};
+pub use crate::calendar::Date;
 pub use crate::deployments::{DeploymentChange, RollbackTarget};
 pub use crate::error::{DeploymentProblem, RegistryError, UploadProblem};
 pub use crate::gc::{GarbageBlob, GarbageScope, GarbageSnapshot, GcReport};
+pub use crate::implementations::{
+    Implementation, ImplementationState, ImplementationSummary, MAX_MILESTONES, Milestone, MilestoneStatus,
+    NewImplementation, NewMilestone, no_project,
+};
 pub use crate::lifecycle::DeletedTenant;
 pub use crate::model::Suspension;
 pub use crate::model::{
@@ -115,6 +125,6 @@ pub use crate::publish::{PublishOutcome, Publisher, Upload};
 pub use crate::records::FORMAT as RECORD_FORMAT;
 pub use crate::registry::{Registry, RegistryConfig, RegistryEvent, SCHEMA_VERSION};
 pub use crate::restore::{RestoreReport, verify_backup};
-pub use crate::tenants::RESERVED_TENANT_PREFIX;
+pub use crate::tenants::{MAX_MONTHLY_VALUE_CENTS, RESERVED_TENANT_PREFIX};
 pub use crate::tokens::{NewToken, TOKEN_PREFIX};
 pub use crate::usage::{DataQuota, DataUsage};

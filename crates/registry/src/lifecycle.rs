@@ -5,7 +5,7 @@
 //! tenant change, and the server's data plane refuses a suspended tenant's
 //! requests without reading the store. Deleting removes the tenant record
 //! and everything keyed by the tenant — deployments, configs, canaries, its
-//! ring label, backup schedule, module data with its usage records and the
+//! ring label, backup schedule, implementation project, module data with its usage records and the
 //! snapshots its deployment history references, its tokens, its alert rules, channels,
 //! alerts (its rules' and those about it), their open and silence markers and
 //! its channels' deliveries, and the custom module versions it owns that no

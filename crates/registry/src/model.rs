@@ -65,6 +65,12 @@ pub struct Tenant {
     /// Set while the tenant is suspended: its data plane refuses every request, its data is kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspended: Option<Suspension>,
+    /// The commercial plan, a short kebab-case label set by operators (e.g. `growth`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    /// What the tenant is worth per month, in cents, set by operators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_value_cents: Option<u64>,
 }
 
 /// Since when and why a tenant is suspended (`Registry::suspend_tenant`).
@@ -93,6 +99,22 @@ pub struct NewTenant {
     /// Feature flags.
     #[serde(default)]
     pub features: BTreeSet<String>,
+    /// The commercial plan (kebab-case, at most 64 bytes).
+    #[serde(default)]
+    pub plan: Option<String>,
+    /// What the tenant is worth per month, in cents.
+    #[serde(default)]
+    pub monthly_value_cents: Option<u64>,
+}
+
+/// A field of a partial update that can also be cleared: absent is `None`
+/// (unchanged), `null` is `Some(None)` (cleared), a value is `Some(Some(_))`.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// A partial update of a tenant; absent fields keep their value. The kind cannot change.
@@ -108,6 +130,12 @@ pub struct TenantUpdate {
     /// New feature flags (replaces the set).
     #[serde(default)]
     pub features: Option<BTreeSet<String>>,
+    /// A new plan (`Some(None)` clears it).
+    #[serde(default, deserialize_with = "present")]
+    pub plan: Option<Option<String>>,
+    /// A new monthly value in cents (`Some(None)` clears it).
+    #[serde(default, deserialize_with = "present")]
+    pub monthly_value_cents: Option<Option<u64>>,
 }
 
 /// An immutable published module version.
@@ -464,6 +492,10 @@ pub struct AuditQuery {
     pub after: Option<u64>,
     /// At most this many (default and cap 1000).
     pub limit: Option<usize>,
+    /// Only records written at or after this time (ms since the Unix epoch).
+    pub since_ms: Option<u64>,
+    /// Only records written at or before this time (ms since the Unix epoch).
+    pub until_ms: Option<u64>,
 }
 
 /// One page of audit records.

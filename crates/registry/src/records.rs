@@ -91,6 +91,11 @@ pub(crate) struct StoredTenantV1 {
     updated_at_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     suspended: Option<StoredSuspensionV1>,
+    /// Absent from records written before plans existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    plan: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    monthly_value_cents: Option<u64>,
 }
 
 /// A tenant's suspension, format 1 (absent from records written before suspensions existed).
@@ -134,6 +139,8 @@ impl Record for Tenant {
                 at_ms: suspension.at_ms,
                 reason: suspension.reason.clone(),
             }),
+            plan: self.plan.clone(),
+            monthly_value_cents: self.monthly_value_cents,
         }
     }
 
@@ -154,6 +161,8 @@ impl Record for Tenant {
                 at_ms: suspension.at_ms,
                 reason: suspension.reason,
             }),
+            plan: stored.plan,
+            monthly_value_cents: stored.monthly_value_cents,
         }
     }
 }
@@ -588,6 +597,15 @@ mod tests {
                 .contains(r#""format":1"#)
         );
         assert_eq!(decode::<ConfigHistory>(&written).unwrap(), history);
+
+        let before_plans = br#"{"format":1,"id":"acme","name":"Acme","kind":"standard","organisation":{},"features":[],"created_at_ms":1,"updated_at_ms":2}"#;
+        let tenant: Tenant = decode(before_plans).expect("a tenant written before plans existed");
+        assert_eq!((tenant.plan.as_deref(), tenant.monthly_value_cents), (None, None));
+        assert_eq!(
+            encode(&tenant).unwrap(),
+            before_plans.to_vec(),
+            "unset fields are left out"
+        );
 
         let newer = br#"{"format":2,"versions":[]}"#;
         let error = decode::<ConfigHistory>(newer).expect_err("format 2");

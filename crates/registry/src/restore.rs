@@ -31,6 +31,7 @@ use crate::canaries::CANARIES;
 use crate::configs::CONFIGS;
 use crate::deployments::DEPLOYMENTS;
 use crate::error::RegistryError;
+use crate::implementations::{IMPLEMENTATIONS, Implementation};
 use crate::model::{Canary, Deployment, ModuleVersion, Tenant, check_tenant_id};
 use crate::module_data::{KV, KV_SNAPSHOTS, KV_USAGE, entry_size, scope_prefix};
 use crate::publish::MODULES;
@@ -367,6 +368,12 @@ impl<'a> RestoredTenant<'a> {
             "rings" => {
                 self.batch.put(RINGS, target.as_bytes(), value);
             }
+            "implementations" => {
+                let mut project: Implementation = decode(&value)?;
+                project.tenant = target.clone();
+                self.batch
+                    .put(IMPLEMENTATIONS, target.as_bytes(), encode(&project)?);
+            }
             "deployments" => {
                 let mut deployment: Deployment = decode(&value)?;
                 named(&key, &deployment.module)?;
@@ -455,6 +462,8 @@ mod tests {
             kind: TenantKind::Custom,
             organisation: Organisation::default(),
             features: Default::default(),
+            plan: None,
+            monthly_value_cents: None,
         };
         registry.create_tenant(new, "test").unwrap();
         let component = wat::parse_str(

@@ -50,6 +50,45 @@ fn check_features<'a>(features: impl IntoIterator<Item = &'a String>) -> Result<
     Ok(())
 }
 
+/// The most a tenant's monthly value may be, in cents (a billion in the currency's unit).
+pub const MAX_MONTHLY_VALUE_CENTS: u64 = 100_000_000_000;
+
+/// Checks a plan label: kebab-case, 1 to 64 bytes.
+fn check_plan(plan: Option<&str>) -> Result<(), RegistryError> {
+    let Some(plan) = plan else { return Ok(()) };
+    let valid = !plan.is_empty()
+        && plan.len() <= 64
+        && plan
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && plan.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && !plan.ends_with('-')
+        && !plan.contains("--");
+    if !valid {
+        return Err(RegistryError::InvalidInput {
+            field: "plan".into(),
+            message: format!(
+                "plan `{}` must be kebab-case: 1 to 64 bytes of a-z, 0-9 and single dashes, not starting or ending with a dash, e.g. `growth`; send null to clear it",
+                plan.chars().take(64).collect::<String>()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Checks a monthly value: at most [`MAX_MONTHLY_VALUE_CENTS`].
+fn check_monthly_value(cents: Option<u64>) -> Result<(), RegistryError> {
+    match cents {
+        Some(cents) if cents > MAX_MONTHLY_VALUE_CENTS => Err(RegistryError::InvalidInput {
+            field: "monthly_value_cents".into(),
+            message: format!(
+                "{cents} is more than {MAX_MONTHLY_VALUE_CENTS} cents; give the value per month in cents, or null to clear it"
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Tenant ids the host keeps for itself (the runtime's self-test tenant is
 /// `modhost-self-test`): no tenant with such an id can be created.
 pub const RESERVED_TENANT_PREFIX: &str = "modhost-";
@@ -68,6 +107,8 @@ impl Registry {
         }
         check_name(&new.name)?;
         check_features(&new.features)?;
+        check_plan(new.plan.as_deref())?;
+        check_monthly_value(new.monthly_value_cents)?;
         let now = now_ms();
         let tenant = Tenant {
             id: new.id,
@@ -78,6 +119,8 @@ impl Registry {
             created_at_ms: now,
             updated_at_ms: now,
             suspended: None,
+            plan: new.plan,
+            monthly_value_cents: new.monthly_value_cents,
         };
         let lock = self.tenant_lock(&tenant.id);
         let _guard = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -92,7 +135,8 @@ impl Registry {
         Ok(tenant)
     }
 
-    /// Changes a tenant's name, organisation or features.
+    /// Changes a tenant's name, organisation, features, plan or monthly
+    /// value. Every field given is checked before any is changed.
     pub fn update_tenant(
         &self,
         id: &str,
@@ -102,16 +146,32 @@ impl Registry {
         let lock = self.tenant_lock(id);
         let _guard = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut tenant = self.tenant(id)?;
+        if let Some(name) = &update.name {
+            check_name(name)?;
+        }
+        if let Some(features) = &update.features {
+            check_features(features)?;
+        }
+        if let Some(plan) = &update.plan {
+            check_plan(plan.as_deref())?;
+        }
+        if let Some(cents) = update.monthly_value_cents {
+            check_monthly_value(cents)?;
+        }
         if let Some(name) = update.name {
-            check_name(&name)?;
             tenant.name = name;
         }
         if let Some(organisation) = update.organisation {
             tenant.organisation = organisation;
         }
         if let Some(features) = update.features {
-            check_features(&features)?;
             tenant.features = features;
+        }
+        if let Some(plan) = update.plan {
+            tenant.plan = plan;
+        }
+        if let Some(cents) = update.monthly_value_cents {
+            tenant.monthly_value_cents = cents;
         }
         tenant.updated_at_ms = now_ms();
         let draft = AuditDraft::ok(actor, "tenant.update", id, Some(id));

@@ -14,8 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use modhost_registry::{
-    BackupError, ConfigHistory, DataQuota, DataUsage, DataWrite, Deployment, Publisher, Registry,
-    RegistryError, RollbackTarget, Tenant, TenantKind,
+    BackupError, ConfigHistory, DataQuota, DataUsage, DataWrite, Deployment, Implementation,
+    NewImplementation, NewMilestone, Publisher, Registry, RegistryError, RollbackTarget, Tenant, TenantKind,
+    TenantUpdate,
 };
 use serde_json::json;
 use support::*;
@@ -30,6 +31,25 @@ struct TenantState {
     configs: BTreeMap<String, ConfigHistory>,
     data: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
     usage: BTreeMap<String, DataUsage>,
+    implementation: Option<Implementation>,
+}
+
+/// An implementation project of `milestones` (id, due date, status).
+fn project(name: &str, milestones: &[(&str, &str, &str)]) -> NewImplementation {
+    NewImplementation {
+        name: name.to_owned(),
+        milestones: milestones
+            .iter()
+            .map(|(id, due_date, status)| NewMilestone {
+                id: (*id).to_owned(),
+                title: format!("the {id} step"),
+                due_date: (*due_date).to_owned(),
+                status: (*status).to_owned(),
+                assignee: Some("ana".to_owned()),
+                ..NewMilestone::default()
+            })
+            .collect(),
+    }
 }
 
 fn data_of(registry: &Registry, tenant: &str, module: &str) -> BTreeMap<String, Vec<u8>> {
@@ -77,6 +97,7 @@ fn state_of(registry: &Registry, tenant: &str) -> TenantState {
             .map(|module| (module.clone(), registry.kv_usage(tenant, module).unwrap()))
             .collect(),
         deployments,
+        implementation: registry.implementation(tenant).unwrap(),
     }
 }
 
@@ -134,6 +155,22 @@ fn catalogue(registry: &Registry) {
         .promote("acme", "inventory", &version("1.0.0"), OPERATOR)
         .unwrap();
     write(registry, "acme", "inventory", "sku-001", "acme's own");
+    let plan = TenantUpdate {
+        plan: Some(Some("enterprise".to_owned())),
+        monthly_value_cents: Some(Some(250_000)),
+        ..TenantUpdate::default()
+    };
+    registry.update_tenant("banban", plan, OPERATOR).unwrap();
+    let milestones = [
+        ("kickoff", "2020-01-15", "done"),
+        ("go-live", "2999-12-31", "in-progress"),
+    ];
+    registry
+        .put_implementation("banban", project("BanBan onboarding", &milestones), OPERATOR)
+        .unwrap();
+    registry
+        .put_implementation("acme", project("Acme onboarding", &milestones[..1]), OPERATOR)
+        .unwrap();
 }
 
 fn publish_standard(registry: &Registry) {
@@ -193,6 +230,13 @@ fn a_restore_brings_back_exactly_what_the_backup_holds() {
     registry
         .rollback("banban", "inventory", &RollbackTarget::Previous, OPERATOR)
         .unwrap();
+    let cleared = TenantUpdate {
+        plan: Some(None),
+        monthly_value_cents: Some(Some(1)),
+        ..TenantUpdate::default()
+    };
+    registry.update_tenant("banban", cleared, OPERATOR).unwrap();
+    registry.remove_implementation("banban", OPERATOR).unwrap();
     assert_ne!(state_of(&registry, "banban"), before);
 
     let report = restore(&registry, &bytes, None).unwrap();
@@ -200,6 +244,19 @@ fn a_restore_brings_back_exactly_what_the_backup_holds() {
     assert_eq!(report.tenant, "banban");
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
     assert_eq!(state_of(&registry, "banban"), before);
+    let restored = registry.tenant("banban").unwrap();
+    assert_eq!(
+        (restored.plan.as_deref(), restored.monthly_value_cents),
+        (Some("enterprise"), Some(250_000))
+    );
+    let project = registry
+        .implementation("banban")
+        .unwrap()
+        .expect("the project came back");
+    assert_eq!(
+        (project.name.as_str(), project.milestones.len()),
+        ("BanBan onboarding", 2)
+    );
     assert_eq!(state_of(&registry, "acme"), acme, "another tenant was touched");
 
     // The migration snapshot came back under a fresh id and still works.
@@ -282,6 +339,13 @@ fn a_tenant_without_custom_modules_can_be_copied_under_another_id() {
     assert_eq!(copy.usage, acme.usage);
     assert_eq!(copy.deployments[0].tenant, "acme-copy");
     assert_eq!(copy.deployments[0].active, acme.deployments[0].active);
+    let copied = copy.implementation.expect("the project was copied");
+    let original = acme.implementation.clone().expect("acme's project");
+    assert_eq!(copied.tenant, "acme-copy");
+    assert_eq!(
+        (copied.name, copied.milestones),
+        (original.name, original.milestones)
+    );
     assert_eq!(state_of(&registry, "acme"), acme);
     let error = restore(&registry, &bytes, Some("Not An Id")).unwrap_err();
     assert!(matches!(error, RegistryError::InvalidInput { .. }), "{error}");

@@ -15,8 +15,8 @@ use std::time::Duration;
 use modhost_registry::store::{MemoryStore, Store, Tree};
 use modhost_registry::{
     Alert, AlertEvent, AlertRule, AlertState, AuditQuery, BackupScheduleSpec, Channel, ChannelTarget,
-    Delivery, DeliveryState, NewToken, Publisher, Registry, RegistryConfig, RegistryError, RegistryEvent,
-    Role, RollbackTarget, RuleKind, Severity, TenantKind, now_ms,
+    Delivery, DeliveryState, NewImplementation, NewMilestone, NewToken, Publisher, Registry, RegistryConfig,
+    RegistryError, RegistryEvent, Role, RollbackTarget, RuleKind, Severity, TenantKind, now_ms,
 };
 use support::*;
 
@@ -44,6 +44,7 @@ const TREES: &[&str] = &[
     "outbox",
     "outbox_done",
     "backup_schedules",
+    "implementations",
 ];
 
 type Dump = BTreeMap<(&'static str, Vec<u8>), Vec<u8>>;
@@ -84,8 +85,9 @@ fn publish_stock(registry: &Registry) {
 
 /// Gives `tenant` one of everything a tenant can have: deployments (one
 /// across a migration, so its history names a snapshot), config, data, a
-/// canary, a ring, tokens, an alert rule, a channel, an alert about it with
-/// a silence and a delivery, and a custom module of its own.
+/// canary, a ring, a backup schedule, an implementation project, tokens, an
+/// alert rule, a channel, an alert about it with a silence and a delivery,
+/// and a custom module of its own.
 fn populate(registry: &Registry, tenant: &str) {
     support::tenant(registry, tenant, TenantKind::Custom);
     registry
@@ -126,6 +128,17 @@ fn populate(registry: &Registry, tenant: &str) {
         max_age_days: None,
     };
     registry.set_backup_schedule(tenant, schedule, OPERATOR).unwrap();
+    let project = NewImplementation {
+        name: format!("{tenant} onboarding"),
+        milestones: vec![NewMilestone {
+            id: "kickoff".into(),
+            title: "Kick-off".into(),
+            due_date: "2020-01-15".into(),
+            status: "in-progress".into(),
+            ..NewMilestone::default()
+        }],
+    };
+    registry.put_implementation(tenant, project, OPERATOR).unwrap();
     for role in [Role::TenantAdmin, Role::Invoker] {
         let new = NewToken {
             name: format!("{tenant} {}", role.name()),

@@ -22,6 +22,8 @@ fn new_tenant(id: &str) -> NewTenant {
             contact_email: None,
         },
         features: ["size-grid".to_owned()].into(),
+        plan: None,
+        monthly_value_cents: None,
     }
 }
 
@@ -258,6 +260,8 @@ fn tenant_ids_the_host_keeps_for_itself_are_refused() {
                     kind: TenantKind::Standard,
                     organisation: Organisation::default(),
                     features: Default::default(),
+                    plan: None,
+                    monthly_value_cents: None,
                 },
                 OPERATOR,
             )

@@ -13,6 +13,7 @@
 //! OpenAPI document (`/v1/openapi.json`) the request and response schemas of
 //! `modhost-api`. Anything the router does not match goes to the fallback:
 //! `/t/{tenant}/{module}/…` to the data plane (`data_plane.rs`), the rest `404`.
+//! The browser dashboard's static files are served under `/ui/` (`ui/`).
 //!
 //! # Invariants
 //!
@@ -40,6 +41,7 @@ mod module_logs;
 pub mod openapi;
 mod text;
 mod trace_context;
+mod ui;
 mod uploads;
 
 use std::net::SocketAddr;
@@ -111,7 +113,10 @@ fn start(config: ServerConfig) -> anyhow::Result<(Arc<App>, Router)> {
     openapi::finish(&mut document);
     let document = serde_json::to_vec(&document).context("could not render the OpenAPI document")?;
     let app = Arc::new(app::open(config, document.into())?);
-    let router = router.fallback(fallback).with_state(app.clone());
+    let router = router
+        .merge(ui::router())
+        .fallback(fallback)
+        .with_state(app.clone());
     Ok((app, router))
 }
 

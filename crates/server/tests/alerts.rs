@@ -609,7 +609,7 @@ fn bad_rules_and_channels_are_refused_with_the_exact_error_and_nothing_is_stored
         ),
         (
             json!({"kind": "noise", "threshold": 1, "window_secs": 60}),
-            "invalid kind: `noise` is not one of error-rate, p99-ms, traps, deadlines, limit-hits, storage-errors, quota-use, fallbacks, failed-promotes, automatic-rollbacks, anomaly, backup-failures",
+            "invalid kind: `noise` is not one of error-rate, p99-ms, traps, deadlines, limit-hits, storage-errors, quota-use, fallbacks, failed-promotes, automatic-rollbacks, anomaly, backup-failures, overdue-milestones",
         ),
         (
             json!({"kind": "traps", "threshold": 1, "window_secs": 601}),

@@ -5,6 +5,7 @@ pub mod backup;
 pub mod backup_schedule;
 pub mod call;
 pub mod config;
+pub mod debug;
 pub mod deploy;
 pub mod dev;
 pub mod develop;

@@ -97,24 +97,40 @@ pub struct AuditFilter {
     pub actor: Option<String>,
     /// Only actions starting with this.
     pub action: Option<String>,
+    /// Only entries from this many seconds ago on.
+    pub since_secs: Option<u64>,
+    /// Only entries up to this many seconds ago.
+    pub until_secs: Option<u64>,
     /// Only entries with a larger id.
     pub after: Option<u64>,
     /// At most this many.
     pub limit: Option<u32>,
 }
 
-/// `GET /v1/audit?tenant=&actor=&action=&after=&limit=`.
+impl AuditFilter {
+    /// The query pairs of the filters both `GET /v1/audit` and its export take.
+    pub fn pairs(&self) -> Vec<(&'static str, Option<String>)> {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX));
+        let ago =
+            |secs: Option<u64>| secs.map(|secs| now_ms.saturating_sub(secs.saturating_mul(1000)).to_string());
+        vec![
+            ("tenant", self.tenant.clone()),
+            ("actor", self.actor.clone()),
+            ("action", self.action.clone()),
+            ("since_ms", ago(self.since_secs)),
+            ("until_ms", ago(self.until_secs)),
+        ]
+    }
+}
+
+/// `GET /v1/audit?tenant=&actor=&action=&since_ms=&until_ms=&after=&limit=`.
 pub fn audit(ctx: &Context, filter: &AuditFilter) -> Result<(), CliError> {
-    let query = with_query(
-        "/v1/audit",
-        &[
-            ("tenant", filter.tenant.clone()),
-            ("actor", filter.actor.clone()),
-            ("action", filter.action.clone()),
-            ("after", filter.after.map(|after| after.to_string())),
-            ("limit", filter.limit.map(|limit| limit.to_string())),
-        ],
-    );
+    let mut pairs = filter.pairs();
+    pairs.push(("after", filter.after.map(|after| after.to_string())));
+    pairs.push(("limit", filter.limit.map(|limit| limit.to_string())));
+    let query = with_query("/v1/audit", &pairs);
     let answer: AuditList = ctx.client.get_as(&query)?;
     ctx.show(&answer, describe_audit);
     Ok(())

@@ -23,6 +23,8 @@ pub fn create(
         kind,
         organisation: modhost_api::Organisation::default(),
         features: features.iter().cloned().collect(),
+        plan: None,
+        monthly_value_cents: None,
     };
     let tenant: Tenant = ctx.client.post_as("/v1/tenants", &body)?;
     ctx.show(&tenant, |tenant| {

@@ -44,6 +44,8 @@ pub fn tenant_of_kind(registry: &Registry, id: &str, kind: TenantKind) {
         kind,
         organisation: Default::default(),
         features: Default::default(),
+        plan: None,
+        monthly_value_cents: None,
     };
     registry.create_tenant(new, OPERATOR).expect("tenant");
 }

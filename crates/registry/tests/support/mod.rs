@@ -30,6 +30,8 @@ pub fn tenant(registry: &Registry, id: &str, kind: TenantKind) {
                 kind,
                 organisation: Organisation::default(),
                 features: Default::default(),
+                plan: None,
+                monthly_value_cents: None,
             },
             OPERATOR,
         )

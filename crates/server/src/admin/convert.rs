@@ -50,6 +50,8 @@ pub(crate) fn tenant(tenant: registry::Tenant) -> api::Tenant {
             at_ms: suspension.at_ms,
             reason: suspension.reason,
         }),
+        plan: tenant.plan,
+        monthly_value_cents: tenant.monthly_value_cents,
     }
 }
 
@@ -60,6 +62,8 @@ pub(crate) fn new_tenant(new: api::NewTenant) -> registry::NewTenant {
         kind: tenant_kind_in(new.kind),
         organisation: organisation_in(new.organisation),
         features: new.features,
+        plan: new.plan,
+        monthly_value_cents: new.monthly_value_cents,
     }
 }
 
@@ -68,6 +72,8 @@ pub(crate) fn tenant_update(update: api::TenantUpdate) -> registry::TenantUpdate
         name: update.name,
         organisation: update.organisation.map(organisation_in),
         features: update.features,
+        plan: update.plan,
+        monthly_value_cents: update.monthly_value_cents,
     }
 }
 

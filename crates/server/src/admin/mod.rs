@@ -10,9 +10,12 @@ mod alerts;
 mod audit;
 mod backup_schedules;
 mod backups;
+mod business;
 mod configs;
 mod convert;
+mod debug;
 mod deployments;
+mod implementations;
 mod lifecycle;
 mod logs;
 mod modules;
@@ -36,6 +39,7 @@ pub(crate) fn build() -> (OpenApiRouter<AppState>, Vec<AdminRoute>) {
     let routes = lifecycle::routes(routes);
     let routes = modules::routes(routes);
     let routes = deployments::routes(routes);
+    let routes = debug::routes(routes);
     let routes = configs::routes(routes);
     let routes = tokens::routes(routes);
     let routes = audit::routes(routes);
@@ -43,5 +47,7 @@ pub(crate) fn build() -> (OpenApiRouter<AppState>, Vec<AdminRoute>) {
     let routes = backup_schedules::routes(routes);
     let routes = rollouts::routes(routes);
     let routes = alerts::routes(routes);
+    let routes = implementations::routes(routes);
+    let routes = business::routes(routes);
     routes.finish()
 }

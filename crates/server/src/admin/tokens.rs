@@ -1,4 +1,4 @@
-//! Tokens: create (the secret is shown once), list, revoke.
+//! Tokens: create (the secret is shown once), list, revoke, and the caller's own (`/v1/session`).
 
 use axum::Json;
 use axum::extract::State;
@@ -19,6 +19,18 @@ pub(crate) fn routes(routes: Routes) -> Routes {
         .add(Access::Console, routes!(create_token))
         .add(Access::Console, routes!(list_tokens))
         .add(Access::Console, routes!(revoke_token))
+        .add(Access::Console, routes!(session))
+}
+
+/// the token the caller signed in with
+///
+/// Its record (never the secret): role, tenant and permissions, so a client
+/// such as the dashboard shows only what this role may do. Invoker tokens
+/// reach the data plane only, so they get `403` here as on every console route.
+#[utoipa::path(get, path = "/v1/session", operation_id = "Session", tag = "tokens",
+    responses((status = 200, description = "the caller's token record", body = Token)))]
+async fn session(caller: Caller) -> Json<Token> {
+    Json(convert::token(caller.0.token))
 }
 
 /// create a token (the secret is shown once)
