@@ -167,6 +167,7 @@ fn print_banner(url: &str, token: &str, binary: &Path) {
     println!(
         "\nmodhost is running at {url}  (Ctrl-C stops it; data in .modhost/)\n\n\
          operator token: {token}\n\n\
+         dashboard: {url}/ui/  (sign in with the operator token)\n\n\
          try:\n\
          \x20 export MODHOST_URL={url} MODHOST_TOKEN={token}\n\
          \x20 {binary} tenant list\n\
