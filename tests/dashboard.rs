@@ -205,8 +205,8 @@ fn logs_follow_live_and_charts_update_while_requests_are_made() {
         browser.choose("#logs-level", "info").await?;
         browser.click("#logs-follow").await?;
         browser.wait_text("#logs-follow", "Stop following").await?;
-        // Give the stream a moment to be registered on the server before the request.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // The page says so once the server answered the stream (it is subscribed by then).
+        browser.wait_text("#logs-state", "following live").await?;
         let (status, request_id) = call(host, "PUT", "/t/acme/template/notes/n1", Some(r#"{"text":"hi"}"#));
         ensure!(status == 200 && !request_id.is_empty(), "status {status}");
         let row = format!("#logs-body tr[data-request-id='{request_id}']");

@@ -73,9 +73,11 @@ export function withQuery(path, query) {
 }
 
 // Follows a server-sent event stream read with fetch (EventSource cannot send the token header).
-// Calls `onEvent({event, data})` per event; resolves when the stream ends or `signal` aborts.
-export async function followEvents(path, onEvent, signal) {
+// Calls `onOpen()` once the server answered (it is subscribed by then), then
+// `onEvent({event, data})` per event; resolves when the stream ends or `signal` aborts.
+export async function followEvents(path, onEvent, signal, onOpen = () => {}) {
   const response = await send('GET', path, { accept: 'text/event-stream', signal });
+  onOpen();
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
   try {

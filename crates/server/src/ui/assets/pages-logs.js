@@ -73,7 +73,7 @@ export async function renderLogs(session, root) {
     follow = new AbortController();
     const controller = follow;
     fill(followButton, 'Stop following');
-    fill(state, 'following…');
+    fill(state, 'connecting…');
     followButton.classList.add('on');
     followEvents(withQuery(`/v1/tenants/${enc(tenant.value)}/logs/stream`, filters()), ({ event, data }) => {
       if (event === 'lagged') {
@@ -86,7 +86,7 @@ export async function renderLogs(session, root) {
         return;
       }
       while (body.children.length > MAX_SHOWN) body.lastChild.remove();
-    }, controller.signal).then(() => {
+    }, controller.signal, () => fill(state, 'following live')).then(() => {
       if (follow === controller) {
         stopFollow();
         fill(state, 'the stream ended');
