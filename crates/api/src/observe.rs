@@ -69,6 +69,12 @@ pub struct RouteStatus {
     pub active: String,
     /// The version actually serving (an earlier one when the active one would not load).
     pub serving: Option<String>,
+    /// Whether the serving version is in memory now: `false` before its
+    /// first load and after it was evicted to keep at most
+    /// `max_resident_versions` resident (it still serves: its next request
+    /// loads it again).
+    #[serde(default)]
+    pub resident: bool,
     /// Why the active version is not serving, if it is not.
     pub problem: Option<String>,
     /// What the tenant's data of this module holds, and its quota.

@@ -1,4 +1,11 @@
-//! HTTP: the full server vs a plain hyper hello-world under the same load client, and swaps under load.
+//! HTTP: the peers under the same load client in the same run, each server alone while measured, then swaps under load and the neighbour under attack.
+//!
+//! The peers: bare hyper (a hello-world), the wasmtime-wasi-http serving path
+//! (`wasi_http.rs`: what `wasmtime serve` runs) with a trivial component, and
+//! modhost's trivial read route (template `GET /ping`, no kv), kv read route
+//! (`GET /notes/{id}` of a note stored first) and kv write route
+//! (`GET /hello/{name}`, which counts the visit). Each is recorded under
+//! `http.<peer>.*`, with ratios under `http.ratio.*`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,7 +20,7 @@ use hyper_util::rt::TokioIo;
 use modhost_registry::{NewToken, Publisher, Role, TenantKind};
 
 use crate::support::{self, ACTOR, Modules};
-use crate::{Plan, Results};
+use crate::{Plan, Results, wasi_http};
 
 /// A server running on its own thread with its own two-worker tokio runtime.
 struct ServerThread {
@@ -125,10 +132,13 @@ async fn send(
     Ok((status, bytes))
 }
 
-/// What a load run saw.
+/// What a load run saw: a request answered 2xx is ok, any other answer or a
+/// broken connection is failed.
 struct Load {
     ok: u64,
     failed: u64,
+    /// The first failure, for the report.
+    first_failure: Option<String>,
     latencies: Vec<Duration>,
     elapsed: Duration,
 }
@@ -142,6 +152,17 @@ impl Load {
         results.insert(format!("{prefix}.failed"), self.failed as f64);
         support::percentiles_us(results, prefix, &mut self.latencies);
         rps
+    }
+
+    /// Records a peer's figures, reporting its failures (a peer should have none).
+    fn record_peer(self, results: &mut Results, peer: &str) -> f64 {
+        if let Some(failure) = &self.first_failure {
+            eprintln!(
+                "modhost-bench: peer {peer}: {} failed requests; the first: {failure}",
+                self.failed
+            );
+        }
+        self.record(results, &format!("http.{peer}"))
     }
 }
 
@@ -159,34 +180,42 @@ async fn load(
         let (token, stop) = (token.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
             let (mut ok, mut failed, mut latencies) = (0_u64, 0_u64, Vec::new());
+            let mut first_failure = None;
             let mut sender = connect(address).await?;
             while !stop.load(Ordering::Relaxed) {
                 let sent = Instant::now();
                 match send(&mut sender, address, "GET", path, token.as_deref(), "").await {
-                    Ok((200, _)) => {
+                    Ok((200..=299, _)) => {
                         ok += 1;
                         latencies.push(sent.elapsed());
                     }
-                    Ok(_) => failed += 1,
-                    Err(_) => {
+                    Ok((status, body)) => {
                         failed += 1;
+                        first_failure
+                            .get_or_insert_with(|| format!("{status} {}", String::from_utf8_lossy(&body)));
+                    }
+                    Err(error) => {
+                        failed += 1;
+                        first_failure.get_or_insert_with(|| format!("{error:#}"));
                         sender = connect(address).await?;
                     }
                 }
             }
-            anyhow::Ok((ok, failed, latencies))
+            anyhow::Ok((ok, failed, first_failure, latencies))
         }));
     }
     let mut total = Load {
         ok: 0,
         failed: 0,
+        first_failure: None,
         latencies: Vec::new(),
         elapsed: Duration::ZERO,
     };
     for task in tasks {
-        let (ok, failed, latencies) = task.await??;
+        let (ok, failed, first_failure, latencies) = task.await??;
         total.ok += ok;
         total.failed += failed;
+        total.first_failure = total.first_failure.or(first_failure);
         total.latencies.extend(latencies);
     }
     total.elapsed = started.elapsed();
@@ -253,17 +282,9 @@ impl Modhost {
             })
             .await
         })?;
-        let mut admin = None;
-        for _ in 0..200 {
-            if let Ok(mut sender) = connect(server.address).await
-                && let Ok((200, _)) = send(&mut sender, server.address, "GET", "/healthz", None, "").await
-            {
-                admin = Some(sender);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        let admin = admin.context("the modhost server did not come up")?;
+        let admin = wait_until_up(server.address, "/healthz")
+            .await
+            .context("the modhost server did not come up")?;
         let mut modhost = Self {
             server,
             admin,
@@ -326,8 +347,59 @@ impl Modhost {
     async fn rollback(&mut self) -> anyhow::Result<Duration> {
         self.admin("rollback", "{}").await
     }
+
+    /// Stores the note the kv read route reads, as acme's invoker.
+    async fn store_note(&self) -> anyhow::Result<()> {
+        let address = self.server.address;
+        let mut sender = connect(address).await?;
+        let (status, answer) = send(
+            &mut sender,
+            address,
+            "PUT",
+            KV_READ_PATH,
+            Some(&self.invoker),
+            r#"{"text": "read by the bench"}"#,
+        )
+        .await?;
+        anyhow::ensure!(
+            status == 200,
+            "storing the note answered {status}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        Ok(())
+    }
 }
 
+/// A connection to `address` once `GET path` answers 200 (the server is up,
+/// its start-up work done), trying for 5 s.
+async fn wait_until_up(address: SocketAddr, path: &str) -> anyhow::Result<SendRequest<Full<Bytes>>> {
+    for _ in 0..200 {
+        if let Ok(mut sender) = connect(address).await
+            && let Ok((200, _)) = send(&mut sender, address, "GET", path, None, "").await
+        {
+            return Ok(sender);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    anyhow::bail!("GET {path} on {address} never answered 200")
+}
+
+/// The peers, as named in their `http.<peer>.*` figures.
+pub const PEERS: [&str; 5] = [
+    "hyper",
+    "wasi_http",
+    "modhost_trivial",
+    "modhost_kv_read",
+    "modhost_kv_write",
+];
+
+/// modhost's trivial read route: template `GET /ping`, no kv. The other
+/// peers, which ignore the path, get the same request line.
+const TRIVIAL_PATH: &str = "/t/acme/template/ping";
+/// modhost's kv read route: a note stored before the load.
+const KV_READ_PATH: &str = "/t/acme/template/notes/bench";
+/// modhost's kv write route: reads and writes the visit counter of `x`. Also
+/// the load during the swaps and the neighbour's under attack.
 const DATA_PLANE_PATH: &str = "/t/acme/template/hello/x";
 /// The tenant that keeps CPU-bound calls at their deadline in the isolation figure.
 const ATTACKER: &str = "hog";
@@ -337,20 +409,52 @@ const ATTACK_PATH: &str = "/t/hog/chaos/loop";
 /// default limit of concurrent calls.
 const ATTACK_CONNECTIONS: usize = 8;
 
-/// Throughput of the plain baseline and of modhost, then promote/rollback flips under load.
+/// The peers' throughput, one server at a time, then promote/rollback flips
+/// under load and the neighbour under attack.
 pub async fn run(modules: &Modules, plan: Plan, results: &mut Results) -> anyhow::Result<()> {
-    let plain = ServerThread::spawn(plain_hello)?;
-    let plain_rps = timed_load(plain.address, DATA_PLANE_PATH, None, plan)
+    let hyper = ServerThread::spawn(plain_hello)?;
+    let hyper_rps = timed_load(hyper.address, TRIVIAL_PATH, None, plan)
         .await?
-        .record(results, "http.plain");
-    plain.stop()?;
+        .record_peer(results, "hyper");
+    hyper.stop()?;
+
+    let component = modules.http_hello.clone();
+    let wasi = ServerThread::spawn(move |listener, stopped| wasi_http::serve(component, listener, stopped))?;
+    if let Err(error) = wait_until_up(wasi.address, TRIVIAL_PATH).await {
+        // Its own error (the component did not load) says more than the probe's.
+        wasi.stop()?;
+        return Err(error.context("the wasmtime-wasi-http peer did not come up"));
+    }
+    let wasi_rps = timed_load(wasi.address, TRIVIAL_PATH, None, plan)
+        .await?
+        .record_peer(results, "wasi_http");
+    wasi.stop()?;
 
     let mut modhost = Modhost::start(modules).await?;
+    modhost.store_note().await?;
     let token = Some(modhost.invoker.clone());
-    let modhost_rps = timed_load(modhost.server.address, DATA_PLANE_PATH, token.clone(), plan)
+    let address = modhost.server.address;
+    let trivial_rps = timed_load(address, TRIVIAL_PATH, token.clone(), plan)
         .await?
-        .record(results, "http.modhost");
-    results.insert("http.ratio".into(), modhost_rps / plain_rps.max(1e-9));
+        .record_peer(results, "modhost_trivial");
+    let kv_read_rps = timed_load(address, KV_READ_PATH, token.clone(), plan)
+        .await?
+        .record_peer(results, "modhost_kv_read");
+    let kv_write_rps = timed_load(address, DATA_PLANE_PATH, token.clone(), plan)
+        .await?
+        .record_peer(results, "modhost_kv_write");
+    let ratios = [
+        ("trivial_vs_wasi_http", trivial_rps, wasi_rps),
+        ("trivial_vs_hyper", trivial_rps, hyper_rps),
+        ("wasi_http_vs_hyper", wasi_rps, hyper_rps),
+        ("kv_read_vs_hyper", kv_read_rps, hyper_rps),
+        ("kv_write_vs_hyper", kv_write_rps, hyper_rps),
+        ("kv_read_vs_trivial", kv_read_rps, trivial_rps),
+        ("kv_write_vs_trivial", kv_write_rps, trivial_rps),
+    ];
+    for (name, measured, baseline) in ratios {
+        results.insert(format!("http.ratio.{name}"), measured / baseline.max(1e-9));
+    }
     #[allow(clippy::cast_precision_loss, reason = "a small count")]
     results.insert("http.connections".into(), plan.connections as f64);
 
@@ -395,14 +499,14 @@ pub async fn run(modules: &Modules, plan: Plan, results: &mut Results) -> anyhow
         );
     }
     support::percentiles_us(results, "swap.promote", &mut latencies);
-    attack(&modhost, plan, modhost_rps, results).await?;
+    attack(&modhost, plan, kv_write_rps, results).await?;
     modhost.server.stop()
 }
 
 /// The neighbour under attack: acme's load while the attacker keeps
 /// [`ATTACK_CONNECTIONS`] CPU-bound calls at their deadline, as a ratio to
-/// acme's unattacked load measured earlier in the same run, and `/healthz`
-/// latency meanwhile.
+/// acme's unattacked load on the same route (the kv write peer) measured
+/// earlier in the same run, and `/healthz` latency meanwhile.
 async fn attack(
     modhost: &Modhost,
     plan: Plan,

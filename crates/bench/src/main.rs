@@ -8,6 +8,7 @@ mod density;
 mod http;
 mod in_process;
 mod support;
+mod wasi_http;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -28,6 +29,9 @@ struct Args {
     /// Where to write `results.json`.
     #[arg(long)]
     out: PathBuf,
+    /// Runs only this measurement: `density`, `compile-cache`, `in-process` or `http`.
+    #[arg(long)]
+    only: Option<String>,
 }
 
 /// How much work each measurement does.
@@ -41,8 +45,10 @@ pub struct Plan {
     pub connections: usize,
     /// Promote/rollback flips during the swap run.
     pub flips: usize,
-    /// Tenants, each with its own custom module version, for the density run.
+    /// Custom module versions with distinct bytes (each one compiled) for the density run.
     pub tenants: usize,
+    /// Custom module versions sharing one component's bytes for the density run.
+    pub resident: usize,
 }
 
 /// The figures of a run, by flat key.
@@ -57,6 +63,7 @@ fn main() -> anyhow::Result<()> {
             connections: 32,
             flips: 20,
             tenants: 20,
+            resident: 100,
         }
     } else {
         Plan {
@@ -64,7 +71,8 @@ fn main() -> anyhow::Result<()> {
             http_seconds: 10,
             connections: 32,
             flips: 1_000,
-            tenants: 1_000,
+            tenants: 300,
+            resident: 10_000,
         }
     };
     let modules = support::Modules::new(&args.modules)?;
@@ -75,12 +83,22 @@ fn main() -> anyhow::Result<()> {
         .context("could not start tokio")?;
     let started = std::time::Instant::now();
     let mut results = Results::new();
+    let wants = |name: &str| args.only.as_deref().is_none_or(|only| only == name);
     runtime.block_on(async {
         // Density first, so its RSS delta is not hidden by memory freed by earlier runs.
-        density::density(&modules, plan, &mut results).await?;
-        density::compile_cache(&modules, &mut results)?;
-        in_process::run(&modules, plan, &mut results).await?;
-        http::run(&modules, plan, &mut results).await
+        if wants("density") {
+            density::density(&modules, plan, &mut results).await?;
+        }
+        if wants("compile-cache") {
+            density::compile_cache(&modules, &mut results)?;
+        }
+        if wants("in-process") {
+            in_process::run(&modules, plan, &mut results).await?;
+        }
+        if wants("http") {
+            http::run(&modules, plan, &mut results).await?;
+        }
+        anyhow::Ok(())
     })?;
     results.insert("run.quick".into(), if args.quick { 1.0 } else { 0.0 });
     results.insert("run.wall_s".into(), started.elapsed().as_secs_f64());
@@ -90,11 +108,24 @@ fn main() -> anyhow::Result<()> {
     std::fs::write(&path, serde_json::to_string_pretty(&results)?)
         .with_context(|| format!("could not write {}", path.display()))?;
     println!("wrote {}", path.display());
-    if args.quick {
-        anyhow::ensure!(
-            results.get("http.modhost.requests").copied().unwrap_or(0.0) > 0.0,
-            "the quick run served no HTTP requests"
-        );
+    if args.quick && wants("http") {
+        // Every peer must have served, and answered nothing but 2xx.
+        for peer in http::PEERS {
+            let figure = |name: &str| {
+                results
+                    .get(&format!("http.{peer}.{name}"))
+                    .copied()
+                    .unwrap_or(0.0)
+            };
+            anyhow::ensure!(
+                figure("requests") > 0.0,
+                "the quick run: peer {peer} served no request"
+            );
+            anyhow::ensure!(
+                figure("failed") == 0.0,
+                "the quick run: peer {peer} failed requests"
+            );
+        }
     }
     Ok(())
 }

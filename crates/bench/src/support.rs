@@ -1,4 +1,4 @@
-//! Shared pieces: the built template, variants with distinct bytes, registries, percentiles.
+//! Shared pieces: the built modules and fixture, variants with distinct bytes, registries, percentiles.
 
 use std::path::Path;
 use std::time::Duration;
@@ -17,12 +17,22 @@ pub struct Modules {
     pub template_bytes: Vec<u8>,
     /// `chaos@1.0.0`'s manifest text and component: the attacker of the isolation figure.
     pub chaos: (String, Vec<u8>),
+    /// The trivial `wasi:http/proxy` component (`target/fixtures/http-hello.wasm`): the wasmtime-wasi-http peer.
+    pub http_hello: Vec<u8>,
 }
 
 impl Modules {
-    /// Reads `template@0.1.0` and `chaos@1.0.0` from `dir`.
+    /// Reads `template@0.1.0` and `chaos@1.0.0` from `dir`, and the
+    /// `http-hello` fixture from the `fixtures` folder beside it.
     pub fn new(dir: &Path) -> anyhow::Result<Self> {
         let chaos = read_built(&dir.join("chaos@1.0.0"))?;
+        let fixture = dir
+            .parent()
+            .context("the modules folder has no parent")?
+            .join("fixtures")
+            .join("http-hello.wasm");
+        let http_hello = std::fs::read(&fixture)
+            .with_context(|| format!("{}: run `cargo xtask build-plugins` first", fixture.display()))?;
         let dir = dir.join("template@0.1.0");
         let template_text = std::fs::read_to_string(dir.join("module.toml"))
             .with_context(|| format!("{}: run `cargo xtask build-plugins` first", dir.display()))?;
@@ -35,6 +45,7 @@ impl Modules {
             template_text,
             template_bytes,
             chaos,
+            http_hello,
         })
     }
 

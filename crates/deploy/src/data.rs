@@ -1,7 +1,7 @@
 //! The module data store over the registry: the sandbox's `KvStore`, backed by the registry's durable module data.
 
 use modhost_registry::{DataQuota, DataWrite, Registry, RegistryError};
-use modhost_runtime::kv::{KvQuota, KvQuotaExceeded, KvScope, KvStore, KvUsage, KvWrite};
+use modhost_runtime::kv::{KvDurability, KvQuota, KvQuotaExceeded, KvScope, KvStore, KvUsage, KvWrite};
 
 /// The module data store backed by the registry's storage.
 #[derive(Debug, Clone)]
@@ -24,7 +24,9 @@ impl KvStore for RegistryKvStore {
             .kv_list(&scope.tenant, &scope.module, prefix, after, limit)?)
     }
 
-    fn commit(&self, scope: &KvScope, writes: &[KvWrite], quota: KvQuota) -> anyhow::Result<()> {
+    /// Applies the writes now (quota checked in the same step) and returns
+    /// the registry's flush ticket to await: never blocks the worker on the disk.
+    fn commit(&self, scope: &KvScope, writes: &[KvWrite], quota: KvQuota) -> anyhow::Result<KvDurability> {
         let writes: Vec<DataWrite> = writes
             .iter()
             .map(|write| match write {
@@ -39,8 +41,8 @@ impl KvStore for RegistryKvStore {
             max_keys: quota.max_keys,
             max_bytes: quota.max_bytes,
         };
-        match self.0.kv_apply(&scope.tenant, &scope.module, &writes, quota) {
-            Ok(()) => Ok(()),
+        match self.0.kv_commit(&scope.tenant, &scope.module, &writes, quota) {
+            Ok(ticket) => Ok(Box::pin(async move { Ok(ticket.await?) })),
             Err(RegistryError::QuotaExceeded { after, quota, .. }) => Err(KvQuotaExceeded {
                 after: KvUsage {
                     keys: after.keys,

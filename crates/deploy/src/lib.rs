@@ -9,7 +9,9 @@
 //!
 //! - **Lazy and warm.** A route's version is compiled (or loaded from the
 //!   compile cache) and self-tested on first use, then kept; versions are
-//!   shared by every tenant that runs them. The server warms every route up
+//!   shared by every tenant that runs them, and at most
+//!   `max_resident_versions` stay in memory, the least recently used idle
+//!   one evicted and loaded again on its next request (`resident.rs`). The server warms every route up
 //!   in the background at start (`warm.rs`, [`Loader::warm_up`]), and
 //!   [`Loader::unready_routes`] says which are not ready yet.
 //! - **Prepare, then swap.** `promote` and `rollback` make the target ready
@@ -56,6 +58,8 @@ mod errors;
 mod health;
 mod loader;
 mod moves;
+mod resident;
+mod resident_set;
 mod rollout;
 mod smoke;
 mod table;
@@ -69,6 +73,7 @@ pub use crate::data::RegistryKvStore;
 pub use crate::errors::{DeployError, ServeError};
 pub use crate::health::{CallHealth, HealthStats};
 pub use crate::loader::Loader;
+pub use crate::resident_set::DEFAULT_MAX_RESIDENT_VERSIONS;
 pub use crate::smoke::{
     SmokeReport, SmokeTestOutcome, error_code_status, module_error_reply, run_smoke_tests, smoke_report,
 };

@@ -8,14 +8,13 @@ use std::time::{Duration, Instant};
 use modhost_manifest::Manifest;
 use modhost_registry::{ModuleVersion, Registry, RegistryError, RegistryEvent, Tenant};
 use modhost_runtime::{
-    CallError, Caller, ModuleConfig, ModuleResolver, ModuleSpec, ReadyModule, Request, ResolveFuture,
-    Response, Runtime, module_config,
+    CallError, Caller, ModuleConfig, ModuleResolver, Request, ResolveFuture, Response, Runtime, module_config,
 };
 use semver::Version;
-use tracing::Instrument as _;
 
 use crate::errors::ServeError;
 use crate::health::{CallHealth, HealthBook, HealthStats};
+use crate::resident_set::Residents;
 use crate::smoke::module_error_reply;
 use crate::table::{
     CanaryRoute, LoadFailure, Route, RouteStatus, RoutingTable, Serving, TenantRoutes, Tenants,
@@ -35,14 +34,15 @@ pub(crate) struct LoaderInner {
     pub(crate) runtime: Runtime,
     pub(crate) registry: Registry,
     pub(crate) table: RoutingTable,
-    ready: Mutex<HashMap<(String, Version), Arc<ReadyModule>>>,
+    /// The versions kept in memory, and which passed their self-test.
+    pub(crate) residents: Residents,
     move_locks: Mutex<HashMap<(String, String), MoveLock>>,
     swaps: AtomicU64,
     fallbacks: AtomicU64,
     /// Every version's recent calls.
     pub(crate) health: HealthBook,
     /// The canary of each (tenant, module) that has one.
-    canaries: Mutex<HashMap<(String, String), Arc<CanaryRoute>>>,
+    pub(crate) canaries: Mutex<HashMap<(String, String), Arc<CanaryRoute>>>,
     /// The latest watch of each (tenant, module).
     pub(crate) watches: Mutex<HashMap<(String, String), Watch>>,
     watch_policy: Mutex<WatchPolicy>,
@@ -59,7 +59,7 @@ impl Loader {
                 runtime,
                 registry,
                 table: RoutingTable::new(),
-                ready: Mutex::new(HashMap::new()),
+                residents: Residents::default(),
                 move_locks: Mutex::new(HashMap::new()),
                 swaps: AtomicU64::new(0),
                 fallbacks: AtomicU64::new(0),
@@ -138,10 +138,24 @@ impl Loader {
         if let Some(failure) = route.failure().filter(|failure| now < failure.retry_at) {
             return Err(no_ready_version(failure.describe(now)));
         }
-        let loaded = route
+        let load = route
             .serving
-            .get_or_try_init(|| self.load_route(&routes.tenant, module, &route.active))
-            .await;
+            .get_or_try_init(|| self.load_route(&routes.tenant, module, &route.active));
+        // An evicted version loads again within its calls' deadline (a warm
+        // load from the compile cache); past it this request gives up (not
+        // counted as a failed load: the next request tries again).
+        let loaded = match route.evicted.as_ref().map(|evicted| evicted.timeout) {
+            Some(timeout) => match tokio::time::timeout(timeout, load).await {
+                Ok(loaded) => loaded,
+                Err(_elapsed) => {
+                    return Err(no_ready_version(format!(
+                        "loading its evicted version again took longer than its {} ms deadline",
+                        timeout.as_millis()
+                    )));
+                }
+            },
+            None => load.await,
+        };
         match loaded {
             Ok(serving) => {
                 route.set_failure(None);
@@ -165,6 +179,8 @@ impl Loader {
         request: Request,
     ) -> Result<Response, CallError> {
         let started = Instant::now();
+        // In flight from here: an eviction passes this version over until the call ends.
+        let _in_flight = serving.ready.enter();
         let result = self
             .inner
             .runtime
@@ -239,10 +255,15 @@ impl Loader {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let key = (tenant.to_owned(), module.to_owned());
+        let serving = route.as_ref().and_then(|route| route.serving.get().cloned());
         match route {
             Some(route) => canaries.insert(key, route),
             None => canaries.remove(&key),
         };
+        drop(canaries);
+        if let Some(serving) = serving {
+            self.keep_resident(module, &serving.version, &serving.ready);
+        }
     }
 
     /// Every route's state.
@@ -259,59 +280,6 @@ impl Loader {
             grants: vec!["*".to_owned()],
             features: tenant.features.iter().cloned().collect(),
         }
-    }
-
-    /// The ready module of a version: compiled (or loaded from the compile
-    /// cache) off the async threads and self-tested, once per version.
-    async fn ready_module(
-        &self,
-        record: &ModuleVersion,
-    ) -> Result<(Arc<ReadyModule>, Arc<Manifest>), String> {
-        let manifest = Arc::new(record.manifest().map_err(|error| error.to_string())?);
-        let key = (record.module.clone(), record.version.clone());
-        if let Some(ready) = self
-            .inner
-            .ready
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
-        {
-            return Ok((ready.clone(), manifest));
-        }
-        let bytes = self
-            .inner
-            .registry
-            .component(record)
-            .map_err(|error| error.to_string())?;
-        let spec = ModuleSpec::from_manifest(&manifest);
-        let runtime = self.inner.runtime.clone();
-        let prepared = tokio::task::spawn_blocking(move || runtime.prepare(spec, &bytes))
-            .instrument(tracing::debug_span!("module.compile"))
-            .await
-            .map_err(|error| format!("the compile task failed: {error}"))?
-            .map_err(|error| error.to_string())?;
-        let ready = Arc::new(prepared);
-        let defaults = manifest
-            .config
-            .validate(&Default::default())
-            .map(|resolved| module_config(&resolved));
-        let defaults = Arc::new(defaults.unwrap_or_default());
-        self.inner
-            .runtime
-            .self_test(ready.clone(), defaults)
-            .instrument(tracing::debug_span!(
-                "module.self_test",
-                modhost.module = %record.module,
-                modhost.version = %record.version,
-            ))
-            .await
-            .map_err(|message| format!("its self-test failed: {message}"))?;
-        self.inner
-            .ready
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(key, ready.clone());
-        Ok((ready, manifest))
     }
 
     /// The tenant's config for `module`, resolved against `manifest`'s schema.
@@ -410,8 +378,12 @@ impl Loader {
 
     /// Installs a ready route after a durable deployment change.
     pub(crate) fn install(&self, tenant: &Tenant, module: &str, route: Arc<Route>) {
+        let serving = route.serving.get().cloned();
         self.inner.table.install(tenant, module, route);
         self.inner.swaps.fetch_add(1, Ordering::Relaxed);
+        if let Some(serving) = serving {
+            self.keep_resident(module, &serving.version, &serving.ready);
+        }
     }
 
     /// Rebuilds every route from the registry.

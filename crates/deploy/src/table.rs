@@ -67,18 +67,32 @@ impl LoadFailure {
     }
 }
 
+/// What a route served before its version was evicted (see `resident.rs`).
+#[derive(Debug, Clone)]
+pub(crate) struct Evicted {
+    pub(crate) version: Version,
+    pub(crate) kv_quota: KvQuota,
+    pub(crate) fallback_reason: Option<String>,
+    /// Its calls' deadline: how long a request waits for it to load again.
+    pub(crate) timeout: Duration,
+}
+
 /// One tenant's route to one module.
 ///
 /// A route loads on first use and keeps what loaded. A load that fails is
 /// not kept: the route remembers the failure and refuses at once (no
 /// compile, no registry read) until its retry time, then tries again, with
 /// the wait doubling from [`FIRST_RETRY_DELAY`] to [`MAX_RETRY_DELAY`].
+/// A route whose version was evicted to keep the resident versions under
+/// their cap is replaced by an unloaded one that remembers what it served:
+/// it still counts as serving, and loads again on its next request.
 #[derive(Debug)]
 pub struct Route {
     /// The active version in the registry.
     pub active: Version,
     pub(crate) serving: OnceCell<Arc<Serving>>,
     pub(crate) failure: Mutex<Option<LoadFailure>>,
+    pub(crate) evicted: Option<Evicted>,
 }
 
 impl Route {
@@ -87,6 +101,7 @@ impl Route {
             active,
             serving: OnceCell::new(),
             failure: Mutex::new(None),
+            evicted: None,
         })
     }
 
@@ -95,6 +110,22 @@ impl Route {
             active: serving.version.clone(),
             serving: OnceCell::new_with(Some(serving)),
             failure: Mutex::new(None),
+            evicted: None,
+        })
+    }
+
+    /// The route after `serving`'s version was evicted: loads again on first use.
+    fn evicted(active: Version, serving: &Serving) -> Arc<Self> {
+        Arc::new(Self {
+            active,
+            serving: OnceCell::new(),
+            failure: Mutex::new(None),
+            evicted: Some(Evicted {
+                version: serving.version.clone(),
+                kv_quota: serving.ready.spec().kv_quota,
+                fallback_reason: serving.fallback_reason.clone(),
+                timeout: serving.ready.spec().timeout,
+            }),
         })
     }
 
@@ -148,6 +179,9 @@ pub struct RouteStatus {
     pub problem: Option<String>,
     /// The data quota of the serving version: `None` until first use.
     pub kv_quota: Option<KvQuota>,
+    /// Whether what serves is in memory now: `false` until first use, and
+    /// after its version was evicted (it loads again on the next request).
+    pub resident: bool,
 }
 
 /// Tenant id → its routes.
@@ -214,6 +248,43 @@ impl RoutingTable {
         });
     }
 
+    /// Replaces every route serving one of `evicted` with an evicted route
+    /// (one swap); returns how many were replaced.
+    pub(crate) fn evict(&self, evicted: &[Arc<ReadyModule>]) -> usize {
+        let serves_evicted = |route: &Route| {
+            route
+                .serving
+                .get()
+                .is_some_and(|serving| evicted.iter().any(|ready| Arc::ptr_eq(&serving.ready, ready)))
+        };
+        let _writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let current = self.current.load_full();
+        let mut table: Option<Tenants> = None;
+        let mut replaced = 0;
+        for (tenant, routes) in current.iter() {
+            if !routes.modules.values().any(|route| serves_evicted(route)) {
+                continue;
+            }
+            let mut routes = TenantRoutes::clone(routes);
+            for route in routes.modules.values_mut() {
+                if let Some(serving) = route.serving.get().filter(|_| serves_evicted(route)) {
+                    *route = Route::evicted(route.active.clone(), serving);
+                    replaced += 1;
+                }
+            }
+            table
+                .get_or_insert_with(|| Tenants::clone(&current))
+                .insert(tenant.clone(), Arc::new(routes));
+        }
+        if let Some(table) = table {
+            self.current.store(Arc::new(table));
+        }
+        replaced
+    }
+
     /// Every route's state, sorted by tenant and module.
     pub(crate) fn status(&self) -> Vec<RouteStatus> {
         let table = self.current.load();
@@ -221,18 +292,27 @@ impl RoutingTable {
         let mut status = Vec::new();
         for (tenant, routes) in table.iter() {
             for (module, route) in &routes.modules {
-                let (serving, problem, kv_quota) = match route.serving.get() {
-                    Some(serving) => (
+                let (serving, problem, kv_quota) = match (route.serving.get(), &route.evicted) {
+                    (Some(serving), _) => (
                         Some(serving.version.clone()),
                         serving.fallback_reason.clone(),
                         Some(serving.ready.spec().kv_quota),
                     ),
-                    None => (None, route.failure().map(|failure| failure.describe(now)), None),
+                    (None, evicted) => match (route.failure(), evicted) {
+                        (Some(failure), _) => (None, Some(failure.describe(now)), None),
+                        (None, Some(evicted)) => (
+                            Some(evicted.version.clone()),
+                            evicted.fallback_reason.clone(),
+                            Some(evicted.kv_quota),
+                        ),
+                        (None, None) => (None, None, None),
+                    },
                 };
                 status.push(RouteStatus {
                     tenant: tenant.clone(),
                     module: module.clone(),
                     active: route.active.clone(),
+                    resident: route.serving.get().is_some(),
                     serving,
                     problem,
                     kv_quota,

@@ -14,7 +14,8 @@
 //!
 //! [`Loader::unready_routes`] reads the in-memory table only: a route is
 //! ready when it serves its active version or has fallen back to an earlier
-//! one.
+//! one. A route whose version was evicted (`resident.rs`) still serves: the
+//! warm-up leaves it alone, and its next request loads it again.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -224,6 +225,7 @@ mod tests {
             serving: serving.map(|version| version.parse().expect("version")),
             problem: problem.map(str::to_owned),
             kv_quota: None,
+            resident: serving.is_some(),
         }
     }
 

@@ -1,10 +1,13 @@
 //! The registry's module data operations (`kv_*`), delegating to its [`ModuleDataStore`].
 //!
 //! The sandbox buffers one call's writes and hands them over once, on
-//! success: [`Registry::kv_apply`] applies them atomically with one flush.
+//! success: [`Registry::kv_apply`] applies them atomically and waits for the
+//! group-commit flush that makes them durable; [`Registry::kv_commit`] applies
+//! them and hands back that flush's ticket, for async callers to await.
 //! Snapshots protect promotions that migrate data: see `deployments.rs`.
 
 use crate::error::RegistryError;
+use crate::group_commit::FlushTicket;
 use crate::module_data::{DataWrite, ModuleDataStore};
 use crate::registry::Registry;
 use crate::usage::{DataQuota, DataUsage};
@@ -31,6 +34,20 @@ impl Registry {
         quota: DataQuota,
     ) -> Result<(), RegistryError> {
         self.inner.data.apply(tenant, module, writes, quota)
+    }
+
+    /// Applies one call's `writes` like [`Self::kv_apply`] (atomically, the
+    /// quota checked in the same step) but returns once they are applied,
+    /// with the ticket that completes when they are durable: await it (or
+    /// [`FlushTicket::wait`] off an async executor) before acknowledging them.
+    pub fn kv_commit(
+        &self,
+        tenant: &str,
+        module: &str,
+        writes: &[DataWrite],
+        quota: DataQuota,
+    ) -> Result<FlushTicket, RegistryError> {
+        self.inner.data.apply_with_ticket(tenant, module, writes, quota)
     }
 
     /// What the (tenant, module) scope holds.

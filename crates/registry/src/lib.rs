@@ -25,7 +25,8 @@
 //!   [`Registry::rollback_config`];
 //! - audit: [`Registry::audit`], [`Registry::record_audit`];
 //! - module data: [`Registry::kv_get`], [`Registry::kv_list`] and
-//!   [`Registry::kv_apply`] (one call's writes, atomically), with scope
+//!   [`Registry::kv_apply`] (one call's writes, atomically; async callers use
+//!   [`Registry::kv_commit`] and await its [`FlushTicket`]), with scope
 //!   snapshots for migrations ([`Registry::kv_snapshot`],
 //!   [`Registry::kv_restore_snapshot`]), behind [`ModuleDataStore`];
 //! - alerting: rules and channels per scope ([`Registry::put_alert_rule`],
@@ -39,7 +40,8 @@
 //! - backup schedules: [`Registry::set_backup_schedule`],
 //!   [`Registry::backup_schedules`] and [`Registry::record_backup_run`] (the
 //!   server's scheduler reports each run);
-//! - changes: [`Registry::subscribe`] tells the runtime what moved.
+//! - changes: [`Registry::subscribe`] tells the runtime what moved;
+//! - durability: [`Registry::flush_stats`] (flushes, tickets, largest group).
 //!
 //! # Invariants
 //!
@@ -51,7 +53,8 @@
 //!   stored only when every check passed; a deployment or config change is
 //!   one store batch together with its audit record.
 //! - **Acknowledged means durable.** Every successful mutation returns only
-//!   after `flush`.
+//!   after a flush that started after it was applied (the group commit,
+//!   `group_commit.rs`, shares one flush among every writer waiting).
 //! - **One tenant's changes are serialised; tenants don't block each other.**
 //!   Deployment and config changes take a per-tenant lock.
 //! - **A custom module is visible only to its owner.** To other tenants it
@@ -73,6 +76,7 @@ mod configs;
 mod deployments;
 mod error;
 mod gc;
+mod group_commit;
 mod implementations;
 mod kv;
 mod lifecycle;
@@ -85,6 +89,7 @@ mod restore;
 mod rollouts;
 pub mod store;
 mod tenants;
+mod token_cache;
 mod tokens;
 mod usage;
 
@@ -108,6 +113,7 @@ pub use crate::calendar::Date;
 pub use crate::deployments::{DeploymentChange, RollbackTarget};
 pub use crate::error::{DeploymentProblem, RegistryError, UploadProblem};
 pub use crate::gc::{GarbageBlob, GarbageScope, GarbageSnapshot, GcReport};
+pub use crate::group_commit::{FlushStats, FlushTicket, GroupCommit};
 pub use crate::implementations::{
     Implementation, ImplementationState, ImplementationSummary, MAX_MILESTONES, Milestone, MilestoneStatus,
     NewImplementation, NewMilestone, no_project,
@@ -126,5 +132,6 @@ pub use crate::records::FORMAT as RECORD_FORMAT;
 pub use crate::registry::{Registry, RegistryConfig, RegistryEvent, SCHEMA_VERSION};
 pub use crate::restore::{RestoreReport, verify_backup};
 pub use crate::tenants::{MAX_MONTHLY_VALUE_CENTS, RESERVED_TENANT_PREFIX};
+pub use crate::token_cache::MAX_CACHED_TOKENS;
 pub use crate::tokens::{NewToken, TOKEN_PREFIX};
 pub use crate::usage::{DataQuota, DataUsage};

@@ -231,7 +231,10 @@ impl Registry {
         self.delete_owned_modules(&mut batch, id, &mut report)?;
         let mut draft = AuditDraft::ok(actor, "tenant.delete", id, Some(id));
         draft.detail = Some(report.summary());
-        self.commit_audited(batch, draft)?.ok_or_else(|| {
+        let committed = self.commit_audited(batch, draft);
+        // The tenant's tokens are gone (even when only the flush failed).
+        self.inner.tokens.invalidate();
+        committed?.ok_or_else(|| {
             RegistryError::Storage("an unconditional delete was refused by the store".to_owned())
         })?;
         tracing::info!(

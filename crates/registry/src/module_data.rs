@@ -6,7 +6,10 @@
 //! runtime also refuses NUL in keys). A snapshot copies a whole scope into the
 //! `kv_snapshots` tree under a fresh id; restoring one replaces the scope in
 //! one batch. One sandbox call's writes arrive together and are applied in
-//! one batch with one flush ([`ModuleDataStore::apply`]).
+//! one batch ([`ModuleDataStore::apply`]), then made durable by the registry's
+//! group-commit flusher (`group_commit.rs`), whose one flush serves every
+//! writer waiting at that moment; [`ModuleDataStore::apply_with_ticket`]
+//! returns once the batch is applied, with the ticket to await.
 //!
 //! Each scope's usage ([`DataUsage`]: keys, and bytes of keys plus values) is
 //! kept in the `kv_usage` tree and updated in the same batch as the data, so
@@ -14,8 +17,8 @@
 //! before usage was tracked) is counted by one scan the first time it is
 //! needed. Applying a call's writes, counting and restoring take the scope's
 //! lock (one of [`LOCK_STRIPES`] striped mutexes), so two calls committing
-//! at once cannot both pass the [`DataQuota`] on the same old usage; the flush
-//! happens after the lock is released.
+//! at once cannot both pass the [`DataQuota`] on the same old usage; the wait
+//! for the flush happens after the lock is released.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -23,6 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::capture::{Captures, preserve};
 use crate::error::RegistryError;
+use crate::group_commit::{FlushTicket, GroupCommit};
 use crate::store::{Batch, Store, Tree};
 use crate::usage::{DataQuota, DataUsage};
 
@@ -71,14 +75,29 @@ pub trait ModuleDataStore: Send + Sync {
 
     /// Applies `writes` to the scope in order, all or none, durably; refused
     /// with [`RegistryError::QuotaExceeded`], writing nothing, when they would
-    /// grow the scope past `quota`.
+    /// grow the scope past `quota`. Blocks the calling thread until the
+    /// writes are durable: async callers use [`Self::apply_with_ticket`].
     fn apply(
         &self,
         tenant: &str,
         module: &str,
         writes: &[DataWrite],
         quota: DataQuota,
-    ) -> Result<(), RegistryError>;
+    ) -> Result<(), RegistryError> {
+        self.apply_with_ticket(tenant, module, writes, quota)?.wait()
+    }
+
+    /// Applies `writes` like [`Self::apply`] (the quota check and the write
+    /// are one step) but returns as soon as they are applied, visible and not
+    /// yet durable, with the ticket that completes once they are durable. The
+    /// caller acknowledges the writes only after the ticket completed `Ok`.
+    fn apply_with_ticket(
+        &self,
+        tenant: &str,
+        module: &str,
+        writes: &[DataWrite],
+        quota: DataQuota,
+    ) -> Result<FlushTicket, RegistryError>;
 
     /// What the scope holds now.
     fn usage(&self, tenant: &str, module: &str) -> Result<DataUsage, RegistryError>;
@@ -120,6 +139,7 @@ fn snapshot_prefix(id: u64) -> [u8; 8] {
 #[derive(Clone)]
 pub struct StoreModuleData {
     store: Arc<dyn Store>,
+    commits: Arc<GroupCommit>,
     locks: Arc<[Mutex<()>]>,
     captures: Arc<Captures>,
 }
@@ -131,11 +151,12 @@ impl std::fmt::Debug for StoreModuleData {
 }
 
 impl StoreModuleData {
-    /// Module data kept in `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    /// Module data kept in `store`, made durable by `commits` (the flusher of the same store).
+    pub fn new(store: Arc<dyn Store>, commits: Arc<GroupCommit>) -> Self {
         let locks: Vec<Mutex<()>> = (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect();
         Self {
             store,
+            commits,
             locks: locks.into(),
             captures: Arc::default(),
         }
@@ -331,18 +352,23 @@ impl ModuleDataStore for StoreModuleData {
         Ok(keys)
     }
 
-    fn apply(
+    fn apply_with_ticket(
         &self,
         tenant: &str,
         module: &str,
         writes: &[DataWrite],
         quota: DataQuota,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<FlushTicket, RegistryError> {
         if writes.is_empty() {
-            return Ok(());
+            return Ok(FlushTicket::done());
         }
-        {
+        let applying = {
             let _scope = self.lock_scope(tenant, module);
+            // Announced under the scope lock: a flush waits for this writer,
+            // and holders of scope locks wait for flushes (a deployment's
+            // restore), so it must not be announced while it could still
+            // wait for one of them.
+            let applying = self.commits.begin();
             let capture = self.captures.of(tenant);
             let before = self.usage_locked(tenant, module)?;
             let mut after = before;
@@ -391,8 +417,11 @@ impl ModuleDataStore for StoreModuleData {
             }
             batch.put(KV_USAGE, scope_prefix(tenant, module), after.encode());
             self.store.apply(&batch)?;
-        }
-        Ok(self.store.flush()?)
+            applying
+        };
+        // Requested after the batch was applied: the flush that completes
+        // this ticket started after the writes, so it covers them.
+        Ok(applying.request())
     }
 
     fn usage(&self, tenant: &str, module: &str) -> Result<DataUsage, RegistryError> {
@@ -411,7 +440,7 @@ impl ModuleDataStore for StoreModuleData {
             batch.put(KV_SNAPSHOTS, snapshot_key, value);
         }
         self.store.apply(&batch)?;
-        self.store.flush()?;
+        self.commits.flush()?;
         Ok(id)
     }
 
@@ -439,7 +468,7 @@ impl ModuleDataStore for StoreModuleData {
             self.restore_into(&mut batch, tenant, module, id)?;
             self.store.apply(&batch)?;
         }
-        Ok(self.store.flush()?)
+        self.commits.flush()
     }
 
     fn drop_snapshot(&self, id: u64) -> Result<(), RegistryError> {
@@ -448,6 +477,6 @@ impl ModuleDataStore for StoreModuleData {
             batch.delete(KV_SNAPSHOTS, entry?.0);
         }
         self.store.apply(&batch)?;
-        Ok(self.store.flush()?)
+        self.commits.flush()
     }
 }

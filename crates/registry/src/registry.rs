@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::blobs::BlobStore;
 use crate::error::RegistryError;
+use crate::group_commit::{FlushStats, GroupCommit};
 use crate::module_data::StoreModuleData;
 use crate::records::{Record, decode};
 use crate::store::{DiskStore, MemoryStore, Store, Tree};
@@ -81,9 +82,13 @@ pub(crate) struct Inner {
     pub(crate) config: RegistryConfig,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) data: StoreModuleData,
+    /// The flusher every change waits on (shared with `data`).
+    pub(crate) commits: Arc<GroupCommit>,
     pub(crate) blobs: BlobStore,
     tenant_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     events: tokio::sync::broadcast::Sender<RegistryEvent>,
+    /// Live tokens recently authenticated (`token_cache.rs`).
+    pub(crate) tokens: crate::token_cache::TokenCache,
 }
 
 impl std::fmt::Debug for Registry {
@@ -115,20 +120,23 @@ impl Registry {
         config: RegistryConfig,
     ) -> Result<Self, RegistryError> {
         let data_dir = data_dir.as_ref().to_path_buf();
-        check_schema(store.as_ref(), &data_dir)?;
+        let commits = Arc::new(GroupCommit::start(store.clone())?);
+        check_schema(store.as_ref(), &commits, &data_dir)?;
         // No backup runs before the registry is open: what a capture holds was left by a crash.
         crate::capture::discard(store.as_ref(), None)?;
         let blobs = BlobStore::open(data_dir.join("blobs"))?;
         let (events, _) = tokio::sync::broadcast::channel(1024);
         Ok(Self {
             inner: Arc::new(Inner {
-                data: StoreModuleData::new(store.clone()),
+                data: StoreModuleData::new(store.clone(), commits.clone()),
+                commits,
                 store,
                 blobs,
                 data_dir,
                 config,
                 tenant_locks: Mutex::new(HashMap::new()),
                 events,
+                tokens: crate::token_cache::TokenCache::default(),
             }),
         })
     }
@@ -159,9 +167,17 @@ impl Registry {
         let _ = self.inner.events.send(event);
     }
 
-    /// Writes everything to disk; every mutation calls it before returning.
+    /// Makes everything applied so far durable; every mutation calls it
+    /// before returning. It waits for the group-commit flusher (one flush
+    /// shared by every writer waiting at once), blocking the calling thread.
     pub(crate) fn flush(&self) -> Result<(), RegistryError> {
-        Ok(self.inner.store.flush()?)
+        self.inner.commits.flush()
+    }
+
+    /// How many flushes the registry ran and how many writes they made
+    /// durable (every acknowledged change is one ticket), since it opened.
+    pub fn flush_stats(&self) -> FlushStats {
+        self.inner.commits.stats()
     }
 
     /// The lock that serialises changes to one tenant's deployments and configs.
@@ -194,11 +210,11 @@ impl Registry {
 }
 
 /// Records the schema version in a new store; refuses one written by a newer modhost.
-fn check_schema(store: &dyn Store, data_dir: &Path) -> Result<(), RegistryError> {
+fn check_schema(store: &dyn Store, commits: &GroupCommit, data_dir: &Path) -> Result<(), RegistryError> {
     match store.get(META, b"schema_version")? {
         None => {
             store.put(META, b"schema_version", &SCHEMA_VERSION.to_be_bytes())?;
-            store.flush()?;
+            commits.flush()?;
         }
         Some(stored) => {
             let stored = <[u8; 8]>::try_from(stored.as_slice())

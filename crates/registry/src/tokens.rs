@@ -15,6 +15,7 @@ use crate::model::{Role, Token, check_tenant_id, now_ms};
 use crate::records::encode;
 use crate::registry::Registry;
 use crate::store::Tree;
+use crate::token_cache::SecretHash;
 
 /// Token metadata, by the SHA-256 of the secret.
 pub(crate) const TOKENS: Tree = Tree::new("tokens");
@@ -125,19 +126,35 @@ impl Registry {
     }
 
     /// The live token whose secret is `secret`, if any.
+    ///
+    /// A live token found in the store is kept in the token cache
+    /// (`token_cache.rs`), so the next request with it reads no store; a
+    /// miss or a revoked token is never kept. A revoke or a tenant's delete
+    /// empties the cache before it returns.
     pub fn authenticate(&self, secret: &str) -> Result<Option<Token>, RegistryError> {
         if !secret.starts_with(TOKEN_PREFIX) {
             return Ok(None);
         }
-        let presented = hash(secret);
+        let presented: SecretHash = Sha256::digest(secret.as_bytes()).into();
+        if let Some(token) = self.inner.tokens.get(&presented) {
+            return Ok(Some(token));
+        }
+        // Read before the store, so an invalidation in between refuses the insert.
+        let generation = self.inner.tokens.generation();
         let Some(token) = self.record::<Token>(TOKENS, &presented)? else {
             return Ok(None);
         };
-        let stored_key = presented.clone();
-        if !constant_time_eq(&stored_key, &presented) {
+        let stored_key = presented;
+        if !constant_time_eq(&stored_key, &presented) || token.revoked_at_ms.is_some() {
             return Ok(None);
         }
-        Ok(token.revoked_at_ms.is_none().then_some(token))
+        self.inner.tokens.insert(presented, token.clone(), generation);
+        Ok(Some(token))
+    }
+
+    /// How many live tokens the token cache holds (for tests of its bound).
+    pub fn cached_tokens(&self) -> usize {
+        self.inner.tokens.len()
     }
 
     /// Every token (optionally of one tenant), without secrets.
@@ -167,7 +184,10 @@ impl Registry {
             if token.revoked_at_ms.is_none() {
                 token.revoked_at_ms = Some(now_ms());
                 let draft = AuditDraft::ok(actor, "token.revoke", id, token.tenant.as_deref());
-                self.commit_with_audit(TOKENS, &key, &encode(&token)?, draft)?;
+                let committed = self.commit_with_audit(TOKENS, &key, &encode(&token)?, draft);
+                // Even when the flush failed: the write may be applied.
+                self.inner.tokens.invalidate();
+                committed?;
             }
             return Ok(token);
         }

@@ -26,6 +26,9 @@ pub struct CacheStats {
     pub compiled: u64,
     /// Components deserialised from the cache.
     pub loaded: u64,
+    /// Prepares that reused a compiled component already in memory (same
+    /// SHA-256), neither compiling nor loading.
+    pub shared: u64,
 }
 
 /// Why a compiled artifact is no longer needed.
@@ -94,6 +97,7 @@ impl CompileCache {
         CacheStats {
             compiled: self.compiled.load(Ordering::Relaxed),
             loaded: self.loaded.load(Ordering::Relaxed),
+            shared: 0,
         }
     }
 
@@ -190,13 +194,26 @@ impl CompileCache {
         }
         let compiled = engine.precompile_component(bytes)?;
         self.compiled.fetch_add(1, Ordering::Relaxed);
-        if let Err(error) = store(&path, &compiled) {
-            tracing::warn!(path = %path.display(), %error, "could not write the compile cache; continuing without it");
+        match store(&path, &compiled) {
+            Ok(()) => {
+                drop(compiled);
+                // Mapped from the file just written, like a warm load: the
+                // code is file-backed (clean pages the kernel can share and
+                // reclaim) rather than a private copy on the heap.
+                // SAFETY: as above; the file holds `precompile_component`
+                // output of this engine, written atomically just now.
+                #[allow(unsafe_code)]
+                let mapped = unsafe { Component::deserialize_file(engine, &path) };
+                mapped
+            }
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "could not write the compile cache; continuing without it");
+                // SAFETY: `compiled` was produced just above by `precompile_component` on this engine.
+                #[allow(unsafe_code)]
+                let component = unsafe { Component::deserialize(engine, &compiled) };
+                component
+            }
         }
-        // SAFETY: `compiled` was produced just above by `precompile_component` on this engine.
-        #[allow(unsafe_code)]
-        let component = unsafe { Component::deserialize(engine, &compiled) };
-        component
     }
 }
 

@@ -6,6 +6,8 @@
 //! every [`KvStore`] implementation can treat keys as opaque, bounded UTF-8.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
 
 /// The longest key, in bytes.
@@ -114,6 +116,17 @@ pub struct KvQuotaExceeded {
     pub quota: KvQuota,
 }
 
+/// The durability of one [`KvStore::commit`]: resolves once the committed
+/// writes would survive a crash, or with the error that kept them from it.
+/// The runtime awaits it before the call's outcome is final.
+pub type KvDurability = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'static>>;
+
+/// A [`KvDurability`] with nothing left to wait for (a store whose writes are
+/// durable, or gone, as soon as they are applied).
+pub fn durable_now() -> KvDurability {
+    Box::pin(std::future::ready(Ok(())))
+}
+
 /// Where kv data lives. Implementations receive only validated keys and values
 /// within the limits above. A call's writes are buffered by the sandbox and
 /// reach the store in one [`KvStore::commit`] when the call succeeds.
@@ -129,11 +142,13 @@ pub trait KvStore: Send + Sync + 'static {
         limit: usize,
     ) -> anyhow::Result<Vec<String>>;
     /// Applies one call's writes to `scope`, in order, atomically (all or
-    /// none) and durably: it returns once they would survive a crash. When
-    /// they would grow the scope past `quota` nothing is written and the
-    /// error is a [`KvQuotaExceeded`]; the check and the write are one step,
-    /// so calls committing at once cannot pass it together.
-    fn commit(&self, scope: &KvScope, writes: &[KvWrite], quota: KvQuota) -> anyhow::Result<()>;
+    /// none), and returns their [`KvDurability`]: the writes are acknowledged
+    /// only once it resolves `Ok` (they would then survive a crash). It must
+    /// not block on durability itself: it runs on an async executor's
+    /// worker. When the writes would grow the scope past `quota` nothing is
+    /// written and the error is a [`KvQuotaExceeded`]; the check and the
+    /// write are one step, so calls committing at once cannot pass it together.
+    fn commit(&self, scope: &KvScope, writes: &[KvWrite], quota: KvQuota) -> anyhow::Result<KvDurability>;
     /// What `scope` holds now.
     fn usage(&self, scope: &KvScope) -> anyhow::Result<KvUsage>;
 }
@@ -195,7 +210,7 @@ impl KvStore for MemoryKvStore {
         Ok(self.with_scope(scope, |entries| entries.get(key).cloned()))
     }
 
-    fn commit(&self, scope: &KvScope, writes: &[KvWrite], quota: KvQuota) -> anyhow::Result<()> {
+    fn commit(&self, scope: &KvScope, writes: &[KvWrite], quota: KvQuota) -> anyhow::Result<KvDurability> {
         self.with_scope(scope, |entries| {
             let before = usage_of(entries);
             let mut updated = entries.clone();
@@ -214,7 +229,7 @@ impl KvStore for MemoryKvStore {
                 return Err(KvQuotaExceeded { after, quota }.into());
             }
             *entries = updated;
-            Ok(())
+            Ok(durable_now())
         })
     }
 

@@ -70,8 +70,8 @@ pub use crate::engine::{PoolingLimits, RuntimeConfig};
 pub use crate::error::{CallError, PrepareError};
 pub use crate::kv::KvStore;
 pub use crate::lifecycle::SELF_TEST_TENANT;
-pub use crate::ready::{ModuleSpec, ReadyModule};
-pub use crate::request_metrics::{LATENCY_BUCKETS_SECONDS, RequestMetrics, RequestSeries};
+pub use crate::ready::{InFlight, ModuleSpec, ReadyModule};
+pub use crate::request_metrics::{LATENCY_BUCKETS_SECONDS, RequestMetrics, RequestSeries, SeriesCounters};
 pub use crate::runtime::{ModuleResolver, ResolveFuture, Runtime};
 pub use crate::types::{
     Caller, ConfigValue, ErrorCode, MAX_GUEST_MESSAGE_BYTES, Method, ModuleConfig, ModuleError, Request,

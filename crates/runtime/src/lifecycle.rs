@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::error::CallError;
-use crate::kv::{KvQuota, KvScope, KvStore, KvUsage, KvWrite, MemoryKvStore};
+use crate::kv::{KvDurability, KvQuota, KvScope, KvStore, KvUsage, KvWrite, MemoryKvStore, durable_now};
 use crate::ready::ReadyModule;
 use crate::runtime::{CallTarget, Runtime};
 use crate::types::{Caller, ModuleConfig, Request, Response, TenantKind};
@@ -160,7 +160,7 @@ impl KvStore for DryRunStore {
         self.inner.list(scope, prefix, after, limit)
     }
 
-    fn commit(&self, scope: &KvScope, writes: &[KvWrite], _quota: KvQuota) -> anyhow::Result<()> {
+    fn commit(&self, scope: &KvScope, writes: &[KvWrite], _quota: KvQuota) -> anyhow::Result<KvDurability> {
         let mut last = std::collections::BTreeMap::new();
         for write in writes {
             match write {
@@ -173,7 +173,7 @@ impl KvStore for DryRunStore {
                 self.changed.store(true, Ordering::SeqCst);
             }
         }
-        Ok(())
+        Ok(durable_now())
     }
 
     fn usage(&self, scope: &KvScope) -> anyhow::Result<KvUsage> {

@@ -1,6 +1,17 @@
 //! A module version made ready: its spec (limits capped by the operator) and the pre-instance for its WIT version.
+//!
+//! The pre-instance (compiled component plus the linker's work) belongs to
+//! the component's bytes, not to the version: every version whose
+//! component has the same SHA-256 shares one, through the runtime's
+//! [`CompiledSet`] of weak references, so a thousand versions of the same
+//! bytes cost one compiled artefact, and the artefact goes when the last
+//! version using it does. Each ready version also counts its calls in flight
+//! and stamps when it was last used, so an embedder keeping a bounded number
+//! resident evicts the least recently used one that is idle.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use crate::bindings::VersionedPre;
@@ -69,10 +80,63 @@ impl ModuleSpec {
 pub struct ReadyModule {
     pub(crate) spec: ModuleSpec,
     pub(crate) sha256: String,
-    pub(crate) pre: VersionedPre,
+    pub(crate) pre: Arc<VersionedPre>,
+    in_flight: AtomicUsize,
+    last_used: AtomicU64,
+}
+
+/// The logical clock of [`ReadyModule::last_used`]: one tick per use, process-wide.
+static USE_CLOCK: AtomicU64 = AtomicU64::new(1);
+
+/// A call in flight on a [`ReadyModule`]; ends when dropped.
+#[derive(Debug)]
+pub struct InFlight<'a>(&'a ReadyModule);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl ReadyModule {
+    pub(crate) fn new(spec: ModuleSpec, sha256: String, pre: Arc<VersionedPre>) -> Self {
+        Self {
+            spec,
+            sha256,
+            pre,
+            in_flight: AtomicUsize::new(0),
+            last_used: AtomicU64::new(USE_CLOCK.fetch_add(1, Ordering::Relaxed)),
+        }
+    }
+
+    /// Marks a call in flight (until the guard is dropped) and the version as just used.
+    pub fn enter(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.touch();
+        InFlight(self)
+    }
+
+    /// Marks the version as just used.
+    pub fn touch(&self) {
+        self.last_used
+            .store(USE_CLOCK.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+    }
+
+    /// Calls running on it now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    /// When it was last used, on a process-wide logical clock (larger is more recent).
+    pub fn last_used(&self) -> u64 {
+        self.last_used.load(Ordering::Relaxed)
+    }
+
+    /// Whether it runs the very same compiled artefact as `other` (same component bytes).
+    pub fn shares_compiled_code(&self, other: &ReadyModule) -> bool {
+        Arc::ptr_eq(&self.pre, &other.pre)
+    }
+
     /// The module's spec, with limits capped by the operator's maxima.
     pub fn spec(&self) -> &ModuleSpec {
         &self.spec
@@ -95,5 +159,63 @@ impl std::fmt::Debug for ReadyModule {
             .field("spec", &self.spec)
             .field("wit_version", &self.wit_version())
             .finish_non_exhaustive()
+    }
+}
+
+/// The pre-instances alive, by component SHA-256: weak, so an artefact lives
+/// exactly as long as some ready version uses it.
+#[derive(Default)]
+pub(crate) struct CompiledSet {
+    live: Mutex<HashMap<String, Weak<VersionedPre>>>,
+    /// Past this many entries, dead ones are swept before the next insert.
+    sweep_at: AtomicUsize,
+    /// How many prepares reused a live artefact.
+    reused: AtomicU64,
+}
+
+impl CompiledSet {
+    /// The live pre-instance of the component whose SHA-256 is `sha256`, counted as a reuse.
+    pub(crate) fn get(&self, sha256: &str) -> Option<Arc<VersionedPre>> {
+        let found = self
+            .live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(sha256)
+            .and_then(Weak::upgrade);
+        if found.is_some() {
+            self.reused.fetch_add(1, Ordering::Relaxed);
+        }
+        found
+    }
+
+    /// Keeps `pre` as `sha256`'s artefact, or returns the one a concurrent prepare kept first.
+    pub(crate) fn insert(&self, sha256: &str, pre: VersionedPre) -> Arc<VersionedPre> {
+        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(existing) = live.get(sha256).and_then(Weak::upgrade) {
+            return existing;
+        }
+        if live.len() >= self.sweep_at.load(Ordering::Relaxed) {
+            live.retain(|_, pre| pre.strong_count() > 0);
+            self.sweep_at
+                .store(live.len().saturating_mul(2).max(64), Ordering::Relaxed);
+        }
+        let pre = Arc::new(pre);
+        live.insert(sha256.to_owned(), Arc::downgrade(&pre));
+        pre
+    }
+
+    /// How many prepares reused a live artefact instead of loading or compiling one.
+    pub(crate) fn reused(&self) -> u64 {
+        self.reused.load(Ordering::Relaxed)
+    }
+
+    /// How many distinct artefacts are alive now.
+    pub(crate) fn alive(&self) -> usize {
+        self.live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .filter(|pre| pre.strong_count() > 0)
+            .count()
     }
 }

@@ -23,7 +23,7 @@ use crate::error::{CallError, PrepareError};
 use crate::kv::{KvQuota, KvQuotaExceeded, KvScope, KvStore};
 use crate::logs::{LogBuffer, truncate};
 use crate::metrics::ModuleMetrics;
-use crate::ready::{ModuleSpec, ReadyModule};
+use crate::ready::{CompiledSet, ModuleSpec, ReadyModule};
 use crate::request_metrics::RequestMetrics;
 use crate::types::{
     Caller, ErrorCode, ModuleConfig, ModuleError, Request, Response, TenantContext, check_response,
@@ -72,6 +72,8 @@ impl CallTarget {
 pub(crate) struct RuntimeInner {
     engine: Engine,
     cache: CompileCache,
+    /// The pre-instances alive, shared by every version of the same bytes.
+    compiled: CompiledSet,
     requests: RequestMetrics,
     linker: Linker<CallState>,
     config: RuntimeConfig,
@@ -120,6 +122,7 @@ impl Runtime {
             inner: Arc::new(RuntimeInner {
                 engine,
                 cache,
+                compiled: CompiledSet::default(),
                 requests: RequestMetrics::default(),
                 linker,
                 config,
@@ -161,7 +164,16 @@ impl Runtime {
 
     /// How many components were compiled and how many loaded from the compile cache.
     pub fn cache_stats(&self) -> CacheStats {
-        self.inner.cache.stats()
+        CacheStats {
+            shared: self.inner.compiled.reused(),
+            ..self.inner.cache.stats()
+        }
+    }
+
+    /// How many distinct compiled components are in memory now (shared by
+    /// every ready version of the same bytes).
+    pub fn compiled_in_memory(&self) -> usize {
+        self.inner.compiled.alive()
     }
 
     /// The compile cache (for garbage collection: [`CompileCache::collect_stale`]).
@@ -191,15 +203,14 @@ impl Runtime {
     /// Compiles and links a component, choosing the bindings of the WIT
     /// version it exports. Slow (milliseconds to seconds): call it off the
     /// request path, e.g. in `spawn_blocking`.
-    pub fn prepare(&self, mut spec: ModuleSpec, component_bytes: &[u8]) -> Result<ReadyModule, PrepareError> {
-        let config = &self.inner.config;
-        spec.memory_bytes = spec.memory_bytes.min(config.max_memory_bytes);
-        spec.timeout = spec.timeout.min(config.max_timeout);
-        spec.kv_quota = KvQuota {
-            max_keys: spec.kv_quota.max_keys.min(config.max_kv_quota.max_keys),
-            max_bytes: spec.kv_quota.max_bytes.min(config.max_kv_quota.max_bytes),
-        };
+    /// Components whose SHA-256 matches a version already in memory share
+    /// its compiled code and pre-instance (nothing compiled, loaded or linked).
+    pub fn prepare(&self, spec: ModuleSpec, component_bytes: &[u8]) -> Result<ReadyModule, PrepareError> {
         let sha256 = hex::encode(Sha256::digest(component_bytes));
+        if let Some(ready) = self.prepare_shared(spec.clone(), &sha256) {
+            return Ok(ready);
+        }
+        let spec = self.capped(spec);
         let component = self
             .inner
             .cache
@@ -212,7 +223,28 @@ impl Runtime {
             .map_err(|error| PrepareError::Link(format!("{error:#}")))?;
         let pre = VersionedPre::new(instance_pre).map_err(PrepareError::Link)?;
         tracing::debug!(module = %spec.id, version = %spec.version, wit = %pre.wit_version(), "module version prepared");
-        Ok(ReadyModule { spec, sha256, pre })
+        let pre = self.inner.compiled.insert(&sha256, pre);
+        Ok(ReadyModule::new(spec, sha256, pre))
+    }
+
+    /// Prepares `spec` on the compiled component of SHA-256 `sha256` if one
+    /// is in memory (another ready version of the same bytes), without
+    /// needing the bytes; `None` when none is.
+    pub fn prepare_shared(&self, spec: ModuleSpec, sha256: &str) -> Option<ReadyModule> {
+        let pre = self.inner.compiled.get(sha256)?;
+        Some(ReadyModule::new(self.capped(spec), sha256.to_owned(), pre))
+    }
+
+    /// `spec` with its limits capped by the operator's maxima.
+    fn capped(&self, mut spec: ModuleSpec) -> ModuleSpec {
+        let config = &self.inner.config;
+        spec.memory_bytes = spec.memory_bytes.min(config.max_memory_bytes);
+        spec.timeout = spec.timeout.min(config.max_timeout);
+        spec.kv_quota = KvQuota {
+            max_keys: spec.kv_quota.max_keys.min(config.max_kv_quota.max_keys),
+            max_bytes: spec.kv_quota.max_bytes.min(config.max_kv_quota.max_bytes),
+        };
+        spec
     }
 
     /// The default kv store (the tenants' real data).
@@ -315,7 +347,7 @@ impl Runtime {
         };
         if let Ok(value) = &outcome
             && succeeded(value)
-            && let Err(error) = store.data_mut().kv.commit()
+            && let Err(error) = store.data_mut().kv.commit().await
         {
             outcome = Err(match error.downcast_ref::<KvQuotaExceeded>() {
                 Some(exceeded) => CallError::QuotaExceeded(exceeded.to_string()),
@@ -391,6 +423,8 @@ impl Runtime {
     }
 
     async fn call_target(&self, target: CallTarget, request: Request) -> Result<Response, CallError> {
+        let module = target.module.clone();
+        let _in_flight = module.enter();
         let started = Instant::now();
         let spec = target.module.spec();
         // One span per guest call (a debug span: free unless a layer, like

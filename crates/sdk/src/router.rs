@@ -211,4 +211,34 @@ mod tests {
             Error::internal("the module's routes are invalid: path `items` must start with `/`")
         );
     }
+
+    /// The cost of building a router like the template's (four routes) and
+    /// dispatching one request with it, natively; a guest builds one per
+    /// call (each call is a fresh instance). Prints, asserts no time.
+    #[test]
+    #[ignore = "a measurement: run by hand with --ignored --nocapture"]
+    #[allow(clippy::print_stdout, reason = "the figures are the output")]
+    fn measure_router_build_per_call() {
+        fn template() -> Router {
+            Router::new()
+                .get("/hello/{name}", echo_sku)
+                .get("/ping", created)
+                .get("/notes/{id}", echo_sku)
+                .put("/notes/{id}", created)
+        }
+        let rounds = 200_000_u32;
+        let started = std::time::Instant::now();
+        for _ in 0..rounds {
+            std::hint::black_box(template());
+        }
+        let build = started.elapsed() / rounds;
+        let router = template();
+        let started = std::time::Instant::now();
+        for _ in 0..rounds {
+            let request = Request::for_test(Method::Get, "/ping", "");
+            std::hint::black_box(router.dispatch(request).map(|response| response.status()).ok());
+        }
+        let dispatch = started.elapsed() / rounds;
+        println!("router: build {build:?} per call, dispatch of GET /ping {dispatch:?} (native)");
+    }
 }

@@ -95,6 +95,7 @@ pub(crate) fn open(config: ServerConfig, openapi: Bytes) -> anyhow::Result<App> 
     }
     let loader = Loader::start(runtime, registry.clone())?;
     loader.set_watch_policy(config.watch_policy());
+    loader.set_max_resident_versions(config.max_resident_versions);
     let alerting = modhost_alerts::Alerting::new(&registry, config.alerts.clone())?;
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

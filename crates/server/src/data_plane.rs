@@ -209,15 +209,18 @@ async fn serve(app: &Arc<App>, request: Request, request_id: &str) -> Result<Res
         .take(64)
         .collect();
     let tenant_record = app.loader.tenant(tenant).map(|routes| routes.tenant.clone());
-    let permissions: Vec<String> = serving
+    // The manifest's permissions this token holds, sorted, each once; only
+    // those granted are copied.
+    let mut permissions: Vec<&str> = serving
         .manifest
         .endpoints
         .iter()
-        .map(|endpoint| endpoint.permission.clone())
-        .filter(|permission| principal.token.grants_permission(permission))
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
+        .map(|endpoint| endpoint.permission.as_str())
         .collect();
+    permissions.sort_unstable();
+    permissions.dedup();
+    permissions.retain(|permission| principal.token.grants_permission(permission));
+    let permissions = permissions.into_iter().map(str::to_owned).collect();
     let caller = Caller {
         tenant_id: tenant.to_owned(),
         tenant_kind: tenant_record
@@ -235,7 +238,8 @@ async fn serve(app: &Arc<App>, request: Request, request_id: &str) -> Result<Res
         path: module_path.clone(),
         query: parts.uri.query().unwrap_or_default().to_owned(),
         headers,
-        body: body.to_vec(),
+        // The buffer `read_body` filled, moved rather than copied.
+        body: Vec::from(body),
     };
     let version_label = format!("{module}@{}", serving.version);
     let outcome = app.loader.call(&serving, &caller, wit_request).await;

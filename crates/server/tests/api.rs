@@ -521,6 +521,10 @@ fn bad_input_gets_a_clear_json_error_and_the_server_keeps_serving() {
     );
     check(server.get("/v1/status", Some("mh_wrong")), 401, "unauthorized");
     let revoked = server.token("invoker", Some("acme"));
+    // Used first, so the revoke must also reach the token cache.
+    for _ in 0..3 {
+        assert_eq!(server.get("/t/acme/template/hello/x", Some(&revoked)).0, 200);
+    }
     let (_, tokens) = server.get("/v1/tokens?tenant=acme", Some(&operator));
     let id = tokens["tokens"]
         .as_array()

@@ -1,7 +1,9 @@
 //! The template module: a greeting that counts visits, and notes.
 //!
-//! The smallest complete modhost module, to copy from. Two features, each showing one host capability with the tenant's config:
+//! The smallest complete modhost module, to copy from. Two features, each showing one host capability with the tenant's config, and a no-op:
 //!
+//! - `GET /ping` answers `{"ok": true}` and touches nothing (a liveness
+//!   check; the benchmark's trivial route);
 //! - `GET /hello/{name}` greets with the tenant's configured `greeting` and
 //!   counts visits per name in kv;
 //! - `PUT /notes/{id}` stores a note in kv, refusing ones longer than the
@@ -21,6 +23,7 @@ impl Module for Template {
     fn router() -> Router {
         Router::new()
             .get("/hello/{name}", hello)
+            .get("/ping", ping)
             .get("/notes/{id}", get_note)
             .put("/notes/{id}", put_note)
     }
@@ -64,6 +67,10 @@ fn hello(request: &Request) -> Result<Response> {
     let visits = kv::get_json::<u64>(&key)?.unwrap_or(0) + 1;
     kv::set_json(&key, &visits)?;
     Response::ok(&serde_json::json!({ "message": greeting_message(&greeting, name), "visits": visits }))
+}
+
+fn ping(_request: &Request) -> Result<Response> {
+    Response::ok(&serde_json::json!({ "ok": true }))
 }
 
 fn get_note(request: &Request) -> Result<Response> {

@@ -71,8 +71,9 @@ impl KvCtx {
         }
     }
 
-    /// Commits the call's writes, if it made any.
-    pub(crate) fn commit(&mut self) -> anyhow::Result<()> {
+    /// Commits the call's writes, if it made any: applied at once, then
+    /// awaited until durable (a group-commit flush; never a blocked worker).
+    pub(crate) async fn commit(&mut self) -> anyhow::Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -85,7 +86,7 @@ impl KvCtx {
             .collect();
         self.pending_bytes = 0;
         self.projected = None;
-        self.store.commit(&self.scope, &writes, self.quota)
+        self.store.commit(&self.scope, &writes, self.quota)?.await
     }
 
     fn unavailable(&self, error: anyhow::Error) -> KvFailure {

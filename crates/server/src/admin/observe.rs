@@ -183,6 +183,7 @@ async fn status(State(app): State<AppState>) -> Json<Status> {
                 module: route.module,
                 active: route.active.to_string(),
                 serving: route.serving.map(|version| version.to_string()),
+                resident: route.resident,
                 problem,
             }
         })
