@@ -84,6 +84,10 @@ impl Default for RuntimeConfig {
     }
 }
 
+/// How much of each pooled memory and table slot stays resident (zeroed in
+/// place) between instances.
+const KEEP_RESIDENT_BYTES: usize = 64 * 1024;
+
 /// The wasmtime engine for `config`: component model, epoch interruption,
 /// optional fuel, the stack limit and the pooling allocator's bounds.
 pub(crate) fn engine(config: &RuntimeConfig) -> anyhow::Result<Engine> {
@@ -103,7 +107,14 @@ pub(crate) fn engine(config: &RuntimeConfig) -> anyhow::Result<Engine> {
             .max_memories_per_component(8)
             .max_tables_per_component(16)
             .max_core_instances_per_component(32)
-            .max_memory_size(usize::try_from(config.max_memory_bytes).unwrap_or(usize::MAX));
+            .max_memory_size(usize::try_from(config.max_memory_bytes).unwrap_or(usize::MAX))
+            // A slot's first pages are zeroed in place when it is reused instead
+            // of being given back to the kernel and faulted in again: measured,
+            // page faults and the TLB shootdowns of `madvise` were the largest
+            // kernel cost of a fresh instance (see BENCHMARKS.md). Still zeroed:
+            // nothing of one call is visible to the next.
+            .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+            .table_keep_resident(KEEP_RESIDENT_BYTES);
         engine_config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
     }
     Engine::new(&engine_config)
