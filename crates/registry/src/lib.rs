@@ -86,6 +86,7 @@ mod publish;
 mod records;
 mod registry;
 mod restore;
+mod rollout_records;
 mod rollouts;
 pub mod store;
 mod tenants;
