@@ -32,7 +32,7 @@ use crate::backup_format::{
     BACKUP_FORMAT, BackupCounts, BackupError, BackupHeader, BackupWriter, STANDARD_MEMBER, StandardRef,
 };
 use crate::canaries::CANARIES;
-use crate::capture::{BACKUP_CAPTURE, decode_preimage, discard, preimage};
+use crate::capture::{BACKUP_CAPTURE, discard, has_preimage, uncopied_value};
 use crate::configs::CONFIGS;
 use crate::deployments::DEPLOYMENTS;
 use crate::error::RegistryError;
@@ -211,13 +211,7 @@ impl Registry {
                 .map(|entry| entry.map(|(key, _)| key))
                 .collect::<Result<_, _>>()?;
             for key in &keys {
-                // Read the value first, then the capture: a write that lands
-                // in between saved the value this read may have missed.
-                let live = store.get(KV, key)?;
-                let value = match preimage(store, capture, key)? {
-                    Some(saved) => saved,
-                    None => live,
-                };
+                let value = self.read_uncaptured(tenant, capture, &prefix, key)?;
                 if let Some(value) = value {
                     write_kv(writer, &key[prefix.len()..], &value)?;
                 }
@@ -230,19 +224,46 @@ impl Registry {
                 _ => break,
             }
         }
-        // Keys deleted since the capture began: the scan did not see them.
-        // One the scan saw before its deletion is written twice with the
-        // same value; a restore keeps one.
+        // Keys written since the capture began that the scan did not copy:
+        // their value at the start is the pre-image.
         for entry in store.scan_prefix(BACKUP_CAPTURE, &capture.to_be_bytes())? {
             let (key, saved) = entry?;
-            let kv_key = &key[8..];
-            if let Some(value) = decode_preimage(&saved)
-                && store.get(KV, kv_key)?.is_none()
-            {
-                write_kv(writer, &kv_key[prefix.len()..], &value)?;
+            if let (Some(value), Some(own_key)) = (uncopied_value(&saved), key.get(8 + prefix.len()..)) {
+                write_kv(writer, own_key, value)?;
             }
         }
         Ok(())
+    }
+
+    /// The live value of the data key `key` when it was not written since
+    /// capture `capture` began (otherwise the copy takes its pre-image at
+    /// the end), recorded as copied. Read under the key's scope lock, so no
+    /// write lands between the two; released before the value is written out.
+    fn read_uncaptured(
+        &self,
+        tenant: &str,
+        capture: u64,
+        prefix: &[u8],
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        let store = self.inner.store.as_ref();
+        let module = key
+            .get(prefix.len()..)
+            .and_then(|rest| rest.split(|byte| *byte == 0).next())
+            .and_then(|module| std::str::from_utf8(module).ok())
+            .ok_or_else(|| {
+                RegistryError::Storage(format!(
+                    "a module data key of tenant `{tenant}` names no module; restore the data directory from a backup"
+                ))
+            })?;
+        let _scope = self.inner.data.lock_scope(tenant, module);
+        let value = if has_preimage(store, capture, key)? {
+            None
+        } else {
+            store.get(KV, key)?
+        };
+        self.inner.data.captures().copied(tenant, key);
+        Ok(value)
     }
 }
 

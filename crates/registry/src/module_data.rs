@@ -218,7 +218,7 @@ impl StoreModuleData {
         let capture = self.captures.of(tenant);
         for entry in self.store.scan_prefix(KV, &scope)? {
             let (full, value) = entry?;
-            if let Some(capture) = capture {
+            if let Some(capture) = &capture {
                 preserve(self.store.as_ref(), batch, capture, &full, Some(&value))?;
             }
             batch.delete(KV, full);
@@ -230,7 +230,7 @@ impl StoreModuleData {
             usage.add(Some(entry_size(key.len(), value.len())));
             let mut full = scope.clone();
             full.extend_from_slice(key);
-            if let Some(capture) = capture {
+            if let Some(capture) = &capture {
                 let current = self.store.get(KV, &full)?;
                 preserve(self.store.as_ref(), batch, capture, &full, current.as_deref())?;
             }
@@ -391,7 +391,7 @@ impl ModuleDataStore for StoreModuleData {
                     None => {
                         let full = scoped_key(tenant, module, key);
                         let current = self.store.get(KV, &full)?;
-                        if let Some(capture) = capture {
+                        if let Some(capture) = &capture {
                             preserve(
                                 self.store.as_ref(),
                                 &mut batch,
