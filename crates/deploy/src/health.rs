@@ -12,10 +12,15 @@
 //! minutes), with latencies in a histogram of [`LATENCY_BOUNDS`] (√2 steps
 //! from 0.1 ms), so a percentile is exact to within a factor of √2 and a
 //! busy version costs a few KiB.
+//!
+//! Each (tenant, module, version) has its own [`VersionHealth`], and a
+//! serving route holds its handle (taken once when the route is built), so
+//! recording a call locks only that version's buckets: requests of other
+//! versions and tenants never wait on one another here.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use semver::Version;
@@ -105,11 +110,25 @@ struct VersionKey {
     version: Version,
 }
 
+/// One version's recent calls: what its serving routes record into.
+#[derive(Debug, Default)]
+pub struct VersionHealth {
+    buckets: Mutex<VecDeque<Bucket>>,
+}
+
+impl VersionHealth {
+    fn buckets(&self) -> std::sync::MutexGuard<'_, VecDeque<Bucket>> {
+        self.buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// Every version's recent calls.
 #[derive(Debug)]
 pub struct HealthBook {
     epoch: Instant,
-    versions: Mutex<HashMap<VersionKey, VecDeque<Bucket>>>,
+    versions: Mutex<HashMap<VersionKey, Arc<VersionHealth>>>,
     /// The bucket at which versions without recent calls were last dropped.
     pruned_at: AtomicU64,
 }
@@ -130,7 +149,23 @@ impl HealthBook {
         since.as_secs() / BUCKET.as_secs()
     }
 
+    /// The handle `tenant`'s `module`@`version` records into, made on first use.
+    pub fn handle(&self, tenant: &str, module: &str, version: &Version) -> Arc<VersionHealth> {
+        let key = VersionKey {
+            tenant: tenant.to_owned(),
+            module: module.to_owned(),
+            version: version.clone(),
+        };
+        self.versions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(key)
+            .or_default()
+            .clone()
+    }
+
     /// Records one call of `version`, ended at `at` after `elapsed`.
+    #[cfg(test)]
     pub fn record(
         &self,
         tenant: &str,
@@ -140,25 +175,29 @@ impl HealthBook {
         elapsed: Duration,
         at: Instant,
     ) {
+        let health = self.handle(tenant, module, version);
+        self.record_into(&health, outcome, elapsed, at);
+    }
+
+    /// Records one call into `health` (a handle from [`Self::handle`]),
+    /// ended at `at` after `elapsed`.
+    pub fn record_into(&self, health: &VersionHealth, outcome: CallHealth, elapsed: Duration, at: Instant) {
         let index = self.bucket_index(at);
-        let key = VersionKey {
-            tenant: tenant.to_owned(),
-            module: module.to_owned(),
-            version: version.clone(),
-        };
-        let mut versions = self
-            .versions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if self.pruned_at.fetch_max(index, Ordering::Relaxed) < index {
-            // Once per bucket: forget versions with no calls in the kept span.
-            versions.retain(|_, buckets| {
-                buckets
-                    .back()
-                    .is_some_and(|last| last.index + (KEPT as u64) > index)
-            });
+            // Once per bucket: forget versions no route serves that had no
+            // calls in the kept span (a served one keeps its handle).
+            self.versions
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .retain(|_, kept| {
+                    Arc::strong_count(kept) > 1
+                        || kept
+                            .buckets()
+                            .back()
+                            .is_some_and(|last| last.index + (KEPT as u64) > index)
+                });
         }
-        let buckets = versions.entry(key).or_default();
+        let mut buckets = health.buckets();
         if buckets.back().is_none_or(|last| last.index < index) {
             buckets.push_back(Bucket::new(index));
         }
@@ -197,12 +236,11 @@ impl HealthBook {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut stats = HealthStats::default();
         let mut latencies = [0u64; LATENCY_BOUNDS];
-        for bucket in versions
-            .get(&key)
-            .into_iter()
-            .flatten()
-            .filter(|bucket| bucket.index >= from)
-        {
+        let Some(health) = versions.get(&key).cloned() else {
+            return stats;
+        };
+        drop(versions);
+        for bucket in health.buckets().iter().filter(|bucket| bucket.index >= from) {
             stats.requests += bucket.requests;
             stats.errors += bucket.errors;
             stats.shed += bucket.shed;
@@ -224,10 +262,10 @@ impl HealthBook {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut found: Vec<Version> = versions
             .iter()
-            .filter(|(key, buckets)| {
+            .filter(|(key, health)| {
                 key.tenant == tenant
                     && key.module == module
-                    && buckets.back().is_some_and(|last| last.index >= from)
+                    && health.buckets().back().is_some_and(|last| last.index >= from)
             })
             .map(|(key, _)| key.version.clone())
             .collect();
@@ -318,7 +356,7 @@ mod tests {
             .lock()
             .expect("lock")
             .values()
-            .map(VecDeque::len)
+            .map(|health| health.buckets().len())
             .sum::<usize>();
         assert_eq!(buckets, 1);
         // A version with no calls for ten minutes is forgotten.
@@ -331,5 +369,33 @@ mod tests {
             later + BUCKET * (KEPT as u32),
         );
         assert_eq!(book.versions("acme", "m", start), vec![version("2.0.0")]);
+    }
+
+    #[test]
+    fn a_handle_a_route_holds_survives_idle_pruning_and_records_what_stats_read() {
+        let book = HealthBook::default();
+        let v1 = version("1.0.0");
+        let start = book.epoch;
+        let held = book.handle("acme", "m", &v1);
+        book.record_into(&held, CallHealth::Error, Duration::from_millis(3), start);
+        // Ten idle minutes later another version's call prunes the book.
+        let later = start + BUCKET * (2 * KEPT as u32);
+        book.record(
+            "acme",
+            "m",
+            &version("2.0.0"),
+            CallHealth::Ok,
+            Duration::ZERO,
+            later,
+        );
+        book.record_into(&held, CallHealth::Ok, Duration::from_millis(3), later);
+        let stats = book.stats("acme", "m", &v1, later);
+        assert_eq!((stats.requests, stats.errors), (1, 0));
+        assert!(
+            Arc::ptr_eq(&held, &book.handle("acme", "m", &v1)),
+            "the held handle stayed in the book"
+        );
+        // Another tenant's same version records apart.
+        assert_eq!(book.stats("other", "m", &v1, start), HealthStats::default());
     }
 }

@@ -17,7 +17,7 @@ use crate::health::{CallHealth, HealthBook, HealthStats};
 use crate::resident_set::Residents;
 use crate::smoke::module_error_reply;
 use crate::table::{
-    CanaryRoute, LoadFailure, Route, RouteStatus, RoutingTable, Serving, TenantRoutes, Tenants,
+    CanaryRoute, CanaryTable, LoadFailure, Route, RouteStatus, RoutingTable, Serving, TenantRoutes, Tenants,
 };
 use crate::watch::{Watch, WatchPolicy};
 
@@ -42,7 +42,7 @@ pub(crate) struct LoaderInner {
     /// Every version's recent calls.
     pub(crate) health: HealthBook,
     /// The canary of each (tenant, module) that has one.
-    pub(crate) canaries: Mutex<HashMap<(String, String), Arc<CanaryRoute>>>,
+    pub(crate) canaries: CanaryTable,
     /// The latest watch of each (tenant, module).
     pub(crate) watches: Mutex<HashMap<(String, String), Watch>>,
     watch_policy: Mutex<WatchPolicy>,
@@ -64,7 +64,7 @@ impl Loader {
                 swaps: AtomicU64::new(0),
                 fallbacks: AtomicU64::new(0),
                 health: HealthBook::default(),
-                canaries: Mutex::new(HashMap::new()),
+                canaries: CanaryTable::default(),
                 watches: Mutex::new(HashMap::new()),
                 watch_policy: Mutex::new(WatchPolicy::default()),
             }),
@@ -194,14 +194,9 @@ impl Loader {
             Err(CallError::Module(_)) => CallHealth::Ok,
             Err(_) => CallHealth::Error,
         };
-        self.inner.health.record(
-            &caller.tenant_id,
-            serving.manifest.module.id.as_str(),
-            &serving.version,
-            outcome,
-            started.elapsed(),
-            Instant::now(),
-        );
+        self.inner
+            .health
+            .record_into(&serving.health, outcome, started.elapsed(), Instant::now());
         result
     }
 
@@ -239,28 +234,19 @@ impl Loader {
     }
 
     pub(crate) fn canary_route(&self, tenant: &str, module: &str) -> Option<Arc<CanaryRoute>> {
-        self.inner
-            .canaries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&(tenant.to_owned(), module.to_owned()))
-            .cloned()
+        self.inner.canaries.get(tenant, module)
     }
 
     /// Routes `tenant`'s canary of `module`, or (with `None`) stops routing one.
     pub(crate) fn set_canary_route(&self, tenant: &str, module: &str, route: Option<Arc<CanaryRoute>>) {
-        let mut canaries = self
-            .inner
-            .canaries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let key = (tenant.to_owned(), module.to_owned());
         let serving = route.as_ref().and_then(|route| route.serving.get().cloned());
-        match route {
-            Some(route) => canaries.insert(key, route),
-            None => canaries.remove(&key),
-        };
-        drop(canaries);
+        self.inner.canaries.update(|canaries| {
+            let modules = canaries.entry(tenant.to_owned()).or_default();
+            match route {
+                Some(route) => modules.insert(module.to_owned(), route),
+                None => modules.remove(module),
+            };
+        });
         if let Some(serving) = serving {
             self.keep_resident(module, &serving.version, &serving.ready);
         }
@@ -309,13 +295,14 @@ impl Loader {
     ) -> Result<Arc<Serving>, String> {
         let (ready, manifest) = self.ready_module(record).await?;
         let config = self.config_for(&tenant.id, &record.module, &manifest)?;
-        Ok(Arc::new(Serving {
-            version: record.version.clone(),
+        Ok(Arc::new(Serving::new(
+            &tenant.id,
+            record.version.clone(),
             ready,
             manifest,
             config,
-            fallback_reason: None,
-        }))
+            &self.inner.health,
+        )))
     }
 
     /// Loads the active version, or falls back to the newest earlier one that loads.
@@ -409,20 +396,18 @@ impl Loader {
         };
         self.inner.table.update_tenant(tenant_id, |_| routes);
         let canaries = registry.canaries()?;
-        let mut routed = self
-            .inner
-            .canaries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        routed.retain(|(tenant, _), _| tenant != tenant_id);
-        for canary in canaries.into_iter().filter(|canary| canary.tenant == tenant_id) {
-            let route = CanaryRoute {
-                version: canary.version,
-                percent: canary.percent,
-                serving: tokio::sync::OnceCell::new(),
-            };
-            routed.insert((canary.tenant, canary.module), Arc::new(route));
-        }
+        self.inner.canaries.update(|routed| {
+            let modules = routed.entry(tenant_id.to_owned()).or_default();
+            modules.clear();
+            for canary in canaries.into_iter().filter(|canary| canary.tenant == tenant_id) {
+                let route = CanaryRoute {
+                    version: canary.version,
+                    percent: canary.percent,
+                    serving: tokio::sync::OnceCell::new(),
+                };
+                modules.insert(canary.module, Arc::new(route));
+            }
+        });
         Ok(())
     }
 
@@ -464,11 +449,8 @@ impl Loader {
                         {
                             match config(&serving.manifest) {
                                 Ok(config) => Route::ready(Arc::new(Serving {
-                                    version: serving.version.clone(),
-                                    ready: serving.ready.clone(),
-                                    manifest: serving.manifest.clone(),
                                     config,
-                                    fallback_reason: None,
+                                    ..Serving::clone(serving)
                                 })),
                                 Err(_) => Route::lazy(active),
                             }

@@ -19,8 +19,9 @@
 //! so evicting a version frees its compiled code only when it was the last
 //! resident version of those bytes.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, PoisonError};
 
 use modhost_manifest::Manifest;
 use modhost_registry::ModuleVersion;
@@ -140,19 +141,20 @@ impl Loader {
 impl Loader {
     /// Empties every canary route serving one of `evicted`: it loads again on its next request.
     fn evict_canaries(&self, evicted: &[Arc<ReadyModule>]) {
-        let mut canaries = self.inner.canaries.lock().unwrap_or_else(PoisonError::into_inner);
-        for route in canaries.values_mut() {
-            let serves_evicted = route
-                .serving
-                .get()
-                .is_some_and(|serving| evicted.iter().any(|ready| Arc::ptr_eq(&serving.ready, ready)));
-            if serves_evicted {
-                *route = Arc::new(CanaryRoute {
-                    version: route.version.clone(),
-                    percent: route.percent,
-                    serving: OnceCell::new(),
-                });
+        self.inner.canaries.update(|canaries| {
+            for route in canaries.values_mut().flat_map(HashMap::values_mut) {
+                let serves_evicted = route
+                    .serving
+                    .get()
+                    .is_some_and(|serving| evicted.iter().any(|ready| Arc::ptr_eq(&serving.ready, ready)));
+                if serves_evicted {
+                    *route = Arc::new(CanaryRoute {
+                        version: route.version.clone(),
+                        percent: route.percent,
+                        serving: OnceCell::new(),
+                    });
+                }
             }
-        }
+        });
     }
 }

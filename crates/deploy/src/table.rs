@@ -1,7 +1,7 @@
 //! The routing table: tenant → module → route, an immutable snapshot swapped whole, read without a lock.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -11,6 +11,8 @@ use modhost_runtime::kv::KvQuota;
 use modhost_runtime::{ModuleConfig, ReadyModule};
 use semver::Version;
 use tokio::sync::OnceCell;
+
+use crate::health::{HealthBook, VersionHealth};
 
 /// The version a route actually serves, with the manifest and config that go with it.
 #[derive(Debug, Clone)]
@@ -25,6 +27,45 @@ pub struct Serving {
     pub config: Arc<ModuleConfig>,
     /// Why this is not the active version, when it is a fallback.
     pub fallback_reason: Option<String>,
+    /// `module@version`: the `x-modhost-version` header of every answer.
+    pub version_label: Arc<str>,
+    /// The manifest's endpoint permissions, sorted, each once: what a
+    /// caller's grants are matched against to tell the module which it holds.
+    pub endpoint_permissions: Arc<[String]>,
+    /// The version's health for this tenant, recorded into after each call.
+    pub(crate) health: Arc<VersionHealth>,
+}
+
+impl Serving {
+    /// `tenant`'s route to `version` of the manifest's module, with what
+    /// every request would otherwise rebuild computed once here.
+    pub(crate) fn new(
+        tenant: &str,
+        version: Version,
+        ready: Arc<ReadyModule>,
+        manifest: Arc<Manifest>,
+        config: Arc<ModuleConfig>,
+        health: &HealthBook,
+    ) -> Self {
+        let module = manifest.module.id.as_str();
+        let mut permissions: Vec<String> = manifest
+            .endpoints
+            .iter()
+            .map(|endpoint| endpoint.permission.clone())
+            .collect();
+        permissions.sort_unstable();
+        permissions.dedup();
+        Self {
+            version_label: format!("{module}@{version}").into(),
+            endpoint_permissions: permissions.into(),
+            health: health.handle(tenant, module, &version),
+            version,
+            ready,
+            manifest,
+            config,
+            fallback_reason: None,
+        }
+    }
 }
 
 /// The first wait after a failed load; each further failure doubles it.
@@ -153,6 +194,35 @@ pub(crate) struct CanaryRoute {
     pub(crate) version: Version,
     pub(crate) percent: u8,
     pub(crate) serving: OnceCell<Arc<Serving>>,
+}
+
+/// Tenant → module → canary route.
+type CanaryRoutes = HashMap<String, HashMap<String, Arc<CanaryRoute>>>;
+
+/// The canaries being routed: changed under a lock (a canary starts, ends
+/// or is evicted), read on every request without one and without allocating.
+#[derive(Debug, Default)]
+pub(crate) struct CanaryTable {
+    changing: Mutex<()>,
+    routes: ArcSwap<CanaryRoutes>,
+}
+
+impl CanaryTable {
+    /// `tenant`'s canary of `module`, if one is routed.
+    pub(crate) fn get(&self, tenant: &str, module: &str) -> Option<Arc<CanaryRoute>> {
+        self.routes.load().get(tenant)?.get(module).cloned()
+    }
+
+    /// Applies `change` to a copy of the routes and publishes it; changes
+    /// are made one at a time.
+    pub(crate) fn update<R>(&self, change: impl FnOnce(&mut CanaryRoutes) -> R) -> R {
+        let _changing = self.changing.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut routes = CanaryRoutes::clone(&self.routes.load());
+        let result = change(&mut routes);
+        routes.retain(|_, modules| !modules.is_empty());
+        self.routes.store(Arc::new(routes));
+        result
+    }
 }
 
 /// A tenant and its routes.

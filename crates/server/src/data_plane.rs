@@ -209,18 +209,14 @@ async fn serve(app: &Arc<App>, request: Request, request_id: &str) -> Result<Res
         .take(64)
         .collect();
     let tenant_record = app.loader.tenant(tenant).map(|routes| routes.tenant.clone());
-    // The manifest's permissions this token holds, sorted, each once; only
-    // those granted are copied.
-    let mut permissions: Vec<&str> = serving
-        .manifest
-        .endpoints
+    // The route's endpoint permissions (sorted, each once, computed when
+    // the route was built) that this token holds.
+    let permissions = serving
+        .endpoint_permissions
         .iter()
-        .map(|endpoint| endpoint.permission.as_str())
+        .filter(|permission| principal.token.grants_permission(permission))
+        .cloned()
         .collect();
-    permissions.sort_unstable();
-    permissions.dedup();
-    permissions.retain(|permission| principal.token.grants_permission(permission));
-    let permissions = permissions.into_iter().map(str::to_owned).collect();
     let caller = Caller {
         tenant_id: tenant.to_owned(),
         tenant_kind: tenant_record
@@ -241,7 +237,6 @@ async fn serve(app: &Arc<App>, request: Request, request_id: &str) -> Result<Res
         // The buffer `read_body` filled, moved rather than copied.
         body: Vec::from(body),
     };
-    let version_label = format!("{module}@{}", serving.version);
     let outcome = app.loader.call(&serving, &caller, wit_request).await;
     let mut response = match outcome {
         Ok(answer) => match crate::guest_response::to_http(answer) {
@@ -250,7 +245,7 @@ async fn serve(app: &Arc<App>, request: Request, request_id: &str) -> Result<Res
         },
         Err(error) => call_error(&error),
     };
-    if let Ok(value) = HeaderValue::from_str(&version_label) {
+    if let Ok(value) = HeaderValue::from_str(&serving.version_label) {
         response.headers_mut().insert("x-modhost-version", value);
     }
     Ok(response)
