@@ -113,6 +113,9 @@ fn build_components(root: &Path, packages: &[String]) -> anyhow::Result<BTreeMap
     }
     build.args(["--message-format", "json-render-diagnostics", "--manifest-path"]);
     build.arg(root.join("plugins").join("Cargo.toml"));
+    // Cargo reads `plugins/.cargo/config.toml` only when run from `plugins/`:
+    // its guest link flags are passed on from here.
+    build.env("CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS", guest_rustflags(root)?);
     let messages = process::output(build, root)?;
     let mut components = BTreeMap::new();
     for line in messages.lines() {
@@ -225,4 +228,36 @@ fn write_module(package_dir: &Path, component: &Path, output_root: &Path) -> any
         dependencies_empty: manifest.dependencies.is_empty(),
         dir,
     })
+}
+
+/// The `rustflags` of `plugins/.cargo/config.toml`'s `[target.wasm32-wasip2]`
+/// table, space-separated: how every module is linked.
+fn guest_rustflags(root: &Path) -> anyhow::Result<String> {
+    let path = root.join("plugins").join(".cargo").join("config.toml");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let config: toml_edit::DocumentMut = text
+        .parse()
+        .with_context(|| format!("{} is not TOML", path.display()))?;
+    let flags = config
+        .get("target")
+        .and_then(|target| target.get(GUEST_TARGET))
+        .and_then(|guest| guest.get("rustflags"))
+        .and_then(toml_edit::Item::as_array)
+        .with_context(|| format!("{} has no [target.{GUEST_TARGET}] rustflags", path.display()))?;
+    let flags: Vec<&str> = flags.iter().filter_map(toml_edit::Value::as_str).collect();
+    Ok(flags.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_guest_link_flags_come_from_the_plugins_cargo_config() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap_or_else(|| Path::new(".."));
+        let flags = guest_rustflags(root).unwrap_or_else(|error| panic!("{error:#}"));
+        assert_eq!(flags, "-C link-arg=-zstack-size=65536");
+    }
 }

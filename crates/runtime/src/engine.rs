@@ -86,7 +86,7 @@ impl Default for RuntimeConfig {
 
 /// How much of each pooled memory and table slot stays resident (zeroed in
 /// place) between instances.
-const KEEP_RESIDENT_BYTES: usize = 64 * 1024;
+const KEEP_RESIDENT_BYTES: usize = 128 * 1024;
 
 /// The wasmtime engine for `config`: component model, epoch interruption,
 /// optional fuel, the stack limit and the pooling allocator's bounds.

@@ -73,6 +73,14 @@ pub(crate) const PLUGINS_WORKSPACE: &str =
 pub(crate) const PLUGINS_LOCK: &str =
     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../plugins/Cargo.lock"));
 
+/// The plugins workspace's cargo config: its `[target.wasm32-wasip2]` table
+/// (how every module is linked) is what a standalone module's
+/// `.cargo/config.toml` holds.
+pub(crate) const PLUGINS_CARGO_CONFIG: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../plugins/.cargo/config.toml"
+));
+
 /// The text of the embedded file at `path`.
 #[cfg(test)]
 pub(crate) fn text(group: &[EmbeddedFile], path: &str) -> Option<&'static str> {

@@ -10,6 +10,9 @@
 //!   checkout, and can be moved. `rust-toolchain.toml` asks rustup for the
 //!   `wasm32-wasip2` target, and `component.path` in `module.toml` is where cargo
 //!   writes the component (`target/wasm32-wasip2/release/<crate>.wasm`).
+//!   `.cargo/config.toml` links it the way the in-tree modules are (the
+//!   `[target.wasm32-wasip2]` table of `plugins/.cargo/config.toml`: a
+//!   64 KiB shadow stack).
 //! - [`Layout::PluginsWorkspace`], a member of this repository's `plugins/`
 //!   workspace: it inherits the workspace, and `cargo xtask build-plugins`
 //!   copies its component next to the manifest (`component.path = "<id>.wasm"`).
@@ -29,7 +32,7 @@ use anyhow::{Context as _, bail};
 use modhost_manifest::ModuleId;
 use toml_edit::{DocumentMut, value};
 
-use crate::embedded::{EmbeddedFile, PATH, PLUGINS_LOCK, SDK, TEMPLATE, WIT};
+use crate::embedded::{EmbeddedFile, PATH, PLUGINS_CARGO_CONFIG, PLUGINS_LOCK, SDK, TEMPLATE, WIT};
 
 /// Who a module is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +68,12 @@ pub struct Created {
 /// The `rust-toolchain.toml` of a standalone module: rustup installs the target on first use.
 const RUST_TOOLCHAIN: &str = "# rustup reads this: the stable toolchain with the component target.\n\
 [toolchain]\nchannel = \"stable\"\ntargets = [\"wasm32-wasip2\"]\n";
+
+/// The comment over a standalone module's `[target.wasm32-wasip2]` table.
+const STANDALONE_CARGO_CONFIG_HEADER: &str = "# How modhost modules are linked: a 64 KiB shadow stack (Rust's default is\n\
+# 1 MiB), so a fresh instance per request touches only memory the host keeps\n\
+# resident. A deeper stack traps as an out-of-bounds access; raise the size\n\
+# here if your module needs more.\n";
 
 /// The first lines of the template's `module.toml`, which speak of the repository's build.
 const TEMPLATE_MANIFEST_HEADER: &str = "# The manifest of a modhost module. Reference: crates/manifest (rustdoc) and\n\
@@ -118,6 +127,7 @@ pub fn create(name: &str, kind: Kind, destination: &Path, layout: Layout) -> any
         files.push(("rust-toolchain.toml".into(), RUST_TOOLCHAIN.to_owned()));
         files.push((".gitignore".into(), "/target\n".to_owned()));
         files.push(("Cargo.lock".into(), PLUGINS_LOCK.to_owned()));
+        files.push((".cargo/config.toml".into(), standalone_cargo_config()?));
         vendor(&mut files, SDK, "crates/sdk/", "vendor/modhost-sdk")?;
         vendor(&mut files, PATH, "crates/path/", "vendor/modhost-path")?;
         for file in WIT {
@@ -191,6 +201,27 @@ impl Names {
         text.replace("Template", &self.type_name)
             .replace("template", &self.id)
     }
+}
+
+/// A standalone module's `.cargo/config.toml`: the plugins workspace's
+/// `[target.wasm32-wasip2]` table (how modules are linked), with its comment.
+fn standalone_cargo_config() -> anyhow::Result<String> {
+    let plugins: DocumentMut = PLUGINS_CARGO_CONFIG
+        .parse()
+        .context("the embedded plugins/.cargo/config.toml is not TOML")?;
+    let mut guest = plugins
+        .get("target")
+        .and_then(|target| target.get("wasm32-wasip2"))
+        .and_then(toml_edit::Item::as_table)
+        .context("the embedded plugins/.cargo/config.toml has no [target.wasm32-wasip2] table")?
+        .clone();
+    guest.decor_mut().set_prefix(STANDALONE_CARGO_CONFIG_HEADER);
+    let mut config = DocumentMut::new();
+    let mut target = toml_edit::Table::new();
+    target.set_implicit(true);
+    target.insert("wasm32-wasip2", toml_edit::Item::Table(guest));
+    config.insert("target", toml_edit::Item::Table(target));
+    Ok(config.to_string())
 }
 
 /// Drops the `<!-- template-only -->` … `<!-- /template-only -->` blocks.
@@ -292,6 +323,14 @@ mod tests {
         assert!(
             lib.contains("pub struct StockAlerts;") && !lib.contains("Template"),
             "{lib}"
+        );
+        // Linked like the in-tree modules: the same guest table, nothing else.
+        let cargo_config = fs::read_to_string(destination.join(".cargo/config.toml")).unwrap_or_default();
+        assert_eq!(
+            cargo_config,
+            format!(
+                "{STANDALONE_CARGO_CONFIG_HEADER}[target.wasm32-wasip2]\nrustflags = [\"-C\", \"link-arg=-zstack-size=65536\"]\n"
+            )
         );
     }
 
