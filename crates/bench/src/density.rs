@@ -13,6 +13,11 @@
 //! right after the loads is kept beside it. The distinct versions are then
 //! measured once more on a new runtime and loader (`density.distinct_restart`):
 //! all loaded from the compile cache, no compiler in the process.
+//!
+//! Each measurement then takes one more figure, `idle_*`: the same versions
+//! once they have been idle for two sweeps of the runtime's idle-code
+//! page-out (what `modhost serve` runs every minute), so their compiled code
+//! is no longer resident; RSS settled again the same way.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -172,6 +177,22 @@ async fn measure(
         put("file_kib_per_version", per_version(after.file, before.file));
         put("untrimmed_kib_per_version", per_version(untrimmed, before.rss));
         put("trimmed", if trim_available() { 1.0 } else { 0.0 });
+    }
+    // Idle from here: the first sweep notes the self-tests' calls, the
+    // second pages out what nothing called since.
+    loader.runtime().page_out_idle_code();
+    let paged = loader.runtime().page_out_idle_code();
+    let idle = settled().await?;
+    #[allow(clippy::cast_precision_loss, reason = "counts and KiB")]
+    {
+        let versions = ids.len() as f64;
+        let per_version = |after: u64, before: u64| after.saturating_sub(before) as f64 / versions;
+        let mut put = |key: &str, value: f64| results.insert(format!("{prefix}.{key}"), value);
+        put("idle_paged_out_artefacts", paged.artefacts as f64);
+        put("idle_paged_out_failed", paged.failed as f64);
+        put("idle_kib_per_version", per_version(idle.rss, before.rss));
+        put("idle_anon_kib_per_version", per_version(idle.anon, before.anon));
+        put("idle_file_kib_per_version", per_version(idle.file, before.file));
     }
     drop(loader);
     Ok(())

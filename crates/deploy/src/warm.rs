@@ -12,6 +12,11 @@
 //! and a promote or rollback replaces it. Suspended tenants are skipped
 //! (they serve nothing).
 //!
+//! The same task pages idle compiled code out: every
+//! [`modhost_runtime::IDLE_CODE_SWEEP_EVERY`] it runs the runtime's sweep
+//! ([`modhost_runtime::Runtime::page_out_idle_code`]), off the async workers,
+//! so a version no request used for a minute or two holds no code pages.
+//!
 //! [`Loader::unready_routes`] reads the in-memory table only: a route is
 //! ready when it serves its active version or has fallen back to an earlier
 //! one. A route whose version was evicted (`resident.rs`) still serves: the
@@ -149,10 +154,27 @@ impl Loader {
         let concurrency = concurrency.max(1);
         tokio::spawn(async move {
             let mut first = true;
+            let mut swept_at = std::time::Instant::now();
             loop {
                 let Some(inner) = loader.upgrade() else { return };
                 let current = Loader { inner };
                 let (loaded, failed) = current.warm_pass(&warm_up, concurrency).await;
+                if swept_at.elapsed() >= modhost_runtime::IDLE_CODE_SWEEP_EVERY {
+                    swept_at = std::time::Instant::now();
+                    let runtime = current.runtime().clone();
+                    match tokio::task::spawn_blocking(move || runtime.page_out_idle_code()).await {
+                        Ok(paged) if paged.artefacts + paged.failed > 0 => {
+                            tracing::info!(
+                                artefacts = paged.artefacts,
+                                bytes = paged.bytes,
+                                failed = paged.failed,
+                                "paged out idle compiled code"
+                            );
+                        }
+                        Ok(_) => {}
+                        Err(error) => tracing::warn!(%error, "the idle-code sweep did not finish"),
+                    }
+                }
                 // Not kept while waiting: the task must not keep a dropped loader alive.
                 drop(current);
                 if first {

@@ -217,10 +217,17 @@ impl CompileCache {
     }
 }
 
-/// Writes `bytes` to `path` atomically (temporary file, then rename).
+/// Writes `bytes` to `path` atomically (temporary file, synced, then
+/// rename): a crash never leaves a torn artefact under the final name (it
+/// is loaded as trusted code), and the pages are clean, so the kernel can
+/// drop them when the code is paged out while idle.
 fn store(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
     let temporary = path.with_extension(format!("{}.tmp", std::process::id()));
-    std::fs::write(&temporary, bytes)?;
+    let mut file = std::fs::File::create(&temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
     std::fs::rename(&temporary, path)
 }
 

@@ -8,9 +8,16 @@
 //! version using it does. Each ready version also counts its calls in flight
 //! and stamps when it was last used, so an embedder keeping a bounded number
 //! resident evicts the least recently used one that is idle.
+//!
+//! Compiled code is mapped from the compile cache's file, so an artefact no
+//! call used between two sweeps of [`CompiledSet::page_out_idle`] (the
+//! embedder runs one every minute or so) gives its code pages back to the
+//! kernel (`madvise(MADV_PAGEOUT)`): an idle version then costs its small
+//! records and anonymous memory, not its code. Its next call reads the pages
+//! back from the page cache or the file; nothing else changes.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
@@ -80,7 +87,7 @@ impl ModuleSpec {
 pub struct ReadyModule {
     pub(crate) spec: ModuleSpec,
     pub(crate) sha256: String,
-    pub(crate) pre: Arc<VersionedPre>,
+    pub(crate) pre: Arc<Compiled>,
     in_flight: AtomicUsize,
     last_used: AtomicU64,
 }
@@ -99,7 +106,7 @@ impl Drop for InFlight<'_> {
 }
 
 impl ReadyModule {
-    pub(crate) fn new(spec: ModuleSpec, sha256: String, pre: Arc<VersionedPre>) -> Self {
+    pub(crate) fn new(spec: ModuleSpec, sha256: String, pre: Arc<Compiled>) -> Self {
         Self {
             spec,
             sha256,
@@ -149,7 +156,7 @@ impl ReadyModule {
 
     /// The `modhost:module` WIT version the component exports (`1.0.0`, …).
     pub fn wit_version(&self) -> semver::Version {
-        self.pre.wit_version()
+        self.pre.pre.wit_version()
     }
 }
 
@@ -162,11 +169,76 @@ impl std::fmt::Debug for ReadyModule {
     }
 }
 
+/// One compiled artefact: the pre-instance every ready version of the same
+/// component bytes shares, and what paging its idle code out needs.
+pub(crate) struct Compiled {
+    /// The bindings and pre-instance.
+    pub(crate) pre: VersionedPre,
+    /// Instances started on it, by any version sharing it.
+    calls: AtomicU64,
+    /// `calls` as the last sweep saw it.
+    swept_calls: AtomicU64,
+    /// Whether its code was paged out with no call since.
+    paged_out: AtomicBool,
+}
+
+impl Compiled {
+    pub(crate) fn new(pre: VersionedPre) -> Self {
+        Self {
+            pre,
+            calls: AtomicU64::new(0),
+            swept_calls: AtomicU64::new(0),
+            paged_out: AtomicBool::new(false),
+        }
+    }
+
+    /// Counts an instance started on it.
+    pub(crate) fn note_call(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// What one [`CompiledSet::page_out_idle`] sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CodePageOut {
+    /// Artefacts whose code was paged out by this sweep.
+    pub artefacts: usize,
+    /// The bytes of code they map.
+    pub bytes: usize,
+    /// Artefacts whose code the kernel refused to page out (logged).
+    pub failed: usize,
+}
+
+/// Gives the pages of `range` (a compiled image: read-only or executable,
+/// mapped from a file) back to the kernel. Only whole pages inside it.
+fn page_out(range: std::ops::Range<*const u8>) -> std::io::Result<usize> {
+    let page = rustix::param::page_size();
+    let start = (range.start as usize).next_multiple_of(page);
+    let end = (range.end as usize) / page * page;
+    if end <= start {
+        return Ok(0);
+    }
+    let length = end - start;
+    #[allow(unsafe_code)]
+    // SAFETY: `[start, end)` lies inside the image of a compiled component
+    // kept alive by the caller's `Arc<Compiled>`. `MADV_PAGEOUT` never
+    // changes what a mapping reads: clean file-backed pages are read back
+    // from the file on their next access, anonymous ones are swapped or kept.
+    unsafe {
+        rustix::mm::madvise(
+            start as *mut std::ffi::c_void,
+            length,
+            rustix::mm::Advice::LinuxPageOut,
+        )?;
+    }
+    Ok(length)
+}
+
 /// The pre-instances alive, by component SHA-256: weak, so an artefact lives
 /// exactly as long as some ready version uses it.
 #[derive(Default)]
 pub(crate) struct CompiledSet {
-    live: Mutex<HashMap<String, Weak<VersionedPre>>>,
+    live: Mutex<HashMap<String, Weak<Compiled>>>,
     /// Past this many entries, dead ones are swept before the next insert.
     sweep_at: AtomicUsize,
     /// How many prepares reused a live artefact.
@@ -175,7 +247,7 @@ pub(crate) struct CompiledSet {
 
 impl CompiledSet {
     /// The live pre-instance of the component whose SHA-256 is `sha256`, counted as a reuse.
-    pub(crate) fn get(&self, sha256: &str) -> Option<Arc<VersionedPre>> {
+    pub(crate) fn get(&self, sha256: &str) -> Option<Arc<Compiled>> {
         let found = self
             .live
             .lock()
@@ -189,7 +261,7 @@ impl CompiledSet {
     }
 
     /// Keeps `pre` as `sha256`'s artefact, or returns the one a concurrent prepare kept first.
-    pub(crate) fn insert(&self, sha256: &str, pre: VersionedPre) -> Arc<VersionedPre> {
+    pub(crate) fn insert(&self, sha256: &str, pre: VersionedPre) -> Arc<Compiled> {
         let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(existing) = live.get(sha256).and_then(Weak::upgrade) {
             return existing;
@@ -199,9 +271,44 @@ impl CompiledSet {
             self.sweep_at
                 .store(live.len().saturating_mul(2).max(64), Ordering::Relaxed);
         }
-        let pre = Arc::new(pre);
+        let pre = Arc::new(Compiled::new(pre));
         live.insert(sha256.to_owned(), Arc::downgrade(&pre));
         pre
+    }
+
+    /// Pages out the code of every artefact no instance was started on since
+    /// the previous sweep (and not already paged out since its last call).
+    pub(crate) fn page_out_idle(&self) -> CodePageOut {
+        let live: Vec<(String, Arc<Compiled>)> = self
+            .live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter_map(|(sha256, pre)| Some((sha256.clone(), pre.upgrade()?)))
+            .collect();
+        let mut report = CodePageOut::default();
+        for (sha256, compiled) in live {
+            let calls = compiled.calls.load(Ordering::Relaxed);
+            let idle = compiled.swept_calls.swap(calls, Ordering::Relaxed) == calls;
+            if !idle {
+                compiled.paged_out.store(false, Ordering::Relaxed);
+                continue;
+            }
+            if compiled.paged_out.swap(true, Ordering::Relaxed) {
+                continue;
+            }
+            match page_out(compiled.pre.component().image_range()) {
+                Ok(bytes) => {
+                    report.artefacts += 1;
+                    report.bytes += bytes;
+                }
+                Err(error) => {
+                    report.failed += 1;
+                    tracing::warn!(%sha256, %error, "could not page out an idle component's code");
+                }
+            }
+        }
+        report
     }
 
     /// How many prepares reused a live artefact instead of loading or compiling one.

@@ -23,7 +23,7 @@ use crate::error::{CallError, PrepareError};
 use crate::kv::{KvQuota, KvQuotaExceeded, KvScope, KvStore};
 use crate::logs::{LogBuffer, truncate};
 use crate::metrics::ModuleMetrics;
-use crate::ready::{CompiledSet, ModuleSpec, ReadyModule};
+use crate::ready::{CodePageOut, CompiledSet, ModuleSpec, ReadyModule};
 use crate::request_metrics::RequestMetrics;
 use crate::types::{
     Caller, ErrorCode, ModuleConfig, ModuleError, Request, Response, TenantContext, check_response,
@@ -160,6 +160,15 @@ impl Runtime {
     /// Per-request outcomes, latencies and fuel.
     pub fn request_metrics(&self) -> &RequestMetrics {
         &self.inner.requests
+    }
+
+    /// Pages out the compiled code of every component no call instantiated
+    /// since the previous sweep: an embedder runs one every
+    /// [`crate::IDLE_CODE_SWEEP_EVERY`], so code idle for one to two sweeps
+    /// leaves memory and is read back from the compile cache's file by the
+    /// next call.
+    pub fn page_out_idle_code(&self) -> CodePageOut {
+        self.inner.compiled.page_out_idle()
     }
 
     /// How many components were compiled and how many loaded from the compile cache.
@@ -339,7 +348,8 @@ impl Runtime {
             Ok(store) => store,
             Err(error) => return (Err(CallError::Instantiation(format!("{error:#}"))), 0),
         };
-        let timed = tokio::time::timeout_at(deadline.into(), hook(&module.pre, &mut store)).await;
+        module.pre.note_call();
+        let timed = tokio::time::timeout_at(deadline.into(), hook(&module.pre.pre, &mut store)).await;
         caps::wasi::drain_captured_output(store.data_mut());
         let mut outcome = match timed {
             Ok(outcome) => outcome.map_err(|error| classify_failure(&store, module.spec(), error)),

@@ -213,3 +213,81 @@ async fn self_test_passes_and_logs_reach_the_tenant_buffer() {
         ("template", "0.1.0")
     );
 }
+
+/// The resident bytes of the mapping of the compile cache's `.cwasm` files, from `/proc/self/smaps`.
+fn resident_cwasm_kib() -> u64 {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
+    let mut in_cwasm = false;
+    let mut total = 0;
+    for line in smaps.lines() {
+        if line.chars().next().is_some_and(|first| first.is_ascii_hexdigit()) && line.contains('-') {
+            in_cwasm = line.ends_with(".cwasm");
+        } else if in_cwasm && let Some(rss) = line.strip_prefix("Rss:") {
+            total += rss
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .expect("kB");
+        }
+    }
+    total
+}
+
+#[tokio::test]
+async fn idle_code_is_paged_out_after_a_sweep_without_calls_and_a_later_call_still_runs() {
+    let cache = tempfile::tempdir().unwrap();
+    let built = built_module("template@0.1.0");
+    let config = RuntimeConfig {
+        compile_cache_dir: Some(cache.path().to_path_buf()),
+        ..RuntimeConfig::default()
+    };
+    let runtime = Runtime::new(config, Arc::new(MemoryKvStore::new())).expect("runtime");
+    let harness = Harness {
+        module: Arc::new(
+            runtime
+                .prepare(ModuleSpec::from_manifest(&built.manifest), &built.component)
+                .expect("prepared"),
+        ),
+        runtime,
+        manifest: built.manifest,
+    };
+    let hello = async || {
+        harness
+            .call("acme", serde_json::json!({}), Method::Get, "/hello/ana", "")
+            .await
+            .expect("hello answers")
+    };
+    hello().await;
+    // The first sweep only notes the calls it sees; a called artefact is kept.
+    assert_eq!(harness.runtime.page_out_idle_code().artefacts, 0);
+    hello().await;
+    assert_eq!(
+        harness.runtime.page_out_idle_code().artefacts,
+        0,
+        "it was called since"
+    );
+    let mapped = resident_cwasm_kib();
+    assert!(
+        mapped > 64,
+        "the compiled code is mapped from the cache file: {mapped} KiB"
+    );
+    // No call between two sweeps: the second pages the code out, once.
+    let paged = harness.runtime.page_out_idle_code();
+    assert_eq!((paged.artefacts, paged.failed), (1, 0));
+    assert!(paged.bytes >= 64 * 1024, "{paged:?}");
+    let left = resident_cwasm_kib();
+    assert!(
+        left < mapped / 4,
+        "{mapped} KiB resident before, {left} KiB after"
+    );
+    assert_eq!(
+        harness.runtime.page_out_idle_code().artefacts,
+        0,
+        "already paged out"
+    );
+    // The next call reads the code back and answers as before.
+    let again = hello().await;
+    assert_eq!(again.status, 200);
+    assert!(resident_cwasm_kib() > left, "the call brought code back");
+}

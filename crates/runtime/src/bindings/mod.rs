@@ -76,6 +76,13 @@ impl VersionedPre {
         }
     }
 
+    /// The compiled component these bindings instantiate.
+    pub(crate) fn component(&self) -> &wasmtime::component::Component {
+        match self {
+            Self::V1_0(pre) => pre.instance_pre().component(),
+        }
+    }
+
     /// The WIT version of these bindings.
     pub(crate) fn wit_version(&self) -> Version {
         match self {
