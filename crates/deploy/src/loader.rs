@@ -46,6 +46,16 @@ pub(crate) struct LoaderInner {
     /// The latest watch of each (tenant, module).
     pub(crate) watches: Mutex<HashMap<(String, String), Watch>>,
     watch_policy: Mutex<WatchPolicy>,
+    /// Compiles (or compile-cache loads) running at once: half the cores,
+    /// at least one, so however many loads are asked for (a hostile tenant's
+    /// flood of smoke tests or promotes included) the data plane keeps the
+    /// rest of the machine.
+    pub(crate) compile_permits: tokio::sync::Semaphore,
+}
+
+/// How many compiles run at once: half the cores, at least one.
+fn compile_permits() -> usize {
+    std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))
 }
 
 impl Loader {
@@ -67,6 +77,7 @@ impl Loader {
                 canaries: CanaryTable::default(),
                 watches: Mutex::new(HashMap::new()),
                 watch_policy: Mutex::new(WatchPolicy::default()),
+                compile_permits: tokio::sync::Semaphore::new(compile_permits()),
             }),
         };
         let events = loader.inner.registry.subscribe();

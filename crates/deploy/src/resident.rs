@@ -83,6 +83,21 @@ impl Loader {
         let prepared = match runtime.prepare_shared(spec.clone(), &record.sha256) {
             Some(prepared) => prepared,
             None => {
+                // Waits its turn: compiles are CPU-bound and bounded. Many
+                // loads of the same bytes queue here, and all but the first
+                // find its artefact made when they get through.
+                let _permit = self
+                    .inner
+                    .compile_permits
+                    .acquire()
+                    .await
+                    .map_err(|_| "the loader is shutting down".to_owned())?;
+                if let Some(ready) = self.inner.residents.get(&key) {
+                    return Ok((ready, manifest));
+                }
+                if let Some(prepared) = runtime.prepare_shared(spec.clone(), &record.sha256) {
+                    return self.finish_ready(record, key, Arc::new(prepared), manifest).await;
+                }
                 let bytes = self
                     .inner
                     .registry
@@ -95,7 +110,17 @@ impl Loader {
                     .map_err(|error| error.to_string())?
             }
         };
-        let ready = Arc::new(prepared);
+        self.finish_ready(record, key, Arc::new(prepared), manifest).await
+    }
+
+    /// Self-tests `ready` once per version and enters it as resident.
+    async fn finish_ready(
+        &self,
+        record: &ModuleVersion,
+        key: VersionKey,
+        ready: Arc<ReadyModule>,
+        manifest: Arc<Manifest>,
+    ) -> Result<(Arc<ReadyModule>, Arc<Manifest>), String> {
         if !self.inner.residents.tested(&key) {
             let defaults = manifest
                 .config

@@ -26,6 +26,8 @@ pub(crate) struct App {
     pub(crate) edge: std::sync::Arc<crate::edge::EdgeStats>,
     /// The module uploads being read.
     pub(crate) uploads: crate::uploads::UploadSlots,
+    /// Smoke tests and promote dry runs on demand, per tenant.
+    pub(crate) checks: crate::uploads::UploadSlots,
     /// Alert settings and the notification outbox's counters.
     pub(crate) alerting: modhost_alerts::Alerting,
     /// Backups, restores and backup verifications running now (each reads or
@@ -101,7 +103,12 @@ pub(crate) fn open(config: ServerConfig, openapi: Bytes) -> anyhow::Result<App> 
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     let uploads = crate::uploads::UploadSlots::new(
+        crate::uploads::UPLOADS,
         usize::try_from(config.max_concurrent_uploads).unwrap_or(usize::MAX),
+    );
+    let checks = crate::uploads::UploadSlots::new(
+        crate::uploads::CHECKS,
+        usize::try_from(config.max_concurrent_checks).unwrap_or(usize::MAX),
     );
     Ok(App {
         registry,
@@ -111,6 +118,7 @@ pub(crate) fn open(config: ServerConfig, openapi: Bytes) -> anyhow::Result<App> 
         denials: crate::denials::Denials::default(),
         edge: std::sync::Arc::default(),
         uploads,
+        checks,
         alerting,
         backup_work: tokio::sync::Semaphore::new(crate::backup_files::MAX_RUNNING),
         suspended_refusals: AtomicU64::new(0),

@@ -47,6 +47,9 @@ pub struct ServerConfig {
     /// How many module uploads the server reads at once; one publisher (a
     /// tenant, or the operators) gets at most half of them. Past it, `429`.
     pub max_concurrent_uploads: u32,
+    /// How many smoke tests and promote dry runs on demand run at once; one
+    /// tenant gets at most half of them. Past it, `429`.
+    pub max_concurrent_checks: u32,
     /// The most module versions kept ready in memory; past it the least
     /// recently used idle one is evicted and loads again (warm, from the
     /// compile cache) on its next request.
@@ -198,6 +201,7 @@ impl Default for ServerConfig {
             max_connections: 4096,
             header_read_timeout_ms: 10_000,
             max_concurrent_uploads: 4,
+            max_concurrent_checks: 4,
             max_resident_versions: modhost_deploy::DEFAULT_MAX_RESIDENT_VERSIONS,
             body_idle_timeout_ms: 10_000,
             body_read_timeout_ms: 60_000,
@@ -302,6 +306,9 @@ impl ServerConfig {
         }
         if self.max_concurrent_uploads == 0 {
             return Err("`max_concurrent_uploads` is 0; nobody could publish a module".to_owned());
+        }
+        if self.max_concurrent_checks == 0 {
+            return Err("`max_concurrent_checks` is 0; no smoke test or dry run could run".to_owned());
         }
         if self.max_resident_versions == 0 {
             return Err("`max_resident_versions` is 0; no module version could serve".to_owned());

@@ -1,4 +1,4 @@
-//! Upload slots: how many module uploads the server reads at once, in all and per publisher.
+//! Work slots: how many uploads, and how many on-demand checks, the server runs at once, in all and per owner.
 //!
 //! An upload holds up to `max_component_bytes` in memory while it is
 //! checked, and a slow one holds its slot for up to `body_read_timeout_ms`.
@@ -6,6 +6,11 @@
 //! host's memory, or every slot. So at most `max_concurrent_uploads` run in
 //! all, and one publisher (a tenant, or the operators together) at most half
 //! of them (at least one); past either, `429 busy` before the body is read.
+//!
+//! Smoke tests and promote dry runs on demand ([`CHECKS`]) are bounded the
+//! same way by `max_concurrent_checks`, per tenant: each may compile a
+//! version and runs its tests, so a tenant admin sending many at once is
+//! refused past its half instead of queueing work in front of the others.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -14,9 +19,35 @@ use axum::http::StatusCode;
 
 use crate::error::ApiError;
 
-/// The running uploads, by publisher.
+/// What a set of slots bounds, for its refusals.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SlotNames {
+    /// Who one share belongs to: `publisher`, `tenant`.
+    owner: &'static str,
+    /// The work, plural: `uploads`.
+    work: &'static str,
+    /// What the server does with it: `reading`.
+    doing: &'static str,
+}
+
+/// Module uploads, per publisher.
+pub(crate) const UPLOADS: SlotNames = SlotNames {
+    owner: "publisher",
+    work: "uploads",
+    doing: "reading",
+};
+
+/// Smoke tests and promote dry runs on demand, per tenant.
+pub(crate) const CHECKS: SlotNames = SlotNames {
+    owner: "tenant",
+    work: "smoke tests and dry runs",
+    doing: "running",
+};
+
+/// The running work, by owner.
 #[derive(Debug)]
 pub(crate) struct UploadSlots {
+    names: SlotNames,
     max_total: usize,
     max_per_publisher: usize,
     running: Mutex<HashMap<String, usize>>,
@@ -30,9 +61,10 @@ pub(crate) struct UploadSlot<'a> {
 }
 
 impl UploadSlots {
-    /// At most `max_total` uploads at once, half of them per publisher.
-    pub(crate) fn new(max_total: usize) -> Self {
+    /// At most `max_total` at once, half of them per owner.
+    pub(crate) fn new(names: SlotNames, max_total: usize) -> Self {
         Self {
+            names,
             max_total,
             max_per_publisher: (max_total / 2).max(1),
             running: Mutex::new(HashMap::new()),
@@ -47,13 +79,14 @@ impl UploadSlots {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let total: usize = running.values().sum();
         let own = running.get(publisher).copied().unwrap_or(0);
+        let SlotNames { owner, work, doing } = self.names;
         let refusal = if own >= self.max_per_publisher {
             Some(format!(
-                "this publisher already runs as many uploads as it may ({own}); retry when one finishes"
+                "this {owner} already runs as many {work} as it may ({own}); retry when one finishes"
             ))
         } else if total >= self.max_total {
             Some(format!(
-                "the server is already reading {total} uploads; retry when one finishes"
+                "the server is already {doing} {total} {work}; retry when one finishes"
             ))
         } else {
             None
@@ -93,7 +126,7 @@ mod tests {
 
     #[test]
     fn a_publisher_gets_half_the_slots_and_all_publishers_the_total() {
-        let slots = UploadSlots::new(4);
+        let slots = UploadSlots::new(UPLOADS, 4);
         let first = slots.try_acquire("acme").expect("one");
         let second = slots.try_acquire("acme").expect("two");
         let refused = slots.try_acquire("acme").expect_err("a third of acme's");
@@ -115,5 +148,21 @@ mod tests {
         let again = slots.try_acquire("acme").expect("a slot was given back");
         drop((second, third, fourth, again));
         assert!(slots.running.lock().expect("lock").is_empty());
+    }
+
+    #[test]
+    fn check_slots_name_the_tenant_and_the_work() {
+        let slots = UploadSlots::new(CHECKS, 4);
+        let held = [
+            slots.try_acquire("acme").expect("one"),
+            slots.try_acquire("acme").expect("two"),
+        ];
+        let refused = slots.try_acquire("acme").expect_err("a third");
+        assert_eq!(
+            refused.message,
+            "this tenant already runs as many smoke tests and dry runs as it may (2); retry when one finishes"
+        );
+        assert_eq!(refused.headers, vec![("retry-after", "1".to_owned())]);
+        drop(held);
     }
 }

@@ -540,3 +540,74 @@ fn a_dry_run_runs_every_check_of_a_promote_and_changes_nothing() {
         );
     }
 }
+
+/// A tenant admin sending many smoke tests at once for a version nobody has
+/// compiled: at most its half of `max_concurrent_checks` (2 of the default 4)
+/// run, the rest are refused `429 busy` before anything runs (nothing
+/// audited for them), and the version is compiled once, not once per request.
+#[test]
+fn a_flood_of_smoke_tests_from_one_tenant_is_refused_past_its_share_and_compiles_once() {
+    let (server, _invoker) = setup();
+    let admin = server.token("tenant-admin", Some("acme"));
+    let (manifest, component) = template_version("0.1.9");
+    let distinct = modhost_testkit::with_custom_section(component.clone(), "flood", b"0.1.9");
+    let manifest = manifest.replace(
+        &modhost_testkit::sha256(&component),
+        &modhost_testkit::sha256(&distinct),
+    );
+    let (status, body) = server.push(&server.operator, &manifest, &distinct, None);
+    assert_eq!(status, 201, "{body}");
+    let compiled = || server.get("/v1/status", Some(&server.operator)).1["compiled"].clone();
+    let compiled_before = compiled().as_u64().expect("compiled");
+    let answers: Vec<(u16, Value)> = std::thread::scope(|scope| {
+        let sent: Vec<_> = (0..16)
+            .map(|_| scope.spawn(|| smoke(&server, &admin, "acme", "template", "0.1.9")))
+            .collect();
+        sent.into_iter()
+            .map(|answer| answer.join().expect("sent"))
+            .collect()
+    });
+    let passed = answers
+        .iter()
+        .filter(|(status, body)| *status == 200 && body["passed"] == true)
+        .count();
+    let busy: Vec<&Value> = answers
+        .iter()
+        .filter(|(status, _)| *status == 429)
+        .map(|(_, body)| body)
+        .collect();
+    assert_eq!(
+        passed + busy.len(),
+        16,
+        "every answer passed or was refused: {answers:?}"
+    );
+    assert!(
+        passed >= 1 && !busy.is_empty(),
+        "{passed} passed, {} refused",
+        busy.len()
+    );
+    for body in &busy {
+        assert_eq!(body["error"]["code"], "busy");
+        assert_eq!(
+            body["error"]["message"],
+            "this tenant already runs as many smoke tests and dry runs as it may (2); retry when one finishes"
+        );
+    }
+    assert_eq!(
+        compiled().as_u64(),
+        Some(compiled_before + 1),
+        "the version was compiled once for {passed} smoke tests"
+    );
+    let smoke_audits = audited(&server, "deployment.smoke")
+        .into_iter()
+        .filter(|(target, _, _)| target.contains("0.1.9"))
+        .count();
+    assert_eq!(
+        smoke_audits, passed,
+        "a refused smoke test ran nothing and audited nothing"
+    );
+    // Another tenant is not refused meanwhile: its own share is free.
+    let globex = server.token("tenant-admin", Some("globex"));
+    let (status, body) = smoke(&server, &globex, "globex", "template", "0.1.9");
+    assert_eq!((status, body["passed"].clone()), (200, json!(true)), "{body}");
+}

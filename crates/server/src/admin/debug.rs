@@ -26,7 +26,9 @@ pub(crate) fn routes(routes: Routes) -> Routes {
 /// with the tenant's config resolved for that version, stopping at the first
 /// that fails. No deployment, data or config changes. A failing test still
 /// answers `200` with `passed: false`; a version that cannot be made ready is
-/// `422 not-ready`. Audited as `deployment.smoke`.
+/// `422 not-ready`. A tenant runs at most half of `max_concurrent_checks`
+/// smoke tests and dry runs at once; past it (or past the server's total),
+/// `429 busy`. Audited as `deployment.smoke`.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/deployments/{module}/smoke", operation_id = "SmokeTest", tag = "deployments",
     params(("tenant" = String, Path, description = "the tenant id"), ("module" = String, Path, description = "the module id")),
     request_body = SmokeRequest,
@@ -38,6 +40,7 @@ async fn smoke(
     JsonBody(body): JsonBody<SmokeRequest>,
 ) -> Result<Json<SmokeReport>, ApiError> {
     let version = parse_version(&body.version)?;
+    let _running = app.checks.try_acquire(&path.tenant)?;
     let report = app
         .loader
         .smoke_test(&path.tenant, &path.module, &version, &caller.actor())
@@ -70,8 +73,8 @@ async fn smoke(
 /// keeps no write: whether the data would change). Nothing changes: no
 /// deployment history, data, snapshot, config or watch. A failing check still
 /// answers `200`, with `ok: false` and, as its message, exactly the error the
-/// promote would answer; the checks after it are not run. Audited as
-/// `deployment.promote-dry-run`.
+/// promote would answer; the checks after it are not run. Bounded with the
+/// smoke tests (`429 busy`). Audited as `deployment.promote-dry-run`.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/deployments/{module}/promote/dry-run", operation_id = "PromoteDryRun", tag = "deployments",
     params(("tenant" = String, Path, description = "the tenant id"), ("module" = String, Path, description = "the module id")),
     request_body = PromoteDryRunRequest,
@@ -83,6 +86,7 @@ async fn promote_dry_run(
     JsonBody(body): JsonBody<PromoteDryRunRequest>,
 ) -> Result<Json<PromoteDryRun>, ApiError> {
     let version = parse_version(&body.version)?;
+    let _running = app.checks.try_acquire(&path.tenant)?;
     let run = app
         .loader
         .promote_dry_run(&path.tenant, &path.module, &version, &caller.actor())
