@@ -394,90 +394,110 @@ fn a_truncated_or_bit_flipped_file_is_refused_and_nothing_changes() {
     assert_eq!(state_of(&registry, "banban"), current);
 }
 
-/// Writers keep two keys of each pair equal (one call writes both). A backup
-/// that mixed moments would catch a pair half-written.
-#[test]
-fn a_backup_is_one_point_in_time_while_the_tenant_keeps_writing() {
-    let (_dir, registry) = registry();
-    catalogue(&registry);
-    let pairs = 2_000;
-    let pair_writes = move |generation: u64| -> Vec<DataWrite> {
-        (0..pairs)
-            .step_by(97)
-            .flat_map(|pair| {
-                let value = format!("{generation}").into_bytes();
-                [
-                    DataWrite::Set {
-                        key: format!("a-{pair:05}"),
-                        value: value.clone(),
-                    },
-                    DataWrite::Set {
-                        key: format!("z-{pair:05}"),
-                        value,
-                    },
-                ]
-            })
-            .collect()
-    };
-    for pair in 0..pairs {
-        registry
-            .kv_apply(
-                "acme",
-                "grid",
-                &[
-                    DataWrite::Set {
-                        key: format!("a-{pair:05}"),
-                        value: b"0".to_vec(),
-                    },
-                    DataWrite::Set {
-                        key: format!("z-{pair:05}"),
-                        value: b"0".to_vec(),
-                    },
-                ],
-                DataQuota::UNLIMITED,
-            )
-            .unwrap();
-    }
+/// Takes backups of acme while `write_round` runs in a loop on another
+/// thread (writers keep the two keys `a-N` and `z-N` of each pair equal, one
+/// call writing both), until `enough(rounds written, backups checked)`. Each
+/// backup is restored on another host: no pair may be half-written (a copy
+/// mixing moments would catch one), and every key is in it once. Returns
+/// the rounds written.
+fn back_up_while_writing(
+    registry: &Registry,
+    pairs: u64,
+    write_round: impl Fn(&Registry, u64) + Send + 'static,
+    enough: impl Fn(u64, usize) -> bool,
+) -> u64 {
     let stop = Arc::new(AtomicBool::new(false));
-    let generations = Arc::new(AtomicU64::new(0));
+    let rounds = Arc::new(AtomicU64::new(0));
     let writer = {
-        let (registry, stop, generations) = (registry.clone(), stop.clone(), generations.clone());
+        let (registry, stop, rounds) = (registry.clone(), stop.clone(), rounds.clone());
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                let generation = generations.fetch_add(1, Ordering::Relaxed) + 1;
-                let mut writes = pair_writes(generation);
-                // Deletes as well: a key the scan passed may vanish before its end.
-                writes.push(DataWrite::Delete {
-                    key: format!("a-{:05}", generation % 2_000),
-                });
-                writes.push(DataWrite::Delete {
-                    key: format!("z-{:05}", generation % 2_000),
-                });
-                registry
-                    .kv_apply("acme", "grid", &writes, DataQuota::UNLIMITED)
-                    .unwrap();
+                write_round(&registry, rounds.load(Ordering::Relaxed) + 1);
+                rounds.fetch_add(1, Ordering::Relaxed);
             }
         })
     };
     let mut checked = 0;
-    while generations.load(Ordering::Relaxed) < 50 || checked < 5 {
-        let bytes = backup(&registry, "acme");
+    while !enough(rounds.load(Ordering::Relaxed), checked) {
+        let mut bytes = Vec::new();
+        let summary = registry.backup_tenant("acme", &mut bytes).unwrap();
         let (_copy_dir, copy) = registry_with_standard();
         restore(&copy, &bytes, None).unwrap();
         let data = data_of(&copy, "acme", "grid");
         for pair in 0..pairs {
             let first = data.get(&format!("a-{pair:05}"));
             let second = data.get(&format!("z-{pair:05}"));
-            assert_eq!(first, second, "pair {pair} was copied half-written");
+            assert_eq!(
+                first, second,
+                "pair {pair} was copied half-written (backup {checked})"
+            );
         }
+        let grid_entries = u64::try_from(data.len()).unwrap();
+        let inventory_entries = u64::try_from(data_of(&copy, "acme", "inventory").len()).unwrap();
+        assert_eq!(
+            summary.counts.kv_entries,
+            grid_entries + inventory_entries,
+            "every copied key is in the backup once (backup {checked})"
+        );
         checked += 1;
     }
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();
-    assert!(
-        generations.load(Ordering::Relaxed) >= 50,
-        "the writer kept writing during the backups"
+    rounds.load(Ordering::Relaxed)
+}
+
+/// Sets both keys of `pair` to `generation`.
+fn pair_set(pair: u64, generation: u64) -> Vec<DataWrite> {
+    ["a", "z"]
+        .map(|side| DataWrite::Set {
+            key: format!("{side}-{pair:05}"),
+            value: generation.to_string().into_bytes(),
+        })
+        .to_vec()
+}
+
+/// Deletes both keys of `pair`.
+fn pair_delete(pair: u64) -> Vec<DataWrite> {
+    ["a", "z"]
+        .map(|side| DataWrite::Delete {
+            key: format!("{side}-{pair:05}"),
+        })
+        .to_vec()
+}
+
+/// acme's grid holding `pairs` pairs, each at generation 0.
+fn write_pairs(registry: &Registry, pairs: u64) {
+    for pair in 0..pairs {
+        registry
+            .kv_apply("acme", "grid", &pair_set(pair, 0), DataQuota::UNLIMITED)
+            .unwrap();
+    }
+}
+
+/// Each round rewrites every 97th pair and deletes one pair: a key the scan
+/// passed may change or vanish before the backup ends.
+#[test]
+fn a_backup_is_one_point_in_time_while_the_tenant_keeps_writing() {
+    let (_dir, registry) = registry();
+    catalogue(&registry);
+    let pairs = 2_000;
+    write_pairs(&registry, pairs);
+    let rounds = back_up_while_writing(
+        &registry,
+        pairs,
+        move |registry, generation| {
+            let mut writes: Vec<DataWrite> = (0..pairs)
+                .step_by(97)
+                .flat_map(|pair| pair_set(pair, generation))
+                .collect();
+            writes.extend(pair_delete(generation % pairs));
+            registry
+                .kv_apply("acme", "grid", &writes, DataQuota::UNLIMITED)
+                .unwrap();
+        },
+        |rounds, checked| rounds >= 50 && checked >= 5,
     );
+    assert!(rounds >= 50, "the writer kept writing during the backups");
 }
 
 fn registry_with_standard() -> (tempfile::TempDir, Registry) {
@@ -507,75 +527,23 @@ fn a_key_deleted_and_created_again_during_a_backup_is_copied_once_with_its_value
     let (_dir, registry) = registry();
     catalogue(&registry);
     let pairs: u64 = 2_000;
-    let pair_set = |pair: u64, generation: u64| -> Vec<DataWrite> {
-        ["a", "z"]
-            .map(|side| DataWrite::Set {
-                key: format!("{side}-{pair:05}"),
-                value: generation.to_string().into_bytes(),
-            })
-            .to_vec()
-    };
-    for pair in 0..pairs {
-        registry
-            .kv_apply("acme", "grid", &pair_set(pair, 0), DataQuota::UNLIMITED)
-            .unwrap();
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    let sweeps = Arc::new(AtomicU64::new(0));
-    let writer = {
-        let (registry, stop, sweeps) = (registry.clone(), stop.clone(), sweeps.clone());
-        std::thread::spawn(move || {
-            let mut generation = 0;
-            while !stop.load(Ordering::Relaxed) {
-                for chunk in (0..pairs).collect::<Vec<_>>().chunks(25) {
-                    generation += 1;
-                    let deletes: Vec<DataWrite> = chunk
-                        .iter()
-                        .flat_map(|pair| {
-                            ["a", "z"].map(|side| DataWrite::Delete {
-                                key: format!("{side}-{pair:05}"),
-                            })
-                        })
-                        .collect();
-                    registry
-                        .kv_apply("acme", "grid", &deletes, DataQuota::UNLIMITED)
-                        .unwrap();
-                    let sets: Vec<DataWrite> = chunk
-                        .iter()
-                        .flat_map(|pair| pair_set(*pair, generation))
-                        .collect();
-                    registry
-                        .kv_apply("acme", "grid", &sets, DataQuota::UNLIMITED)
-                        .unwrap();
-                }
-                sweeps.fetch_add(1, Ordering::Relaxed);
+    write_pairs(&registry, pairs);
+    // Each round deletes every pair, 25 at a time, and creates it again at once.
+    back_up_while_writing(
+        &registry,
+        pairs,
+        move |registry, round| {
+            for chunk in (0..pairs).collect::<Vec<_>>().chunks(25) {
+                let deletes: Vec<DataWrite> = chunk.iter().flat_map(|pair| pair_delete(*pair)).collect();
+                registry
+                    .kv_apply("acme", "grid", &deletes, DataQuota::UNLIMITED)
+                    .unwrap();
+                let sets: Vec<DataWrite> = chunk.iter().flat_map(|pair| pair_set(*pair, round)).collect();
+                registry
+                    .kv_apply("acme", "grid", &sets, DataQuota::UNLIMITED)
+                    .unwrap();
             }
-        })
-    };
-    let mut checked = 0;
-    while sweeps.load(Ordering::Relaxed) < 2 || checked < 20 {
-        let mut bytes = Vec::new();
-        let summary = registry.backup_tenant("acme", &mut bytes).unwrap();
-        let (_copy_dir, copy) = registry_with_standard();
-        restore(&copy, &bytes, None).unwrap();
-        let data = data_of(&copy, "acme", "grid");
-        for pair in 0..pairs {
-            let first = data.get(&format!("a-{pair:05}"));
-            let second = data.get(&format!("z-{pair:05}"));
-            assert_eq!(
-                first, second,
-                "pair {pair} was copied half-written (backup {checked})"
-            );
-        }
-        let grid_entries = u64::try_from(data.len()).unwrap();
-        let inventory_entries = u64::try_from(data_of(&copy, "acme", "inventory").len()).unwrap();
-        assert_eq!(
-            summary.counts.kv_entries,
-            grid_entries + inventory_entries,
-            "every copied key is in the backup once (backup {checked})"
-        );
-        checked += 1;
-    }
-    stop.store(true, Ordering::Relaxed);
-    writer.join().unwrap();
+        },
+        |rounds, checked| rounds >= 2 && checked >= 20,
+    );
 }
