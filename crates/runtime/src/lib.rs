@@ -71,13 +71,13 @@ pub use crate::error::{CallError, PrepareError};
 pub use crate::kv::KvStore;
 pub use crate::lifecycle::SELF_TEST_TENANT;
 pub use crate::ready::{CodePageOut, InFlight, ModuleSpec, ReadyModule};
-
-/// How often an embedder should call [`Runtime::page_out_idle_code`]: code
-/// no call used for one to two of these leaves memory.
-pub const IDLE_CODE_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 pub use crate::request_metrics::{LATENCY_BUCKETS_SECONDS, RequestMetrics, RequestSeries, SeriesCounters};
 pub use crate::runtime::{ModuleResolver, ResolveFuture, Runtime};
 pub use crate::types::{
     Caller, ConfigValue, ErrorCode, MAX_GUEST_MESSAGE_BYTES, Method, ModuleConfig, ModuleError, Request,
     Response, TenantContext, TenantKind, error_code_name, module_config, response_limits,
 };
+
+/// How often an embedder should call [`Runtime::page_out_idle_code`]: code
+/// no call used for one to two of these leaves memory.
+pub const IDLE_CODE_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);

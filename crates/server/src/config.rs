@@ -447,6 +447,14 @@ mod tests {
                 "`max_connections` is 0; the server could not accept anyone",
             ),
             (
+                "max_concurrent_uploads = 0\n",
+                "`max_concurrent_uploads` is 0; nobody could publish a module",
+            ),
+            (
+                "max_concurrent_checks = 0\n",
+                "`max_concurrent_checks` is 0; no smoke test or dry run could run",
+            ),
+            (
                 "header_read_timeout_ms = 0\n",
                 "`header_read_timeout_ms` is 0; give clients at least 1 ms to send headers",
             ),
