@@ -162,11 +162,8 @@ impl Runtime {
         &self.inner.requests
     }
 
-    /// Pages out the compiled code of every component no call instantiated
-    /// since the previous sweep: an embedder runs one every
-    /// [`crate::IDLE_CODE_SWEEP_EVERY`], so code idle for one to two sweeps
-    /// leaves memory and is read back from the compile cache's file by the
-    /// next call.
+    /// Pages out the code of every component no call instantiated since the
+    /// previous sweep (run one every [`crate::IDLE_CODE_SWEEP_EVERY`]).
     pub fn page_out_idle_code(&self) -> CodePageOut {
         self.inner.compiled.page_out_idle()
     }
@@ -179,8 +176,7 @@ impl Runtime {
         }
     }
 
-    /// How many distinct compiled components are in memory now (shared by
-    /// every ready version of the same bytes).
+    /// How many distinct compiled components are in memory now (shared by same-bytes versions).
     pub fn compiled_in_memory(&self) -> usize {
         self.inner.compiled.alive()
     }
@@ -209,11 +205,9 @@ impl Runtime {
         resolver?.resolve(tenant, module).await
     }
 
-    /// Compiles and links a component, choosing the bindings of the WIT
-    /// version it exports. Slow (milliseconds to seconds): call it off the
-    /// request path, e.g. in `spawn_blocking`.
-    /// Components whose SHA-256 matches a version already in memory share
-    /// its compiled code and pre-instance (nothing compiled, loaded or linked).
+    /// Compiles and links a component, choosing the bindings of the WIT version it exports;
+    /// slow, so call it off the request path (`spawn_blocking`). A component whose SHA-256
+    /// is in memory shares that compiled code and pre-instance (nothing compiled or linked).
     pub fn prepare(&self, spec: ModuleSpec, component_bytes: &[u8]) -> Result<ReadyModule, PrepareError> {
         let sha256 = hex::encode(Sha256::digest(component_bytes));
         if let Some(ready) = self.prepare_shared(spec.clone(), &sha256) {
