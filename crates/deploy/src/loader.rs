@@ -190,8 +190,6 @@ impl Loader {
         request: Request,
     ) -> Result<Response, CallError> {
         let started = Instant::now();
-        // In flight from here: an eviction passes this version over until the call ends.
-        let _in_flight = serving.ready.enter();
         let result = self
             .inner
             .runtime

@@ -150,6 +150,22 @@ fn poll_now(ticket: &mut FlushTicket) -> Poll<Result<(), RegistryError>> {
     Pin::new(ticket).poll(&mut Context::from_waker(Waker::noop()))
 }
 
+/// Commits `k0`…`k{count-1}` to acme's notes, one call each, without waiting: their tickets.
+fn commit_keys(registry: &Registry, count: usize) -> Vec<FlushTicket> {
+    (0..count)
+        .map(|n| {
+            registry
+                .kv_commit(
+                    "acme",
+                    "notes",
+                    &[set(&format!("k{n}"), "v")],
+                    DataQuota::UNLIMITED,
+                )
+                .expect("apply")
+        })
+        .collect()
+}
+
 #[test]
 fn a_ticket_registered_during_a_flush_waits_for_the_next_one() {
     let (_dir, store, registry) = gated_registry();
@@ -188,18 +204,7 @@ fn a_flush_error_reaches_every_ticket_it_covered_and_the_next_flush_works() {
         .kv_commit("acme", "notes", &[set("a", "1")], DataQuota::UNLIMITED)
         .expect("apply a");
     entered.wait(); // the first flush is running (and will succeed)
-    let covered: Vec<FlushTicket> = (0..4)
-        .map(|n| {
-            registry
-                .kv_commit(
-                    "acme",
-                    "notes",
-                    &[set(&format!("k{n}"), "v")],
-                    DataQuota::UNLIMITED,
-                )
-                .expect("apply")
-        })
-        .collect();
+    let covered = commit_keys(&registry, 4);
     store.fail.store(true, Ordering::SeqCst);
     release.wait();
     first.wait().expect("the first flush succeeded");
@@ -229,18 +234,7 @@ fn dropping_the_registry_completes_pending_tickets() {
         .kv_commit("acme", "notes", &[set("a", "1")], DataQuota::UNLIMITED)
         .expect("apply a");
     entered.wait();
-    let pending: Vec<FlushTicket> = (0..3)
-        .map(|n| {
-            registry
-                .kv_commit(
-                    "acme",
-                    "notes",
-                    &[set(&format!("k{n}"), "v")],
-                    DataQuota::UNLIMITED,
-                )
-                .expect("apply")
-        })
-        .collect();
+    let pending = commit_keys(&registry, 3);
     let dropping = std::thread::spawn(move || drop(registry));
     release.wait();
     dropping.join().expect("the drop returned");

@@ -174,10 +174,10 @@ impl std::fmt::Debug for ReadyModule {
 pub(crate) struct Compiled {
     /// The bindings and pre-instance.
     pub(crate) pre: VersionedPre,
-    /// Instances started on it, by any version sharing it.
-    calls: AtomicU64,
-    /// `calls` as the last sweep saw it.
-    swept_calls: AtomicU64,
+    /// Whether an instance was started on it since the last sweep. Set only
+    /// when clear, so a busy artefact's calls only read it (no cache line
+    /// written back and forth between cores on every call).
+    used: AtomicBool,
     /// Whether its code was paged out with no call since.
     paged_out: AtomicBool,
 }
@@ -186,15 +186,16 @@ impl Compiled {
     pub(crate) fn new(pre: VersionedPre) -> Self {
         Self {
             pre,
-            calls: AtomicU64::new(0),
-            swept_calls: AtomicU64::new(0),
+            used: AtomicBool::new(false),
             paged_out: AtomicBool::new(false),
         }
     }
 
-    /// Counts an instance started on it.
+    /// Notes an instance started on it.
     pub(crate) fn note_call(&self) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
+        if !self.used.load(Ordering::Relaxed) {
+            self.used.store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -288,9 +289,7 @@ impl CompiledSet {
             .collect();
         let mut report = CodePageOut::default();
         for (sha256, compiled) in live {
-            let calls = compiled.calls.load(Ordering::Relaxed);
-            let idle = compiled.swept_calls.swap(calls, Ordering::Relaxed) == calls;
-            if !idle {
+            if compiled.used.swap(false, Ordering::Relaxed) {
                 compiled.paged_out.store(false, Ordering::Relaxed);
                 continue;
             }

@@ -323,9 +323,7 @@ impl Runtime {
 
     /// Runs `hook` on a fresh store for `target`; captured output goes to the
     /// log, failures are classified, and the call's kv writes are committed
-    /// only when `succeeded` says the outcome is a success.
-    ///
-    /// The deadline is wall-clock for the whole call: running wasm traps at
+    /// only when `succeeded` says the outcome is a success. The deadline is wall-clock for the whole call: running wasm traps at
     /// the first epoch tick past it, and time blocked in WASI (a sleep, a
     /// poll) or in a host call (a nested `modules.call`) is cut off by a
     /// timer; either way the call's writes are discarded.
@@ -378,6 +376,9 @@ impl Runtime {
         config: Arc<ModuleConfig>,
         request: Request,
     ) -> Result<Response, CallError> {
+        // In flight from here, admission wait included: eviction passes it over.
+        let held = module.clone();
+        let _in_flight = held.enter();
         let started = Instant::now();
         let deadline = started + module.spec().timeout;
         let _admitted = match self.inner.admission.admit(&caller.tenant_id, deadline).await {
@@ -402,10 +403,9 @@ impl Runtime {
     }
 
     /// Gives `tenant` its own call limits, or (with `None`) the operator's
-    /// defaults again. Calls already running or queued finish under the old ones.
-    ///
-    /// Refused, changing nothing, when the tenant at those limits could hold
-    /// more than half the instance pool.
+    /// defaults again (calls running or queued finish under the old ones).
+    /// Refused, changing nothing, when the tenant could then hold more than
+    /// half the instance pool.
     pub fn set_tenant_limits(&self, tenant: &str, limits: Option<TenantLimits>) -> anyhow::Result<()> {
         if let (Some(limits), Some(pool)) = (limits, self.inner.config.pooling) {
             admission::check_reserve(limits, self.inner.config.max_call_depth, pool.component_instances)
@@ -420,15 +420,12 @@ impl Runtime {
         self.inner.admission.limits(tenant)
     }
 
-    /// The processor time each tenant's calls have used, and spent paused
-    /// over their CPU budget, since the runtime started; by tenant id.
+    /// Each tenant's processor time used, and paused over its CPU budget, since start.
     pub fn cpu_usage(&self) -> Vec<(String, CpuUsage)> {
         self.inner.admission.cpu_usage()
     }
 
     async fn call_target(&self, target: CallTarget, request: Request) -> Result<Response, CallError> {
-        let module = target.module.clone();
-        let _in_flight = module.enter();
         let started = Instant::now();
         let spec = target.module.spec();
         // One span per guest call (a debug span: free unless a layer, like
@@ -540,6 +537,8 @@ impl RuntimeCalls {
                 depth: call.depth,
                 deadline,
             };
+            let held = target.module.clone();
+            let _in_flight = held.enter();
             let outcome = Box::pin(runtime.call_target(target, request)).await;
             outcome.map_err(|error| match error {
                 CallError::Module(error) => NestedCallError::Module(error),

@@ -25,9 +25,9 @@ pub(crate) struct App {
     /// Open connections and failed accepts, for `/metrics`.
     pub(crate) edge: std::sync::Arc<crate::edge::EdgeStats>,
     /// The module uploads being read.
-    pub(crate) uploads: crate::uploads::UploadSlots,
+    pub(crate) uploads: crate::work_slots::WorkSlots,
     /// Smoke tests and promote dry runs on demand, per tenant.
-    pub(crate) checks: crate::uploads::UploadSlots,
+    pub(crate) checks: crate::work_slots::WorkSlots,
     /// Alert settings and the notification outbox's counters.
     pub(crate) alerting: modhost_alerts::Alerting,
     /// Backups, restores and backup verifications running now (each reads or
@@ -102,12 +102,12 @@ pub(crate) fn open(config: ServerConfig, openapi: Bytes) -> anyhow::Result<App> 
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let uploads = crate::uploads::UploadSlots::new(
-        crate::uploads::UPLOADS,
+    let uploads = crate::work_slots::WorkSlots::new(
+        crate::work_slots::UPLOADS,
         usize::try_from(config.max_concurrent_uploads).unwrap_or(usize::MAX),
     );
-    let checks = crate::uploads::UploadSlots::new(
-        crate::uploads::CHECKS,
+    let checks = crate::work_slots::WorkSlots::new(
+        crate::work_slots::CHECKS,
         usize::try_from(config.max_concurrent_checks).unwrap_or(usize::MAX),
     );
     Ok(App {

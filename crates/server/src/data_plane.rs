@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse as _, Response};
 use modhost_deploy::module_error_reply;
 use modhost_manifest::{Method, TenantKind};
+use modhost_registry::Tenant;
 use modhost_runtime::{CallError, Caller};
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -70,14 +71,10 @@ fn call_error(error: &CallError) -> Response {
     error.into_response()
 }
 
-/// `423 tenant-suspended` when the tenant is suspended, read from the loader's
-/// table (no storage read), and counted for `/metrics`.
-fn refuse_if_suspended(app: &App, tenant: &str) -> Result<(), ApiError> {
-    if app
-        .loader
-        .tenant(tenant)
-        .is_some_and(|routes| routes.tenant.suspended.is_some())
-    {
+/// `423 tenant-suspended` when `record` (the tenant as the loader's table
+/// holds it: no storage read) is suspended, counted for `/metrics`.
+fn refuse_if_suspended(app: &App, tenant: &str, record: Option<&Tenant>) -> Result<(), ApiError> {
+    if record.is_some_and(|record| record.suspended.is_some()) {
         app.suspended_refusals
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return Err(ApiError::new(
@@ -137,7 +134,9 @@ async fn serve(app: &Arc<App>, request: Request, request_id: &str) -> Result<Res
     let module_path = format!("/{}", segments.next().unwrap_or_default());
     let principal = check(app, &parts, Access::Invoke, Some(tenant), "data-plane.call")?;
     let principal = principal.ok_or_else(ApiError::unauthorized)?;
-    refuse_if_suspended(app, tenant)?;
+    // The tenant as the routing table holds it, looked up once.
+    let tenant_record = app.loader.tenant(tenant).map(|routes| routes.tenant.clone());
+    refuse_if_suspended(app, tenant, tenant_record.as_deref())?;
     let method = request_method(&parts.method).ok_or_else(|| {
         ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -208,7 +207,6 @@ async fn serve(app: &Arc<App>, request: Request, request_id: &str) -> Result<Res
         .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
         .take(64)
         .collect();
-    let tenant_record = app.loader.tenant(tenant).map(|routes| routes.tenant.clone());
     // The route's endpoint permissions (sorted, each once, computed when
     // the route was built) that this token holds.
     let permissions = serving

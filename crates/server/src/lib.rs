@@ -42,7 +42,7 @@ pub mod openapi;
 mod text;
 mod trace_context;
 mod ui;
-mod uploads;
+mod work_slots;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

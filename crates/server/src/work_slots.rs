@@ -46,7 +46,7 @@ pub(crate) const CHECKS: SlotNames = SlotNames {
 
 /// The running work, by owner.
 #[derive(Debug)]
-pub(crate) struct UploadSlots {
+pub(crate) struct WorkSlots {
     names: SlotNames,
     max_total: usize,
     max_per_publisher: usize,
@@ -55,12 +55,12 @@ pub(crate) struct UploadSlots {
 
 /// A running upload's slot, given back when dropped.
 #[derive(Debug)]
-pub(crate) struct UploadSlot<'a> {
-    slots: &'a UploadSlots,
+pub(crate) struct WorkSlot<'a> {
+    slots: &'a WorkSlots,
     publisher: String,
 }
 
-impl UploadSlots {
+impl WorkSlots {
     /// At most `max_total` at once, half of them per owner.
     pub(crate) fn new(names: SlotNames, max_total: usize) -> Self {
         Self {
@@ -72,7 +72,7 @@ impl UploadSlots {
     }
 
     /// A slot for `publisher`, or `429 busy` if it or the server is at its limit.
-    pub(crate) fn try_acquire(&self, publisher: &str) -> Result<UploadSlot<'_>, ApiError> {
+    pub(crate) fn try_acquire(&self, publisher: &str) -> Result<WorkSlot<'_>, ApiError> {
         let mut running = self
             .running
             .lock()
@@ -97,14 +97,14 @@ impl UploadSlots {
             return Err(error);
         }
         *running.entry(publisher.to_owned()).or_insert(0) += 1;
-        Ok(UploadSlot {
+        Ok(WorkSlot {
             slots: self,
             publisher: publisher.to_owned(),
         })
     }
 }
 
-impl Drop for UploadSlot<'_> {
+impl Drop for WorkSlot<'_> {
     fn drop(&mut self) {
         let mut running = self
             .slots
@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn a_publisher_gets_half_the_slots_and_all_publishers_the_total() {
-        let slots = UploadSlots::new(UPLOADS, 4);
+        let slots = WorkSlots::new(UPLOADS, 4);
         let first = slots.try_acquire("acme").expect("one");
         let second = slots.try_acquire("acme").expect("two");
         let refused = slots.try_acquire("acme").expect_err("a third of acme's");
@@ -152,7 +152,7 @@ mod tests {
 
     #[test]
     fn check_slots_name_the_tenant_and_the_work() {
-        let slots = UploadSlots::new(CHECKS, 4);
+        let slots = WorkSlots::new(CHECKS, 4);
         let held = [
             slots.try_acquire("acme").expect("one"),
             slots.try_acquire("acme").expect("two"),
